@@ -1,0 +1,42 @@
+//! Wire types of the peerchat signalling protocol v1, shared by the server and the SDK.
+//!
+//! The protocol is described in `docs/protocol.md` at the repository root. This crate only
+//! turns JSON text into typed frames and back; it owns no sockets and no clocks.
+//!
+//! * [`ClientFrame`]: what a client sends, parsed with [`ClientFrame::parse`].
+//! * [`ServerFrame`]: what the server sends, serialised with [`ServerFrame::to_json`] and
+//!   parsed (by clients) with [`ServerFrame::parse`].
+//! * [`signal`]: the payload of `signal` frames (descriptions and candidates).
+//! * [`peer`]: the messages peers exchange over DataChannels and `send` (chat, hello,
+//!   control ping/pong).
+
+mod client;
+mod codes;
+mod error;
+mod ids;
+pub mod peer;
+mod server;
+pub mod signal;
+
+pub use client::ClientFrame;
+pub use codes::{close, ErrorCode};
+pub use error::FrameError;
+pub use ids::{is_valid_peer_id, RequestId, MAX_PEER_ID_LEN};
+pub use server::{IceServer, PresenceEntry, ServerFrame, Welcome};
+
+/// Re-exported so users of the crate name the same raw JSON type.
+pub use serde_json::value::RawValue;
+
+/// Path of the v1 WebSocket endpoint.
+pub const PATH_V1: &str = "/v1";
+
+/// Largest WebSocket message either side may send, in bytes.
+pub const MAX_FRAME_BYTES: usize = 65_536;
+
+/// Most `requestId` bytes accepted when it is a string.
+pub const MAX_REQUEST_ID_LEN: usize = 128;
+
+/// Clones a raw JSON value (RawValue is unsized, so this is the one way to copy it).
+pub fn clone_raw(raw: &RawValue) -> Box<RawValue> {
+    raw.to_owned()
+}
