@@ -1,1 +1,36 @@
+//! peerchat's signalling server: rooms, presence, relay, publishable keys with quotas and
+//! rate limits, and resume after a drop, speaking protocol v1 (`docs/protocol.md`).
+//!
+//! Layout, one concept per module:
+//! * [`config`]: the TOML file, defaults and validation.
+//! * [`key`]: the redacting key type and constant-time lookup.
+//! * `upgrade`: checks before the WebSocket upgrade (path, key, origin).
+//! * `connection`: WebSocket bytes ↔ typed frames.
+//! * `handler`: the task that serves one connection.
+//! * [`hub`]: the task that owns sessions and channels.
+//! * [`server`]: the accept loop and [`ServerHandle`].
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! let cfg = signal_server::Config::for_keys(&["pk_test_x"]);
+//! let server = signal_server::Server::spawn(cfg).await?;
+//! println!("{}", server.url());
+//! # Ok(()) }
+//! ```
 
+pub mod cli;
+pub mod config;
+mod connection;
+pub mod glob;
+mod handler;
+pub mod hub;
+pub mod key;
+pub mod logging;
+pub mod rate;
+pub mod server;
+pub mod token;
+mod upgrade;
+
+pub use config::{Config, ConfigError, FileConfig, KeyConfig};
+pub use key::PublishableKey;
+pub use server::{Server, ServerHandle};

@@ -1,1 +1,83 @@
-fn main(){}
+//! `signal-server` binary: parses the command line, loads the configuration, prints
+//! `listening on ws://HOST:PORT/v1`, and serves until SIGTERM or Ctrl-C.
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use signal_server::cli::Args;
+use signal_server::{Config, FileConfig, PublishableKey, Server};
+
+/// How long a graceful shutdown may take before the process exits anyway.
+const SHUTDOWN_GRACE: Duration = Duration::from_millis(4_500);
+
+fn load(args: &Args) -> Result<Config, signal_server::ConfigError> {
+    let file = match &args.config {
+        Some(path) => FileConfig::load(path)?,
+        None => FileConfig::default(),
+    };
+    let keys = args.keys.iter().map(|k| PublishableKey::new(k.as_str())).collect();
+    Config::build(file, args.listen.clone(), keys)
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+    signal_server::logging::init(args.log_format);
+    let cfg = match load(&args) {
+        Ok(cfg) => cfg,
+        Err(e) => {
+            eprintln!("signal-server: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let server = match Server::bind(cfg).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("signal-server: cannot listen: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let handle = server.handle();
+    {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "listening on {}", handle.url());
+        let _ = out.flush();
+    }
+    let run = tokio::spawn(server.run());
+    wait_for_stop(&args, &handle).await;
+    tracing::info!("shutting down: going_away to every socket");
+    handle.shutdown();
+    if tokio::time::timeout(SHUTDOWN_GRACE, run).await.is_err() {
+        tracing::warn!("connections did not close in time; exiting anyway");
+    }
+    ExitCode::SUCCESS
+}
+
+#[cfg(unix)]
+async fn wait_for_stop(args: &Args, handle: &signal_server::ServerHandle) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut hup)) = (signal(SignalKind::terminate()), signal(SignalKind::hangup())) else {
+        let _ = tokio::signal::ctrl_c().await;
+        return;
+    };
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => return,
+            _ = term.recv() => return,
+            _ = hup.recv() => match load(args) {
+                Ok(cfg) => {
+                    let closed = handle.set_keys(cfg.keys).await;
+                    tracing::info!(closed, "configuration reloaded: keys replaced");
+                }
+                Err(e) => tracing::error!(error = %e, "reload failed; keeping the current keys"),
+            },
+        }
+    }
+}
+
+#[cfg(not(unix))]
+async fn wait_for_stop(_args: &Args, _handle: &signal_server::ServerHandle) {
+    let _ = tokio::signal::ctrl_c().await;
+}

@@ -1,0 +1,34 @@
+//! The command line: `signal-server --listen ADDR [--config FILE] [--key KEY]...`.
+
+use std::path::PathBuf;
+
+use crate::logging::LogFormat;
+
+/// Command-line arguments.
+#[derive(clap::Parser)]
+#[command(name = "signal-server", version, about = "peerchat signalling server (protocol v1)")]
+pub struct Args {
+    /// Address to listen on, HOST:PORT (port 0 picks a free port). Overrides the config.
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+    /// TOML configuration file ([server] and [[keys]] tables). Re-read on SIGHUP.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// A publishable key with default limits (repeatable).
+    #[arg(long = "key", value_name = "KEY")]
+    pub keys: Vec<String>,
+    /// Log format on stderr.
+    #[arg(long, value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+}
+
+// Args holds keys: never derive Debug for it.
+impl std::fmt::Debug for Args {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Args")
+            .field("listen", &self.listen)
+            .field("config", &self.config)
+            .field("keys", &format_args!("<{} redacted>", self.keys.len()))
+            .finish()
+    }
+}

@@ -1,0 +1,185 @@
+//! The hub: the one task that owns every session, channel and per-key counter.
+//!
+//! Connection tasks talk to it through [`HubHandle`], a clonable handle over a bounded
+//! `mpsc` queue; requests that need an answer carry a `oneshot`. The hub never awaits
+//! a connection: it hands frames to each connection's bounded outbound queue with
+//! `try_send`, and a connection that cannot keep up is closed (its frames wait for its
+//! resume). All protocol decisions live in [`state::State`], which takes the time as an
+//! argument and owns no socket.
+
+mod handlers;
+pub mod keys;
+mod state;
+
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use peerchat_protocol::ClientFrame;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::Utf8Bytes;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{Config, KeyConfig};
+use keys::{KeyEntry, KeyTable};
+pub use state::{Stats, SLOW_CONSUMER};
+
+/// Identifies one WebSocket connection for the lifetime of the process.
+pub type ConnId = u64;
+
+/// How the hub tells a connection task to close: the code and reason are set once,
+/// then the token is cancelled.
+#[derive(Debug, Default)]
+pub struct ConnControl {
+    token: CancellationToken,
+    close: Mutex<Option<(u16, &'static str)>>,
+}
+
+impl ConnControl {
+    /// Asks the connection to close with `code` (the first request wins).
+    pub fn close(&self, code: u16, reason: &'static str) {
+        let mut slot = self.close.lock().unwrap_or_else(|p| p.into_inner());
+        if slot.is_none() {
+            *slot = Some((code, reason));
+        }
+        drop(slot);
+        self.token.cancel();
+    }
+
+    /// Resolves when a close was requested.
+    pub async fn requested(&self) {
+        self.token.cancelled().await
+    }
+
+    /// The requested close, if any.
+    pub fn requested_close(&self) -> Option<(u16, &'static str)> {
+        *self.close.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// What a connection task needs to register with the hub.
+pub struct ConnectRequest {
+    pub key: Arc<KeyEntry>,
+    pub resume: Option<String>,
+    pub out: mpsc::Sender<Utf8Bytes>,
+    pub control: Arc<ConnControl>,
+}
+
+/// A registered connection.
+#[derive(Debug, Clone)]
+pub struct Connected {
+    pub conn: ConnId,
+    pub peer_id: Arc<str>,
+    pub resumed: bool,
+}
+
+pub(crate) enum Command {
+    Connect(ConnectRequest, oneshot::Sender<Result<Connected, u16>>),
+    Frame(ConnId, ClientFrame),
+    Disconnected {
+        conn: ConnId,
+        peer: Arc<str>,
+        ends_session: bool,
+        unsent: Vec<Utf8Bytes>,
+    },
+    SetKeys(Vec<KeyConfig>, oneshot::Sender<usize>),
+    Disconnect(String, oneshot::Sender<bool>),
+    Stats(oneshot::Sender<Stats>),
+}
+
+/// Clonable handle to the hub task.
+#[derive(Clone)]
+pub struct HubHandle {
+    tx: mpsc::Sender<Command>,
+    keys: KeyTable,
+}
+
+/// Depth of the hub's command queue; connection readers wait when it is full.
+const HUB_QUEUE: usize = 4_096;
+
+impl HubHandle {
+    /// Starts the hub task; it ends at shutdown or when every handle is dropped.
+    pub fn spawn(config: Arc<Config>, tracker: &tokio_util::task::TaskTracker, shutdown: CancellationToken) -> HubHandle {
+        let keys = KeyTable::new(&config.keys);
+        let (tx, mut rx) = mpsc::channel(HUB_QUEUE);
+        let mut state = state::State::new(config, keys.clone());
+        tracker.spawn(async move {
+            loop {
+                let deadline = state.next_deadline();
+                let cmd = tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    cmd = rx.recv() => match cmd {
+                        Some(cmd) => cmd,
+                        None => break,
+                    },
+                    _ = sleep_until_opt(deadline) => {
+                        state.expire(Instant::now());
+                        continue;
+                    }
+                };
+                let now = Instant::now();
+                let unix = SystemTime::now()
+                    .duration_since(SystemTime::UNIX_EPOCH)
+                    .unwrap_or_default();
+                state.handle(cmd, now, unix);
+            }
+        });
+        HubHandle { tx, keys }
+    }
+
+    /// The key table consulted before upgrades.
+    pub fn keys(&self) -> &KeyTable {
+        &self.keys
+    }
+
+    async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> Command) -> Option<T> {
+        let (tx, rx) = oneshot::channel();
+        self.tx.send(make(tx)).await.ok()?;
+        rx.await.ok()
+    }
+
+    /// Registers a connection; `Err(close code)` when it must be refused.
+    pub async fn connect(&self, req: ConnectRequest) -> Result<Connected, u16> {
+        self.ask(|tx| Command::Connect(req, tx))
+            .await
+            .unwrap_or(Err(peerchat_protocol::close::GOING_AWAY))
+    }
+
+    /// Hands a parsed frame to the hub (waits while the hub's queue is full).
+    pub async fn frame(&self, conn: ConnId, frame: ClientFrame) {
+        let _ = self.tx.send(Command::Frame(conn, frame)).await;
+    }
+
+    /// Reports that a connection ended, with the frames it could not write.
+    pub async fn disconnected(&self, conn: ConnId, peer: Arc<str>, ends_session: bool, unsent: Vec<Utf8Bytes>) {
+        let _ = self
+            .tx
+            .send(Command::Disconnected { conn, peer, ends_session, unsent })
+            .await;
+    }
+
+    /// Replaces the configured keys. Sockets of removed keys are closed with 4001 and
+    /// their sessions end. Returns how many sockets were closed.
+    pub async fn set_keys(&self, keys: Vec<KeyConfig>) -> usize {
+        self.ask(|tx| Command::SetKeys(keys, tx)).await.unwrap_or(0)
+    }
+
+    /// Administrative disconnect of a peer (close 4020, session ends). False if unknown.
+    pub async fn disconnect_peer(&self, peer_id: &str) -> bool {
+        self.ask(|tx| Command::Disconnect(peer_id.to_string(), tx))
+            .await
+            .unwrap_or(false)
+    }
+
+    /// Counts of connections, sessions and channels.
+    pub async fn stats(&self) -> Stats {
+        self.ask(Command::Stats).await.unwrap_or_default()
+    }
+}
+
+async fn sleep_until_opt(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,130 @@
+//! The accept loop and the handle used to control a running server (shutdown, key
+//! reload, admin disconnect, stats).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::{Config, KeyConfig};
+use crate::hub::{HubHandle, Stats};
+
+/// A bound, not yet running server.
+pub struct Server {
+    listener: TcpListener,
+    cfg: Arc<Config>,
+    hub: HubHandle,
+    shutdown: CancellationToken,
+    tracker: TaskTracker,
+}
+
+/// Controls a running server. Cheap to clone.
+#[derive(Clone)]
+pub struct ServerHandle {
+    addr: SocketAddr,
+    hub: HubHandle,
+    shutdown: CancellationToken,
+    tracker: TaskTracker,
+}
+
+impl Server {
+    /// Binds the listening socket (port 0 picks a free port) and starts the hub.
+    pub async fn bind(cfg: Config) -> std::io::Result<Server> {
+        let listener = TcpListener::bind(cfg.listen).await?;
+        let cfg = Arc::new(cfg);
+        let tracker = TaskTracker::new();
+        let shutdown = CancellationToken::new();
+        let hub = HubHandle::spawn(cfg.clone(), &tracker, shutdown.clone());
+        Ok(Server { listener, cfg, hub, shutdown, tracker })
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().unwrap_or(self.cfg.listen)
+    }
+
+    /// A handle to control the server once it runs.
+    pub fn handle(&self) -> ServerHandle {
+        ServerHandle {
+            addr: self.local_addr(),
+            hub: self.hub.clone(),
+            shutdown: self.shutdown.clone(),
+            tracker: self.tracker.clone(),
+        }
+    }
+
+    /// Accepts connections until shutdown, then waits for every connection task to
+    /// send `going_away` and close.
+    pub async fn run(self) {
+        tracing::info!(addr = %self.local_addr(), "signalling server listening");
+        loop {
+            tokio::select! {
+                _ = self.shutdown.cancelled() => break,
+                accepted = self.listener.accept() => match accepted {
+                    Ok((stream, addr)) => {
+                        let (cfg, hub, sd) = (self.cfg.clone(), self.hub.clone(), self.shutdown.clone());
+                        self.tracker.spawn(crate::handler::serve(stream, addr, cfg, hub, sd));
+                    }
+                    Err(e) => {
+                        // Out of file descriptors and the like: back off instead of spinning.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                }
+            }
+        }
+        drop(self.listener);
+        self.tracker.close();
+        self.tracker.wait().await;
+        tracing::info!("signalling server stopped");
+    }
+
+    /// Binds and runs in a background task; returns the handle.
+    pub async fn spawn(cfg: Config) -> std::io::Result<ServerHandle> {
+        let server = Server::bind(cfg).await?;
+        let handle = server.handle();
+        tokio::spawn(server.run());
+        Ok(handle)
+    }
+}
+
+impl ServerHandle {
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `ws://HOST:PORT/v1`.
+    pub fn url(&self) -> String {
+        format!("ws://{}{}", self.addr, peerchat_protocol::PATH_V1)
+    }
+
+    /// Starts a graceful shutdown: `going_away` and close 1001 on every socket.
+    pub fn shutdown(&self) {
+        self.shutdown.cancel();
+    }
+
+    /// Waits until every task has finished after [`ServerHandle::shutdown`].
+    pub async fn stopped(&self) {
+        self.shutdown.cancelled().await;
+        self.tracker.wait().await;
+    }
+
+    /// Replaces the keys (see [`HubHandle::set_keys`]).
+    pub async fn set_keys(&self, keys: Vec<KeyConfig>) -> usize {
+        self.hub.set_keys(keys).await
+    }
+
+    /// Administrative disconnect (close 4020).
+    pub async fn disconnect_peer(&self, peer_id: &str) -> bool {
+        self.hub.disconnect_peer(peer_id).await
+    }
+
+    /// Live counts.
+    pub async fn stats(&self) -> Stats {
+        self.hub.stats().await
+    }
+}

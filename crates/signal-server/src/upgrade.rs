@@ -1,0 +1,125 @@
+//! The HTTP side of a connection, before the WebSocket upgrade: the path, the key and the
+//! origin are checked here, so a refused client never holds a socket open.
+
+use std::sync::Arc;
+
+use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
+use tokio_tungstenite::tungstenite::http::{self, StatusCode};
+
+use crate::hub::keys::{KeyEntry, KeyTable};
+
+/// What an accepted upgrade request carried.
+#[derive(Debug)]
+pub struct Admitted {
+    pub key: Arc<KeyEntry>,
+    pub resume: Option<String>,
+}
+
+/// Why an upgrade request was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// Not the `/v1` path: HTTP 404.
+    NotFound,
+    /// Missing or unknown key: HTTP 401.
+    InvalidKey,
+    /// The key's origin allow-list does not match: HTTP 403.
+    OriginNotAllowed,
+}
+
+impl Refusal {
+    fn response(self) -> ErrorResponse {
+        match self {
+            Refusal::NotFound => refuse(StatusCode::NOT_FOUND, "not_found"),
+            Refusal::InvalidKey => refuse(StatusCode::UNAUTHORIZED, "invalid_key"),
+            Refusal::OriginNotAllowed => refuse(StatusCode::FORBIDDEN, "origin_not_allowed"),
+        }
+    }
+}
+
+/// Checks an upgrade request.
+pub fn admit(keys: &KeyTable, req: &Request) -> Result<Admitted, Refusal> {
+    if req.uri().path() != peerchat_protocol::PATH_V1 {
+        return Err(Refusal::NotFound);
+    }
+    let mut key = None;
+    let mut resume = None;
+    for pair in req.uri().query().unwrap_or("").split('&') {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        match name {
+            "key" => key = percent_decode(value),
+            "resume" => resume = percent_decode(value).filter(|v| !v.is_empty()),
+            _ => {}
+        }
+    }
+    let Some(entry) = key.as_deref().and_then(|k| keys.lookup(k)) else {
+        return Err(Refusal::InvalidKey);
+    };
+    let origin = req.headers().get(http::header::ORIGIN).and_then(|v| v.to_str().ok());
+    if !entry.allows_origin(origin) {
+        return Err(Refusal::OriginNotAllowed);
+    }
+    Ok(Admitted { key: entry, resume })
+}
+
+fn refuse(status: StatusCode, error: &str) -> ErrorResponse {
+    let mut resp = ErrorResponse::new(Some(format!(r#"{{"error":"{error}"}}"#)));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    resp
+}
+
+/// Decodes `%XX` escapes and `+`; `None` for malformed escapes or invalid UTF-8.
+pub fn percent_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' => {
+                let hex = s.get(i + 1..i + 3)?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// Adapts [`admit`] to tungstenite's handshake callback, keeping the result.
+pub struct Gate<'a> {
+    pub keys: &'a KeyTable,
+    pub admitted: &'a mut Option<Admitted>,
+}
+
+impl tokio_tungstenite::tungstenite::handshake::server::Callback for Gate<'_> {
+    fn on_request(self, request: &Request, response: Response) -> Result<Response, ErrorResponse> {
+        let a = admit(self.keys, request).map_err(Refusal::response)?;
+        *self.admitted = Some(a);
+        Ok(response)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::percent_decode;
+
+    #[test]
+    fn decodes_escapes() {
+        assert_eq!(percent_decode("pk_a%2Bb+c").as_deref(), Some("pk_a+b c"));
+        assert_eq!(percent_decode("%zz"), None);
+        assert_eq!(percent_decode("%4"), None);
+        assert_eq!(percent_decode("%ff"), None);
+        assert_eq!(percent_decode("é%C3%A9").as_deref(), Some("éé"));
+    }
+}
