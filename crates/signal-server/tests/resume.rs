@@ -1,0 +1,163 @@
+//! Resume within the grace period: same peer id, nobody sees left/joined, frames queued
+//! meanwhile are delivered; takeover of a live socket; grace expiry; tokens across a
+//! restart with the same secret.
+
+mod support;
+use serde_json::json;
+use std::time::Duration;
+use support::*;
+
+async fn room(s: &signal_server::ServerHandle) -> (Client, Client) {
+    let mut a = connect(s).await;
+    let mut b = connect(s).await;
+    a.subscribe("lobby", "alice").await;
+    b.subscribe("lobby", "bob").await;
+    a.recv_type("presence").await;
+    (a, b)
+}
+
+#[tokio::test]
+async fn resume_keeps_the_peer_id_and_others_see_nothing() {
+    let s = server().await;
+    let (mut a, b) = room(&s).await;
+    let (id, token) = (b.peer_id.clone(), b.token.clone());
+    b.close().await;
+    let mut b2 = resume(&s, &token).await;
+    assert_eq!(b2.welcome["resumed"], true);
+    assert_eq!(b2.peer_id, id);
+    let snap = b2.recv_type("presence").await;
+    assert_eq!(snap["channel"], "lobby", "a fresh snapshot for each channel follows the welcome");
+    assert_eq!(joined(&snap), vec![a.peer_id.clone()]);
+    a.silent_for(Duration::from_millis(300)).await;
+    // And the resumed session works.
+    a.send(json!({"type":"send","to":id,"data":"hi"})).await;
+    assert_eq!(b2.recv_type("message").await["data"], "hi");
+}
+
+#[tokio::test]
+async fn frames_sent_during_the_grace_period_are_delivered_in_order_on_resume() {
+    let s = server().await;
+    let (mut a, b) = room(&s).await;
+    let (id, token) = (b.peer_id.clone(), b.token.clone());
+    b.close().await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    for i in 0..5 {
+        assert_eq!(a.request(json!({"type":"send","to":id,"data":i})).await["type"], "ack");
+    }
+    a.send(json!({"type":"publish","channel":"lobby","data":"pub"})).await;
+    let mut b2 = resume(&s, &token).await;
+    b2.recv_type("presence").await;
+    for i in 0..5 {
+        assert_eq!(b2.recv_type("message").await["data"], i);
+    }
+    assert_eq!(b2.recv_type("message").await["data"], "pub");
+}
+
+#[tokio::test]
+async fn a_full_resume_queue_gives_peer_unavailable() {
+    let s = server_with(config("[server]\nresume_queue = 3\n[[keys]]\nkey = \"pk_test_x\"")).await;
+    let (mut a, b) = room(&s).await;
+    let id = b.peer_id.clone();
+    b.close().await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    for _ in 0..3 {
+        assert_eq!(a.request(json!({"type":"send","to":id,"data":1})).await["type"], "ack");
+    }
+    let e = a.request(json!({"type":"send","to":id,"data":1})).await;
+    assert_eq!(e["code"], "peer_unavailable");
+    let e = a.request(json!({"type":"signal","to":id,"data":{"gen":1,"candidate":null}})).await;
+    assert_eq!(e["code"], "peer_unavailable");
+    let e = a.request(json!({"type":"publish","channel":"lobby","data":1})).await;
+    assert_eq!(e["code"], "peer_unavailable", "publish names the member it could not queue for");
+    assert!(e["message"].as_str().unwrap().contains(&id));
+    assert_eq!(a.recv_type("ack").await["type"], "ack", "the publish itself was accepted for the others");
+}
+
+#[tokio::test]
+async fn resuming_while_the_old_socket_lives_takes_it_over() {
+    let s = server().await;
+    let (mut a, mut b) = room(&s).await;
+    let mut b2 = resume(&s, &b.token).await;
+    assert_eq!(b2.peer_id, b.peer_id);
+    assert_eq!(b.closed().await, (1000, "resumed".to_string()));
+    b2.recv_type("presence").await;
+    a.silent_for(Duration::from_millis(300)).await;
+    a.send(json!({"type":"send","to":b2.peer_id,"data":"to the new socket"})).await;
+    assert_eq!(b2.recv_type("message").await["data"], "to the new socket");
+}
+
+#[tokio::test]
+async fn garbage_or_foreign_tokens_give_a_fresh_session() {
+    let s = server().await;
+    let fresh = resume(&s, "not-a-token").await;
+    assert_eq!(fresh.welcome["resumed"], false);
+    let other = server().await; // another secret
+    let stranger = connect(&other).await;
+    let fresh2 = resume(&s, &stranger.token).await;
+    assert_eq!(fresh2.welcome["resumed"], false);
+    assert_ne!(fresh2.peer_id, stranger.peer_id);
+}
+
+#[tokio::test]
+async fn a_token_is_bound_to_its_key() {
+    let s = server_with(signal_server::Config::for_keys(&[KEY, "pk_two"])).await;
+    let a = connect(&s).await;
+    let token = a.token.clone();
+    a.close().await;
+    let b = try_connect(&format!("{}&resume={token}", url(&s, "pk_two")), None).await.unwrap();
+    assert_eq!(b.welcome["resumed"], false);
+}
+
+#[tokio::test(start_paused = true)]
+async fn after_the_grace_period_others_see_left_and_the_token_no_longer_resumes() {
+    let s = server().await; // grace 30 s, on the paused clock
+    let (mut a, b) = room(&s).await;
+    let (id, token) = (b.peer_id.clone(), b.token.clone());
+    b.close().await;
+    tokio::time::sleep(Duration::from_secs(29)).await;
+    assert_eq!(s.stats().await.sessions_in_grace, 1);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let delta = a.recv_type("presence").await;
+    assert_eq!(left(&delta), vec![id.clone()]);
+    let again = resume(&s, &token).await;
+    assert_eq!(again.welcome["resumed"], false, "this instance knows the session ended");
+    assert_ne!(again.peer_id, id);
+}
+
+#[tokio::test]
+async fn a_restart_with_the_same_secret_keeps_identities() {
+    let toml = "[server]\nsecret = \"0123456789abcdef-same-secret\"\n[[keys]]\nkey = \"pk_test_x\"";
+    let first = server_with(config(toml)).await;
+    let (a, b) = room(&first).await;
+    // Tokens issued after subscribing carry the channels: take them from a resume.
+    let a_tok = resume(&first, &a.token).await;
+    let b_tok = resume(&first, &b.token).await;
+    first.shutdown();
+    first.stopped().await;
+
+    let second = server_with(config(toml)).await;
+    let mut a2 = resume(&second, &a_tok.token).await;
+    assert_eq!((a2.welcome["resumed"].clone(), a2.peer_id.clone()), (json!(true), a.peer_id.clone()));
+    let snap = a2.recv_type("presence").await;
+    assert_eq!(snap["channel"], "lobby");
+    assert!(joined(&snap).is_empty());
+    let mut b2 = resume(&second, &b_tok.token).await;
+    assert_eq!(b2.peer_id, b.peer_id);
+    assert_eq!(joined(&b2.recv_type("presence").await), vec![a.peer_id.clone()]);
+    let refresh = a2.recv_type("presence").await;
+    assert_eq!(refresh["joined"], json!([{"peerId": b.peer_id, "name": "bob"}]), "joined for a known peer is a refresh");
+    a2.send(json!({"type":"send","to":b.peer_id,"data":"after restart"})).await;
+    assert_eq!(b2.recv_type("message").await["data"], "after restart");
+}
+
+#[tokio::test]
+async fn a_restart_with_another_secret_gives_new_identities() {
+    let first = server().await;
+    let a = connect(&first).await;
+    first.shutdown();
+    first.stopped().await;
+    let second = server().await;
+    let a2 = resume(&second, &a.token).await;
+    assert_eq!(a2.welcome["resumed"], false);
+    assert_ne!(a2.peer_id, a.peer_id);
+}
