@@ -68,13 +68,25 @@ struct Raw<'a> {
 impl ClientFrame {
     /// Parses one text frame. Never panics, whatever the input.
     pub fn parse(text: &str) -> Result<ClientFrame, FrameError> {
+        // serde's derived struct visitor also accepts arrays; a frame must be an object.
+        if !text.trim_start().starts_with('{') {
+            let what = if serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok() {
+                "frame must be a JSON object"
+            } else {
+                "frame is not valid JSON"
+            };
+            return Err(FrameError::invalid(what, None));
+        }
         let raw: Raw<'_> = serde_json::from_str(text).map_err(|e| {
             let what = if e.is_syntax() || e.is_eof() {
                 "frame is not valid JSON"
             } else {
                 "frame must be a JSON object"
             };
-            FrameError::invalid(format!("{what} (line {}, column {})", e.line(), e.column()), None)
+            FrameError::invalid(
+                format!("{what} (line {}, column {})", e.line(), e.column()),
+                None,
+            )
         })?;
         let request_id = match raw.request_id {
             None => None,
@@ -94,7 +106,9 @@ impl ClientFrame {
         let data = |v: Option<&RawValue>| -> Result<Box<RawValue>, FrameError> {
             let v = v.ok_or_else(|| fail("missing field `data`".into()))?;
             if nesting_depth(v.get()) > MAX_DATA_DEPTH {
-                return Err(fail(format!("field `data` is nested deeper than {MAX_DATA_DEPTH} levels")));
+                return Err(fail(format!(
+                    "field `data` is nested deeper than {MAX_DATA_DEPTH} levels"
+                )));
             }
             Ok(v.to_owned())
         };
@@ -122,9 +136,15 @@ impl ClientFrame {
                 let to = req("to", raw.to)?;
                 let d = data(raw.data)?;
                 if !d.get().trim_start().starts_with('{') {
-                    return Err(fail("field `data` of a signal must be a JSON object".into()));
+                    return Err(fail(
+                        "field `data` of a signal must be a JSON object".into(),
+                    ));
                 }
-                Ok(ClientFrame::Signal { to, data: d, request_id })
+                Ok(ClientFrame::Signal {
+                    to,
+                    data: d,
+                    request_id,
+                })
             }
             "ping" => {
                 let t = match raw.t {
@@ -243,25 +263,44 @@ mod tests {
 
     #[test]
     fn parses_every_frame_type() {
-        let f = ClientFrame::parse(r#"{"type":"subscribe","channel":"c","name":"n","requestId":7}"#).unwrap();
-        assert!(matches!(f, ClientFrame::Subscribe { ref channel, ref name, request_id: Some(RequestId::Num(7)) } if channel == "c" && name == "n"));
-        let f = ClientFrame::parse(r#"{"type":"publish","channel":"c","data":{"x":[1,2]}}"#).unwrap();
-        assert!(matches!(f, ClientFrame::Publish { ref data, .. } if data.get() == r#"{"x":[1,2]}"#));
-        let f = ClientFrame::parse(r#"{"type":"send","to":"p","data":null,"requestId":"r1"}"#).unwrap();
-        assert!(matches!(f, ClientFrame::Send { ref data, request_id: Some(RequestId::Str(ref r)), .. } if data.get() == "null" && r == "r1"));
+        let f =
+            ClientFrame::parse(r#"{"type":"subscribe","channel":"c","name":"n","requestId":7}"#)
+                .unwrap();
+        assert!(
+            matches!(f, ClientFrame::Subscribe { ref channel, ref name, request_id: Some(RequestId::Num(7)) } if channel == "c" && name == "n")
+        );
+        let f =
+            ClientFrame::parse(r#"{"type":"publish","channel":"c","data":{"x":[1,2]}}"#).unwrap();
+        assert!(
+            matches!(f, ClientFrame::Publish { ref data, .. } if data.get() == r#"{"x":[1,2]}"#)
+        );
+        let f =
+            ClientFrame::parse(r#"{"type":"send","to":"p","data":null,"requestId":"r1"}"#).unwrap();
+        assert!(
+            matches!(f, ClientFrame::Send { ref data, request_id: Some(RequestId::Str(ref r)), .. } if data.get() == "null" && r == "r1")
+        );
         let f = ClientFrame::parse(r#"{"type":"signal","to":"p","data":{"gen":1}}"#).unwrap();
         assert_eq!(f.kind(), "signal");
         let f = ClientFrame::parse(r#"{"type":"unsubscribe","channel":"c"}"#).unwrap();
         assert_eq!(f.kind(), "unsubscribe");
         let f = ClientFrame::parse(r#"{"type":"ping","t":1700000000000123}"#).unwrap();
         assert!(matches!(f, ClientFrame::Ping { t: Some(ref t) } if t.get() == "1700000000000123"));
-        assert!(matches!(ClientFrame::parse(r#"{"type":"ping"}"#).unwrap(), ClientFrame::Ping { t: None }));
+        assert!(matches!(
+            ClientFrame::parse(r#"{"type":"ping"}"#).unwrap(),
+            ClientFrame::Ping { t: None }
+        ));
     }
 
     #[test]
     fn malformed_input_is_invalid_args_with_request_id_when_readable() {
         assert!(err("not json").message.contains("not valid JSON"));
         assert!(err("[1,2]").message.contains("JSON object"));
+        assert!(err(r#"["ping",0,0,0,0,0,5]"#)
+            .message
+            .contains("JSON object"));
+        assert!(err(r#"["subscribe",null,"c","n"]"#)
+            .message
+            .contains("JSON object"));
         assert!(err(r#"{"channel":"c"}"#).message.contains("`type`"));
         let e = err(r#"{"type":"subscribe","channel":5,"name":"n","requestId":"q"}"#);
         assert_eq!(e.request_id, Some(RequestId::Str("q".into())));
@@ -269,26 +308,48 @@ mod tests {
         let e = err(r#"{"type":"frobnicate","requestId":3}"#);
         assert!(e.unknown_type);
         assert_eq!(e.request_id, Some(RequestId::Num(3)));
-        assert!(err(r#"{"type":"publish","channel":"c"}"#).message.contains("`data`"));
-        assert!(err(r#"{"type":"signal","to":"p","data":"x"}"#).message.contains("JSON object"));
+        assert!(err(r#"{"type":"publish","channel":"c"}"#)
+            .message
+            .contains("`data`"));
+        assert!(err(r#"{"type":"signal","to":"p","data":"x"}"#)
+            .message
+            .contains("JSON object"));
         assert!(err(r#"{"type":"ping","t":"x"}"#).message.contains("`t`"));
-        assert!(err(r#"{"type":"send","to":"p","data":1,"requestId":-1}"#).message.contains("requestId"));
-        assert!(err(&format!(r#"{{"type":"ping","requestId":"{}"}}"#, "a".repeat(129))).message.contains("longer"));
-        assert!(err(r#"{"type":"ping","type":"ping"}"#).message.contains("JSON object"));
+        assert!(err(r#"{"type":"send","to":"p","data":1,"requestId":-1}"#)
+            .message
+            .contains("requestId"));
+        assert!(err(&format!(
+            r#"{{"type":"ping","requestId":"{}"}}"#,
+            "a".repeat(129)
+        ))
+        .message
+        .contains("longer"));
+        assert!(err(r#"{"type":"ping","type":"ping"}"#)
+            .message
+            .contains("JSON object"));
     }
 
     #[test]
     fn nesting_depth_skips_strings() {
         assert_eq!(nesting_depth(r#"{"a":[1,{"b":"[[[{"}]}"#), 3);
         assert_eq!(nesting_depth(r#""\\\"[""#), 0);
-        let ok = format!("{}{}", "[".repeat(MAX_DATA_DEPTH), "]".repeat(MAX_DATA_DEPTH));
-        assert!(ClientFrame::parse(&format!(r#"{{"type":"publish","channel":"c","data":{ok}}}"#)).is_ok());
+        let ok = format!(
+            "{}{}",
+            "[".repeat(MAX_DATA_DEPTH),
+            "]".repeat(MAX_DATA_DEPTH)
+        );
+        assert!(ClientFrame::parse(&format!(
+            r#"{{"type":"publish","channel":"c","data":{ok}}}"#
+        ))
+        .is_ok());
     }
 
     #[test]
     fn hostile_input_never_panics() {
         let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
-        err(&format!(r#"{{"type":"publish","channel":"c","data":{deep}}}"#));
+        err(&format!(
+            r#"{{"type":"publish","channel":"c","data":{deep}}}"#
+        ));
         err(r#"{"type":"ping","t":1e999}"#);
         err(r#"{"type":"subscribe","channel":"c","name":"\udc00"}"#);
         err(r#"{"type":"subscribe","channel":"c","name":"a"#);

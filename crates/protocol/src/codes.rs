@@ -15,7 +15,7 @@ pub enum ErrorCode {
     UnknownPeer,
     /// `send`/`signal` addressed to the sender itself.
     SelfSend,
-    /// The target is in its grace period and its queue is full, or is not keeping up.
+    /// The target is in its grace period and its resume queue is full.
     PeerUnavailable,
     /// The key's message quota for the current period is used up; the frame was dropped.
     OverMessageQuota,
@@ -74,7 +74,13 @@ pub mod close {
     pub fn ends_session(code: u16) -> bool {
         matches!(
             code,
-            POLICY | TOO_BIG | INVALID_PAYLOAD | INVALID_KEY | OVER_CONNECTION_LIMIT | OVER_RATE | ADMIN_DISCONNECT
+            POLICY
+                | TOO_BIG
+                | INVALID_PAYLOAD
+                | INVALID_KEY
+                | OVER_CONNECTION_LIMIT
+                | OVER_RATE
+                | ADMIN_DISCONNECT
         )
     }
 }

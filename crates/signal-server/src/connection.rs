@@ -93,7 +93,10 @@ impl Connection {
 
     /// Sends a close frame with `code` and `reason` and flushes it.
     pub async fn close(&mut self, code: u16, reason: &str) {
-        let frame = CloseFrame { code: CloseCode::from(code), reason: reason.into() };
+        let frame = CloseFrame {
+            code: CloseCode::from(code),
+            reason: reason.into(),
+        };
         let _ = self.ws.send(Message::Close(Some(frame))).await;
     }
 

@@ -10,32 +10,69 @@ use peerchat_protocol::{close, ClientFrame, ErrorCode, ServerFrame};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior};
-use tokio_tungstenite::tungstenite::Utf8Bytes;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::connection::{ws_config, Connection, Inbound};
-use crate::hub::{ConnControl, ConnectRequest, HubHandle};
+use crate::hub::{ConnControl, ConnectRequest, HubHandle, Outbound};
 use crate::rate::TokenBucket;
 use crate::upgrade::{Admitted, Gate};
 
 /// Most queued frames written before one flush.
 const WRITE_BATCH: usize = 64;
 
-/// How a connection ended, from the session's point of view.
-enum End {
-    /// Keep the session for the grace period.
-    Grace,
-    /// End the session at once (policy closes).
-    Session,
+/// How long the server waits for a client to acknowledge a close.
+const CLOSE_WAIT: Duration = Duration::from_secs(2);
+
+/// How a connection ended: what becomes of the session, and what to tell the client.
+struct Exit {
+    /// End the session at once (policy closes) instead of keeping it for the grace period.
+    ends_session: bool,
+    /// Send `going_away` before the close.
+    going_away: bool,
+    /// Close frame to send, if the server closes.
+    close: Option<(u16, &'static str)>,
+}
+
+impl Exit {
+    /// The client went away or the socket broke: keep the session for its grace period.
+    fn gone() -> Exit {
+        Exit {
+            ends_session: false,
+            going_away: false,
+            close: None,
+        }
+    }
+
+    /// A policy close that ends the session.
+    fn policy(code: u16, reason: &'static str) -> Exit {
+        Exit {
+            ends_session: true,
+            going_away: false,
+            close: Some((code, reason)),
+        }
+    }
 }
 
 /// Serves one accepted TCP connection until it closes or the server shuts down.
-pub async fn serve(stream: TcpStream, addr: SocketAddr, cfg: Arc<Config>, hub: HubHandle, shutdown: CancellationToken) {
+pub async fn serve(
+    stream: TcpStream,
+    addr: SocketAddr,
+    cfg: Arc<Config>,
+    hub: HubHandle,
+    shutdown: CancellationToken,
+) {
     let _ = stream.set_nodelay(true);
     let mut admitted: Option<Admitted> = None;
-    let gate = Gate { keys: hub.keys(), admitted: &mut admitted };
-    let handshake = tokio_tungstenite::accept_hdr_async_with_config(stream, gate, Some(ws_config(cfg.max_frame_bytes)));
+    let gate = Gate {
+        keys: hub.keys(),
+        admitted: &mut admitted,
+    };
+    let handshake = tokio_tungstenite::accept_hdr_async_with_config(
+        stream,
+        gate,
+        Some(ws_config(cfg.max_frame_bytes)),
+    );
     let ws = match tokio::time::timeout(cfg.handshake_timeout, handshake).await {
         Ok(Ok(ws)) => ws,
         Ok(Err(e)) => {
@@ -49,7 +86,7 @@ pub async fn serve(stream: TcpStream, addr: SocketAddr, cfg: Arc<Config>, hub: H
     };
     let Some(admitted) = admitted else { return };
     let mut conn = Connection::new(ws);
-    let (out_tx, mut out_rx) = mpsc::channel::<Utf8Bytes>(cfg.outbound_queue);
+    let (out_tx, mut out_rx) = mpsc::channel::<Outbound>(cfg.outbound_queue);
     let control = Arc::new(ConnControl::default());
     let req = ConnectRequest {
         key: admitted.key.clone(),
@@ -61,32 +98,64 @@ pub async fn serve(stream: TcpStream, addr: SocketAddr, cfg: Arc<Config>, hub: H
         Ok(r) => r,
         Err(code) => {
             tracing::info!(%addr, key = %admitted.key.id, code, "connection refused after upgrade");
-            conn.close(code, refusal_reason(code)).await;
-            conn.finish(Duration::from_secs(1)).await;
+            let _ = tokio::time::timeout(CLOSE_WAIT, async {
+                conn.close(code, refusal_reason(code)).await;
+                conn.finish(CLOSE_WAIT).await;
+            })
+            .await;
             return;
         }
     };
     let span = tracing::info_span!("conn", id = registered.conn, peer = %registered.peer_id);
-    let end = {
-        let mut task = Task {
-            cfg: &cfg,
-            hub: &hub,
-            conn: &mut conn,
-            id: registered.conn,
-            bucket: TokenBucket::new(cfg.rate_per_sec, cfg.rate_burst, Instant::now()),
-            invalid_in_a_row: 0,
-            last_seen: Instant::now(),
-        };
-        tracing::Instrument::instrument(task.run(&mut out_rx, &control, &shutdown), span.clone()).await
+    let mut task = Task {
+        cfg: &cfg,
+        hub: &hub,
+        conn: &mut conn,
+        id: registered.conn,
+        bucket: TokenBucket::new(cfg.rate_per_sec, cfg.rate_burst, Instant::now()),
+        invalid_in_a_row: 0,
+        last_seen: Instant::now(),
+        inflight: Vec::new(),
     };
+    let exit =
+        tracing::Instrument::instrument(task.run(&mut out_rx, &control, &shutdown), span.clone())
+            .await;
+    // Report to the hub first, handing back app frames this socket did not write, so a
+    // resuming socket can take them over; then say goodbye to the client.
+    let mut unsent = std::mem::take(&mut task.inflight);
     out_rx.close();
-    let mut unsent = Vec::new();
-    while let Ok(t) = out_rx.try_recv() {
-        unsent.push(t);
+    while let Ok(o) = out_rx.try_recv() {
+        unsent.push(o);
     }
-    let ends_session = matches!(end, End::Session);
-    hub.disconnected(registered.conn, registered.peer_id.clone(), ends_session, unsent).await;
-    tracing::info!(parent: &span, ends_session, "disconnected");
+    unsent.retain(|o| o.replay);
+    hub.disconnected(
+        registered.conn,
+        registered.peer_id.clone(),
+        exit.ends_session,
+        unsent,
+    )
+    .await;
+    // Bounded: a client that stopped reading cannot hold the task (or a shutdown) up.
+    let goodbye = async {
+        if exit.going_away {
+            let _ = conn
+                .feed_frame(&ServerFrame::GoingAway {
+                    retry_after_ms: cfg.going_away_retry_ms,
+                })
+                .await;
+        }
+        match exit.close {
+            Some((code, reason)) => {
+                conn.close(code, reason).await;
+                conn.finish(CLOSE_WAIT).await;
+            }
+            None => {
+                let _ = conn.flush().await;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(CLOSE_WAIT, goodbye).await;
+    tracing::info!(parent: &span, ends_session = exit.ends_session, close = ?exit.close.map(|c| c.0), "disconnected");
 }
 
 fn refusal_reason(code: u16) -> &'static str {
@@ -105,89 +174,103 @@ struct Task<'a> {
     bucket: TokenBucket,
     invalid_in_a_row: u32,
     last_seen: Instant,
+    /// Frames taken from the queue whose write has not completed.
+    inflight: Vec<Outbound>,
 }
 
 impl Task<'_> {
-    async fn run(&mut self, out: &mut mpsc::Receiver<Utf8Bytes>, control: &ConnControl, shutdown: &CancellationToken) -> End {
-        let mut ping = tokio::time::interval_at(Instant::now() + self.cfg.ping_interval, self.cfg.ping_interval);
+    async fn run(
+        &mut self,
+        out: &mut mpsc::Receiver<Outbound>,
+        control: &ConnControl,
+        shutdown: &CancellationToken,
+    ) -> Exit {
+        let mut ping = tokio::time::interval_at(
+            Instant::now() + self.cfg.ping_interval,
+            self.cfg.ping_interval,
+        );
         ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 biased;
                 _ = shutdown.cancelled() => {
-                    let _ = self.conn.feed_frame(&ServerFrame::GoingAway { retry_after_ms: self.cfg.going_away_retry_ms }).await;
-                    self.conn.close(close::GOING_AWAY, "server shutting down").await;
-                    self.conn.finish(Duration::from_secs(2)).await;
-                    return End::Grace;
+                    return Exit { ends_session: false, going_away: true, close: Some((close::GOING_AWAY, "server shutting down")) };
                 }
                 _ = control.requested() => {
-                    // The hub has already detached this connection; write what it queued
-                    // before the close unless the queue overflowed.
-                    let (code, reason) = control.requested_close().unwrap_or((close::NORMAL, ""));
-                    if code != crate::hub::SLOW_CONSUMER {
-                        while let Ok(t) = out.try_recv() {
-                            if self.conn.feed(t).await.is_err() { break; }
+                    // The hub has detached this socket already.
+                    let c = control.requested_close().unwrap_or((close::NORMAL, ""));
+                    return Exit { ends_session: false, going_away: false, close: Some(c) };
+                }
+                first = out.recv() => {
+                    let Some(first) = first else { return Exit::gone() };
+                    self.inflight.push(first);
+                    while self.inflight.len() < WRITE_BATCH {
+                        match out.try_recv() {
+                            Ok(o) => self.inflight.push(o),
+                            Err(_) => break,
                         }
                     }
-                    self.conn.close(code, reason).await;
-                    self.conn.finish(Duration::from_secs(1)).await;
-                    return if close::ends_session(code) { End::Session } else { End::Grace };
-                }
-                text = out.recv() => {
-                    let Some(text) = text else { return End::Grace };
-                    if self.write_batch(text, out).await.is_err() {
-                        return End::Grace;
+                    let written = tokio::select! {
+                        r = self.write_inflight() => r,
+                        // Stop writing at once; the loop then handles the close.
+                        _ = control.requested() => continue,
+                        _ = shutdown.cancelled() => continue,
+                    };
+                    if !written {
+                        return Exit::gone();
                     }
                 }
                 inbound = self.conn.read() => {
-                    if let Some(end) = self.on_inbound(inbound).await {
-                        return end;
+                    if let Some(exit) = self.on_inbound(inbound).await {
+                        return exit;
                     }
                 }
                 _ = ping.tick() => {
                     if self.last_seen.elapsed() >= self.cfg.idle_timeout {
                         tracing::info!("idle timeout; dropping the socket");
-                        return End::Grace;
+                        return Exit::gone();
                     }
                     if self.conn.ping().await.is_err() {
-                        return End::Grace;
+                        return Exit::gone();
                     }
                 }
             }
         }
     }
 
-    async fn write_batch(&mut self, first: Utf8Bytes, out: &mut mpsc::Receiver<Utf8Bytes>) -> Result<(), ()> {
-        let deadline = self.cfg.idle_timeout;
+    /// Writes the in-flight batch and flushes; false if the socket failed or stalled.
+    async fn write_inflight(&mut self) -> bool {
         let write = async {
-            self.conn.feed(first).await?;
-            for _ in 1..WRITE_BATCH {
-                match out.try_recv() {
-                    Ok(t) => self.conn.feed(t).await?,
-                    Err(_) => break,
-                }
+            for o in &self.inflight {
+                self.conn.feed(o.text.clone()).await?;
             }
             self.conn.flush().await
         };
-        match tokio::time::timeout(deadline, write).await {
-            Ok(Ok(())) => Ok(()),
-            _ => Err(()),
+        let ok = matches!(
+            tokio::time::timeout(self.cfg.idle_timeout, write).await,
+            Ok(Ok(()))
+        );
+        if ok {
+            self.inflight.clear();
         }
+        ok
     }
 
-    async fn reply(&mut self, frame: ServerFrame) -> Option<End> {
+    async fn reply(&mut self, frame: ServerFrame) -> Option<Exit> {
         let ok = self.conn.feed_frame(&frame).await.is_ok() && self.conn.flush().await.is_ok();
-        (!ok).then_some(End::Grace)
+        (!ok).then(Exit::gone)
     }
 
     /// Handles one inbound event; `Some` ends the connection.
-    async fn on_inbound(&mut self, inbound: Inbound) -> Option<End> {
+    async fn on_inbound(&mut self, inbound: Inbound) -> Option<Exit> {
         self.last_seen = Instant::now();
-        let counted = matches!(inbound, Inbound::Frame(_) | Inbound::Invalid(_) | Inbound::Binary);
+        let counted = matches!(
+            inbound,
+            Inbound::Frame(_) | Inbound::Invalid(_) | Inbound::Binary
+        );
         if counted && !self.bucket.take(Instant::now()) {
             tracing::info!("over the message rate; closing 4011");
-            self.conn.close(close::OVER_RATE, "over the message rate").await;
-            return Some(End::Session);
+            return Some(Exit::policy(close::OVER_RATE, "over the message rate"));
         }
         match inbound {
             Inbound::Frame(ClientFrame::Ping { t }) => {
@@ -201,40 +284,50 @@ impl Task<'_> {
             }
             Inbound::Invalid(e) => {
                 let msg = e.message.clone();
-                self.invalid(ServerFrame::Error { code: e.code, message: msg, request_id: e.request_id }).await
+                self.invalid(ServerFrame::Error {
+                    code: e.code,
+                    message: msg,
+                    request_id: e.request_id,
+                })
+                .await
             }
             Inbound::Binary => {
                 let msg = "binary frames are not part of the protocol; send JSON text".to_string();
-                self.invalid(ServerFrame::Error { code: ErrorCode::InvalidArgs, message: msg, request_id: None }).await
+                self.invalid(ServerFrame::Error {
+                    code: ErrorCode::InvalidArgs,
+                    message: msg,
+                    request_id: None,
+                })
+                .await
             }
             Inbound::Activity => None,
-            Inbound::Closed => Some(End::Grace),
+            Inbound::Closed => Some(Exit::gone()),
             Inbound::TooBig => {
                 tracing::info!("message over the size limit; closing 1009");
-                self.conn.close(close::TOO_BIG, "message too big").await;
-                Some(End::Session)
+                Some(Exit::policy(close::TOO_BIG, "message too big"))
             }
             Inbound::BadUtf8 => {
                 tracing::info!("text frame is not UTF-8; closing 1007");
-                self.conn.close(close::INVALID_PAYLOAD, "text frame is not valid UTF-8").await;
-                Some(End::Session)
+                Some(Exit::policy(
+                    close::INVALID_PAYLOAD,
+                    "text frame is not valid UTF-8",
+                ))
             }
             Inbound::Broken(e) => {
                 tracing::debug!(error = %e, "socket error");
-                Some(End::Grace)
+                Some(Exit::gone())
             }
         }
     }
 
-    async fn invalid(&mut self, error: ServerFrame) -> Option<End> {
+    async fn invalid(&mut self, error: ServerFrame) -> Option<Exit> {
         self.invalid_in_a_row += 1;
-        if let Some(end) = self.reply(error).await {
-            return Some(end);
+        if let Some(exit) = self.reply(error).await {
+            return Some(exit);
         }
         if self.invalid_in_a_row >= self.cfg.max_invalid_in_a_row {
             tracing::info!("too many malformed frames in a row; closing 1008");
-            self.conn.close(close::POLICY, "too many malformed frames").await;
-            return Some(End::Session);
+            return Some(Exit::policy(close::POLICY, "too many malformed frames"));
         }
         None
     }

@@ -17,7 +17,11 @@ fn load(args: &Args) -> Result<Config, signal_server::ConfigError> {
         Some(path) => FileConfig::load(path)?,
         None => FileConfig::default(),
     };
-    let keys = args.keys.iter().map(|k| PublishableKey::new(k.as_str())).collect();
+    let keys = args
+        .keys
+        .iter()
+        .map(|k| PublishableKey::new(k.as_str()))
+        .collect();
     Config::build(file, args.listen.clone(), keys)
 }
 
@@ -40,13 +44,16 @@ async fn main() -> ExitCode {
         }
     };
     let handle = server.handle();
+    // Signal handlers are in place before the ready line, so a script that signals as
+    // soon as it reads that line gets the graceful path.
+    let stop = Stop::install();
     {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "listening on {}", handle.url());
         let _ = out.flush();
     }
     let run = tokio::spawn(server.run());
-    wait_for_stop(&args, &handle).await;
+    stop.wait(&args, &handle).await;
     tracing::info!("shutting down: going_away to every socket");
     handle.shutdown();
     if tokio::time::timeout(SHUTDOWN_GRACE, run).await.is_err() {
@@ -56,28 +63,59 @@ async fn main() -> ExitCode {
 }
 
 #[cfg(unix)]
-async fn wait_for_stop(args: &Args, handle: &signal_server::ServerHandle) {
-    use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut hup)) = (signal(SignalKind::terminate()), signal(SignalKind::hangup())) else {
-        let _ = tokio::signal::ctrl_c().await;
-        return;
-    };
-    loop {
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => return,
-            _ = term.recv() => return,
-            _ = hup.recv() => match load(args) {
-                Ok(cfg) => {
-                    let closed = handle.set_keys(cfg.keys).await;
-                    tracing::info!(closed, "configuration reloaded: keys replaced");
-                }
-                Err(e) => tracing::error!(error = %e, "reload failed; keeping the current keys"),
-            },
+type SigStream = tokio::signal::unix::Signal;
+#[cfg(not(unix))]
+type SigStream = ();
+
+/// The process signals the server reacts to.
+struct Stop {
+    term: Option<SigStream>,
+    hup: Option<SigStream>,
+}
+
+impl Stop {
+    fn install() -> Stop {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Stop {
+                term: signal(SignalKind::terminate()).ok(),
+                hup: signal(SignalKind::hangup()).ok(),
+            }
+        }
+        #[cfg(not(unix))]
+        Stop {
+            term: None,
+            hup: None,
+        }
+    }
+
+    /// Waits for SIGTERM or Ctrl-C; on SIGHUP, reloads the keys from the config file.
+    async fn wait(mut self, args: &Args, handle: &signal_server::ServerHandle) {
+        // Registering Ctrl-C up front too (the first poll installs its handler).
+        let mut ctrl_c = std::pin::pin!(tokio::signal::ctrl_c());
+        loop {
+            tokio::select! {
+                _ = &mut ctrl_c => return,
+                _ = recv(&mut self.term) => return,
+                _ = recv(&mut self.hup) => match load(args) {
+                    Ok(cfg) => {
+                        let closed = handle.set_keys(cfg.keys).await;
+                        tracing::info!(closed, "configuration reloaded: keys replaced");
+                    }
+                    Err(e) => tracing::error!(error = %e, "reload failed; keeping the current keys"),
+                },
+            }
         }
     }
 }
 
-#[cfg(not(unix))]
-async fn wait_for_stop(_args: &Args, _handle: &signal_server::ServerHandle) {
-    let _ = tokio::signal::ctrl_c().await;
+async fn recv(sig: &mut Option<SigStream>) {
+    match sig {
+        #[cfg(unix)]
+        Some(s) => {
+            s.recv().await;
+        }
+        _ => std::future::pending().await,
+    }
 }

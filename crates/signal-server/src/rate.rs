@@ -50,7 +50,12 @@ pub struct FixedWindow {
 impl FixedWindow {
     /// `limit` events per `period`; the first window starts at the first event.
     pub fn new(limit: u64, period: Duration) -> Self {
-        FixedWindow { limit, period, start: None, used: 0 }
+        FixedWindow {
+            limit,
+            period,
+            start: None,
+            used: 0,
+        }
     }
 
     /// Counts one event; false (and not counted) when the window's limit is reached.
@@ -87,8 +92,18 @@ mod tests {
         let mut b = TokenBucket::new(100, 200, t0);
         assert_eq!((0..300).filter(|_| b.take(t0)).count(), 200);
         assert!(!b.take(t0));
-        assert_eq!((0..300).filter(|_| b.take(t0 + Duration::from_millis(500))).count(), 50);
-        assert_eq!((0..300).filter(|_| b.take(t0 + Duration::from_secs(100))).count(), 200);
+        assert_eq!(
+            (0..300)
+                .filter(|_| b.take(t0 + Duration::from_millis(500)))
+                .count(),
+            50
+        );
+        assert_eq!(
+            (0..300)
+                .filter(|_| b.take(t0 + Duration::from_secs(100)))
+                .count(),
+            200
+        );
     }
 
     #[test]

@@ -48,7 +48,9 @@ impl std::fmt::Debug for TokenSigner {
 impl TokenSigner {
     /// A signer for `secret`.
     pub fn new(secret: &[u8]) -> Self {
-        TokenSigner { secret: secret.to_vec() }
+        TokenSigner {
+            secret: secret.to_vec(),
+        }
     }
 
     fn mac(&self) -> HmacSha256 {
@@ -67,6 +69,11 @@ impl TokenSigner {
 
     /// Checks the signature (in constant time) and expiry; `None` for anything invalid.
     pub fn verify(&self, token: &str, now_unix: u64) -> Option<TokenClaims> {
+        self.verify_signature(token).filter(|c| c.exp > now_unix)
+    }
+
+    /// Checks only the signature (in constant time); the caller decides about expiry.
+    pub fn verify_signature(&self, token: &str) -> Option<TokenClaims> {
         if token.len() > MAX_TOKEN_LEN {
             return None;
         }
@@ -75,8 +82,7 @@ impl TokenSigner {
         let mut mac = self.mac();
         mac.update(payload.as_bytes());
         mac.verify_slice(&sig).ok()?;
-        let claims: TokenClaims = serde_json::from_slice(&B64.decode(payload).ok()?).ok()?;
-        (claims.exp > now_unix).then_some(claims)
+        serde_json::from_slice(&B64.decode(payload).ok()?).ok()
     }
 }
 
@@ -103,7 +109,10 @@ mod tests {
         assert_eq!(s.verify(&t, 100), None, "expired");
         assert_eq!(TokenSigner::new(b"another-secret-xx").verify(&t, 1), None);
         let (p, sig) = t.split_once('.').unwrap();
-        let forged = format!("{}.{sig}", B64.encode(serde_json::to_vec(&claims(999)).unwrap()));
+        let forged = format!(
+            "{}.{sig}",
+            B64.encode(serde_json::to_vec(&claims(999)).unwrap())
+        );
         assert_eq!(s.verify(&forged, 1), None);
         assert_eq!(s.verify(p, 1), None);
         assert_eq!(s.verify("", 1), None);

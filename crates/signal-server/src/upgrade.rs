@@ -54,7 +54,10 @@ pub fn admit(keys: &KeyTable, req: &Request) -> Result<Admitted, Refusal> {
     let Some(entry) = key.as_deref().and_then(|k| keys.lookup(k)) else {
         return Err(Refusal::InvalidKey);
     };
-    let origin = req.headers().get(http::header::ORIGIN).and_then(|v| v.to_str().ok());
+    let origin = req
+        .headers()
+        .get(http::header::ORIGIN)
+        .and_then(|v| v.to_str().ok());
     if !entry.allows_origin(origin) {
         return Err(Refusal::OriginNotAllowed);
     }
@@ -62,11 +65,19 @@ pub fn admit(keys: &KeyTable, req: &Request) -> Result<Admitted, Refusal> {
 }
 
 fn refuse(status: StatusCode, error: &str) -> ErrorResponse {
-    let mut resp = ErrorResponse::new(Some(format!(r#"{{"error":"{error}"}}"#)));
+    let body = format!(r#"{{"error":"{error}"}}"#);
+    let len = http::HeaderValue::from(body.len());
+    let mut resp = ErrorResponse::new(Some(body));
     *resp.status_mut() = status;
-    resp.headers_mut().insert(
+    let h = resp.headers_mut();
+    h.insert(
         http::header::CONTENT_TYPE,
         http::HeaderValue::from_static("application/json"),
+    );
+    h.insert(http::header::CONTENT_LENGTH, len);
+    h.insert(
+        http::header::CONNECTION,
+        http::HeaderValue::from_static("close"),
     );
     resp
 }

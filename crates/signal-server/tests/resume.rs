@@ -26,7 +26,10 @@ async fn resume_keeps_the_peer_id_and_others_see_nothing() {
     assert_eq!(b2.welcome["resumed"], true);
     assert_eq!(b2.peer_id, id);
     let snap = b2.recv_type("presence").await;
-    assert_eq!(snap["channel"], "lobby", "a fresh snapshot for each channel follows the welcome");
+    assert_eq!(
+        snap["channel"], "lobby",
+        "a fresh snapshot for each channel follows the welcome"
+    );
     assert_eq!(joined(&snap), vec![a.peer_id.clone()]);
     a.silent_for(Duration::from_millis(300)).await;
     // And the resumed session works.
@@ -42,9 +45,13 @@ async fn frames_sent_during_the_grace_period_are_delivered_in_order_on_resume() 
     b.close().await;
     tokio::time::sleep(Duration::from_millis(100)).await;
     for i in 0..5 {
-        assert_eq!(a.request(json!({"type":"send","to":id,"data":i})).await["type"], "ack");
+        assert_eq!(
+            a.request(json!({"type":"send","to":id,"data":i})).await["type"],
+            "ack"
+        );
     }
-    a.send(json!({"type":"publish","channel":"lobby","data":"pub"})).await;
+    a.send(json!({"type":"publish","channel":"lobby","data":"pub"}))
+        .await;
     let mut b2 = resume(&s, &token).await;
     b2.recv_type("presence").await;
     for i in 0..5 {
@@ -55,22 +62,39 @@ async fn frames_sent_during_the_grace_period_are_delivered_in_order_on_resume() 
 
 #[tokio::test]
 async fn a_full_resume_queue_gives_peer_unavailable() {
-    let s = server_with(config("[server]\nresume_queue = 3\n[[keys]]\nkey = \"pk_test_x\"")).await;
+    let s = server_with(config(
+        "[server]\nresume_queue = 3\n[[keys]]\nkey = \"pk_test_x\"",
+    ))
+    .await;
     let (mut a, b) = room(&s).await;
     let id = b.peer_id.clone();
     b.close().await;
     tokio::time::sleep(Duration::from_millis(100)).await;
     for _ in 0..3 {
-        assert_eq!(a.request(json!({"type":"send","to":id,"data":1})).await["type"], "ack");
+        assert_eq!(
+            a.request(json!({"type":"send","to":id,"data":1})).await["type"],
+            "ack"
+        );
     }
     let e = a.request(json!({"type":"send","to":id,"data":1})).await;
     assert_eq!(e["code"], "peer_unavailable");
-    let e = a.request(json!({"type":"signal","to":id,"data":{"gen":1,"candidate":null}})).await;
+    let e = a
+        .request(json!({"type":"signal","to":id,"data":{"gen":1,"candidate":null}}))
+        .await;
     assert_eq!(e["code"], "peer_unavailable");
-    let e = a.request(json!({"type":"publish","channel":"lobby","data":1})).await;
-    assert_eq!(e["code"], "peer_unavailable", "publish names the member it could not queue for");
+    let e = a
+        .request(json!({"type":"publish","channel":"lobby","data":1}))
+        .await;
+    assert_eq!(
+        e["code"], "peer_unavailable",
+        "publish names the member it could not queue for"
+    );
     assert!(e["message"].as_str().unwrap().contains(&id));
-    assert_eq!(a.recv_type("ack").await["type"], "ack", "the publish itself was accepted for the others");
+    assert_eq!(
+        a.recv_type("ack").await["type"],
+        "ack",
+        "the publish itself was accepted for the others"
+    );
 }
 
 #[tokio::test]
@@ -82,7 +106,8 @@ async fn resuming_while_the_old_socket_lives_takes_it_over() {
     assert_eq!(b.closed().await, (1000, "resumed".to_string()));
     b2.recv_type("presence").await;
     a.silent_for(Duration::from_millis(300)).await;
-    a.send(json!({"type":"send","to":b2.peer_id,"data":"to the new socket"})).await;
+    a.send(json!({"type":"send","to":b2.peer_id,"data":"to the new socket"}))
+        .await;
     assert_eq!(b2.recv_type("message").await["data"], "to the new socket");
 }
 
@@ -104,7 +129,9 @@ async fn a_token_is_bound_to_its_key() {
     let a = connect(&s).await;
     let token = a.token.clone();
     a.close().await;
-    let b = try_connect(&format!("{}&resume={token}", url(&s, "pk_two")), None).await.unwrap();
+    let b = try_connect(&format!("{}&resume={token}", url(&s, "pk_two")), None)
+        .await
+        .unwrap();
     assert_eq!(b.welcome["resumed"], false);
 }
 
@@ -120,34 +147,100 @@ async fn after_the_grace_period_others_see_left_and_the_token_no_longer_resumes(
     let delta = a.recv_type("presence").await;
     assert_eq!(left(&delta), vec![id.clone()]);
     let again = resume(&s, &token).await;
-    assert_eq!(again.welcome["resumed"], false, "this instance knows the session ended");
+    assert_eq!(
+        again.welcome["resumed"], false,
+        "this instance knows the session ended"
+    );
     assert_ne!(again.peer_id, id);
 }
 
+/// Subscribes and returns the fresh token the snapshot and ack carry.
+async fn subscribe_for_token(c: &mut Client, channel: &str, name: &str) -> String {
+    let r = c.req();
+    c.send(json!({"type":"subscribe","channel":channel,"name":name,"requestId":r}))
+        .await;
+    let snap = c.recv_type("presence").await;
+    let ack = c.recv_type("ack").await;
+    let token = snap["resumeToken"]
+        .as_str()
+        .expect("snapshot carries a token")
+        .to_string();
+    assert_eq!(
+        ack["resumeToken"],
+        token.as_str(),
+        "ack carries the same token"
+    );
+    token
+}
+
 #[tokio::test]
-async fn a_restart_with_the_same_secret_keeps_identities() {
+async fn a_restart_with_the_same_secret_keeps_identities_names_and_channels() {
     let toml = "[server]\nsecret = \"0123456789abcdef-same-secret\"\n[[keys]]\nkey = \"pk_test_x\"";
     let first = server_with(config(toml)).await;
-    let (a, b) = room(&first).await;
-    // Tokens issued after subscribing carry the channels: take them from a resume.
-    let a_tok = resume(&first, &a.token).await;
-    let b_tok = resume(&first, &b.token).await;
+    let mut a = connect(&first).await;
+    let mut b = connect(&first).await;
+    let a_tok = subscribe_for_token(&mut a, "lobby", "alice").await;
+    let b_tok = subscribe_for_token(&mut b, "lobby", "bob").await;
     first.shutdown();
+    assert_eq!(a.recv_type("presence").await["joined"][0]["name"], "bob");
+    assert_eq!(a.recv_type("going_away").await["type"], "going_away");
     first.stopped().await;
 
     let second = server_with(config(toml)).await;
-    let mut a2 = resume(&second, &a_tok.token).await;
-    assert_eq!((a2.welcome["resumed"].clone(), a2.peer_id.clone()), (json!(true), a.peer_id.clone()));
+    let mut a2 = resume(&second, &a_tok).await;
+    assert_eq!(
+        (a2.welcome["resumed"].clone(), a2.peer_id.clone()),
+        (json!(true), a.peer_id.clone())
+    );
     let snap = a2.recv_type("presence").await;
-    assert_eq!(snap["channel"], "lobby");
+    assert_eq!(
+        snap["channel"], "lobby",
+        "channels come back from the token"
+    );
     assert!(joined(&snap).is_empty());
-    let mut b2 = resume(&second, &b_tok.token).await;
+    let mut b2 = resume(&second, &b_tok).await;
     assert_eq!(b2.peer_id, b.peer_id);
-    assert_eq!(joined(&b2.recv_type("presence").await), vec![a.peer_id.clone()]);
+    assert_eq!(
+        b2.recv_type("presence").await["joined"],
+        json!([{"peerId": a.peer_id, "name": "alice"}])
+    );
     let refresh = a2.recv_type("presence").await;
-    assert_eq!(refresh["joined"], json!([{"peerId": b.peer_id, "name": "bob"}]), "joined for a known peer is a refresh");
-    a2.send(json!({"type":"send","to":b.peer_id,"data":"after restart"})).await;
+    assert_eq!(
+        refresh["joined"],
+        json!([{"peerId": b.peer_id, "name": "bob"}]),
+        "joined for a known peer is a refresh"
+    );
+    a2.send(json!({"type":"send","to":b.peer_id,"data":"after restart"}))
+        .await;
     assert_eq!(b2.recv_type("message").await["data"], "after restart");
+}
+
+#[tokio::test]
+async fn unsubscribe_ack_carries_a_token_without_the_channel() {
+    let toml = "[server]\nsecret = \"0123456789abcdef-same-secret\"\n[[keys]]\nkey = \"pk_test_x\"";
+    let first = server_with(config(toml)).await;
+    let mut a = connect(&first).await;
+    subscribe_for_token(&mut a, "one", "alice").await;
+    subscribe_for_token(&mut a, "two", "alice").await;
+    let ack = a
+        .request(json!({"type":"unsubscribe","channel":"one"}))
+        .await;
+    let token = ack["resumeToken"].as_str().unwrap().to_string();
+    first.shutdown();
+    first.stopped().await;
+    let second = server_with(config(toml)).await;
+    let mut a2 = resume(&second, &token).await;
+    assert_eq!(a2.recv_type("presence").await["channel"], "two");
+    a2.silent_for(Duration::from_millis(200)).await;
+}
+
+#[tokio::test]
+async fn a_takeover_needs_no_free_connection_slot() {
+    let s = server_with(config("[[keys]]\nkey = \"pk_test_x\"\nmax_connections = 1")).await;
+    let mut a = connect(&s).await;
+    let a2 = resume(&s, &a.token).await;
+    assert_eq!(a2.peer_id, a.peer_id);
+    assert_eq!(a.closed().await, (1000, "resumed".to_string()));
 }
 
 #[tokio::test]

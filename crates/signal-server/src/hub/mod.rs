@@ -7,8 +7,10 @@
 //! resume). All protocol decisions live in [`state::State`], which takes the time as an
 //! argument and owns no socket.
 
+mod delivery;
 mod handlers;
 pub mod keys;
+mod sessions;
 mod state;
 
 use std::sync::{Arc, Mutex};
@@ -57,11 +59,22 @@ impl ConnControl {
     }
 }
 
+/// A frame on its way to one connection.
+#[derive(Debug, Clone)]
+pub struct Outbound {
+    /// The serialised frame.
+    pub text: Utf8Bytes,
+    /// App data (`message`, `signal`) that must reach the session even if this socket
+    /// drops before writing it; connection-specific frames (welcome, snapshots, acks,
+    /// errors) and presence deltas are not replayed, a resume re-sends fresh ones.
+    pub replay: bool,
+}
+
 /// What a connection task needs to register with the hub.
 pub struct ConnectRequest {
     pub key: Arc<KeyEntry>,
     pub resume: Option<String>,
-    pub out: mpsc::Sender<Utf8Bytes>,
+    pub out: mpsc::Sender<Outbound>,
     pub control: Arc<ConnControl>,
 }
 
@@ -80,7 +93,7 @@ pub(crate) enum Command {
         conn: ConnId,
         peer: Arc<str>,
         ends_session: bool,
-        unsent: Vec<Utf8Bytes>,
+        unsent: Vec<Outbound>,
     },
     SetKeys(Vec<KeyConfig>, oneshot::Sender<usize>),
     Disconnect(String, oneshot::Sender<bool>),
@@ -99,7 +112,11 @@ const HUB_QUEUE: usize = 4_096;
 
 impl HubHandle {
     /// Starts the hub task; it ends at shutdown or when every handle is dropped.
-    pub fn spawn(config: Arc<Config>, tracker: &tokio_util::task::TaskTracker, shutdown: CancellationToken) -> HubHandle {
+    pub fn spawn(
+        config: Arc<Config>,
+        tracker: &tokio_util::task::TaskTracker,
+        shutdown: CancellationToken,
+    ) -> HubHandle {
         let keys = KeyTable::new(&config.keys);
         let (tx, mut rx) = mpsc::channel(HUB_QUEUE);
         let mut state = state::State::new(config, keys.clone());
@@ -150,11 +167,22 @@ impl HubHandle {
         let _ = self.tx.send(Command::Frame(conn, frame)).await;
     }
 
-    /// Reports that a connection ended, with the frames it could not write.
-    pub async fn disconnected(&self, conn: ConnId, peer: Arc<str>, ends_session: bool, unsent: Vec<Utf8Bytes>) {
+    /// Reports that a connection ended, with the replayable frames it did not write.
+    pub async fn disconnected(
+        &self,
+        conn: ConnId,
+        peer: Arc<str>,
+        ends_session: bool,
+        unsent: Vec<Outbound>,
+    ) {
         let _ = self
             .tx
-            .send(Command::Disconnected { conn, peer, ends_session, unsent })
+            .send(Command::Disconnected {
+                conn,
+                peer,
+                ends_session,
+                unsent,
+            })
             .await;
     }
 

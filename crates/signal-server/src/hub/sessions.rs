@@ -1,0 +1,259 @@
+//! Session lifecycle: connect (fresh, resumed, taken over, or restored from a token of
+//! an earlier server instance), grace periods, and the end of a session.
+
+use std::collections::{BTreeSet, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+
+use peerchat_protocol::{close, ServerFrame, Welcome};
+
+use super::keys::KeyEntry;
+use super::state::{KeyUse, Session, State, HANDOVER_WAIT};
+use super::{ConnId, ConnectRequest, Connected, Outbound};
+use crate::rate::FixedWindow;
+use crate::token::TokenClaims;
+
+impl State {
+    pub(super) fn connect(&mut self, req: ConnectRequest) -> Result<Connected, u16> {
+        let kid = req.key.id.clone();
+        let Some(key) = self.keys.by_id(&kid) else {
+            return Err(close::INVALID_KEY);
+        };
+        // A token for a session this process holds is honoured whatever its age (the
+        // grace period bounds it); restoring after a restart also needs it unexpired.
+        let claims = req
+            .resume
+            .as_deref()
+            .and_then(|t| self.signer.verify_signature(t))
+            .filter(|c| *c.kid == *kid);
+        let known = claims
+            .as_ref()
+            .is_some_and(|c| self.sessions.contains_key(c.pid.as_str()));
+        let takeover = claims.as_ref().filter(|_| known).and_then(|c| {
+            self.sessions[c.pid.as_str()]
+                .conn
+                .or(self.sessions[c.pid.as_str()].handover.map(|h| h.0))
+        });
+        let usage = self.key_use.entry(kid.clone()).or_insert_with(|| KeyUse {
+            live: 0,
+            quota: FixedWindow::new(
+                key.config.messages_per_period,
+                Duration::from_secs(key.config.period_secs),
+            ),
+        });
+        // A takeover replaces a socket, so it does not need a free slot.
+        if takeover.is_none() && usage.live >= key.config.max_connections {
+            return Err(close::OVER_CONNECTION_LIMIT);
+        }
+        usage.live += 1;
+        let conn = self.next_conn;
+        self.next_conn += 1;
+        let (peer, resumed) = match claims {
+            Some(c) if known => (Arc::<str>::from(c.pid.as_str()), true),
+            Some(c) if c.iid != self.instance && c.exp > self.unix.as_secs() => {
+                (self.restore(c, &key), true)
+            }
+            _ => (self.new_session(kid.clone()), false),
+        };
+        self.conns.insert(
+            conn,
+            super::state::Conn {
+                peer: peer.clone(),
+                kid,
+                out: req.out,
+                control: req.control,
+            },
+        );
+        match takeover {
+            Some(old) => {
+                // The old socket hands back what it did not write; the new one gets its
+                // welcome once that arrives, so frames stay in order.
+                let deadline = self.now + HANDOVER_WAIT;
+                let s = self.sessions.get_mut(&peer).expect("known session");
+                s.conn = None;
+                s.handover = Some((conn, deadline));
+                self.timers.insert((deadline, peer.clone()));
+                if let Some(c) = self.conns.remove(&old) {
+                    c.control.close(close::NORMAL, "resumed");
+                    self.release_slot(&c.kid);
+                }
+                tracing::info!(conn, old, peer = %peer, "resume takes over a live socket");
+            }
+            None => self.finish_connect(conn, &peer, resumed),
+        }
+        Ok(Connected {
+            conn,
+            peer_id: peer,
+            resumed,
+        })
+    }
+
+    /// Attaches `conn` to the session and sends welcome, snapshots and queued frames.
+    pub(super) fn finish_connect(&mut self, conn: ConnId, peer: &Arc<str>, resumed: bool) {
+        let Some(s) = self.sessions.get_mut(peer) else {
+            return;
+        };
+        s.conn = Some(conn);
+        s.handover = None;
+        s.grace_until = None;
+        let pending: Vec<Outbound> = s.pending.drain(..).collect();
+        let channels: Vec<String> = s.channels.iter().cloned().collect();
+        let welcome = ServerFrame::Welcome(Welcome {
+            peer_id: peer.to_string(),
+            resume_token: self.token_for(peer),
+            resumed,
+            server_time: self.unix.as_millis() as u64,
+            max_message_size: self.cfg.max_frame_bytes,
+            ice_servers: self.cfg.ice_servers.clone(),
+        });
+        self.push(conn, &welcome);
+        for ch in channels {
+            let snapshot = self.snapshot(&ch, peer, None);
+            self.push(conn, &snapshot);
+        }
+        for o in pending {
+            self.push_out(conn, o);
+        }
+        tracing::info!(conn, peer = %peer, resumed, "connected");
+    }
+
+    fn new_session(&mut self, kid: Arc<str>) -> Arc<str> {
+        let peer: Arc<str> = super::state::random_id(12).into();
+        self.sessions
+            .insert(peer.clone(), empty_session(String::new(), kid));
+        peer
+    }
+
+    /// Rebuilds a session from a token issued by an earlier server instance.
+    fn restore(&mut self, c: TokenClaims, key: &KeyEntry) -> Arc<str> {
+        let peer: Arc<str> = c.pid.as_str().into();
+        self.sessions
+            .insert(peer.clone(), empty_session(c.name.clone(), key.id.clone()));
+        for ch in c.ch.iter().take(self.cfg.max_channels_per_peer) {
+            let room = self.channels.get(ch).map_or(0, |m| m.len());
+            if key.allows_channel(ch) && room < self.cfg.max_peers_per_channel {
+                self.join_channel(&peer, ch);
+            }
+        }
+        tracing::info!(peer = %peer, "session restored from a resume token");
+        peer
+    }
+
+    pub(super) fn token_for(&self, peer: &Arc<str>) -> String {
+        let Some(s) = self.sessions.get(peer) else {
+            return String::new();
+        };
+        self.signer.sign(&TokenClaims {
+            pid: peer.to_string(),
+            name: s.name.clone(),
+            ch: s.channels.iter().cloned().collect(),
+            kid: s.kid.to_string(),
+            iid: self.instance.clone(),
+            exp: (self.unix + self.cfg.resume_token_ttl).as_secs(),
+        })
+    }
+
+    fn release_slot(&mut self, kid: &Arc<str>) {
+        if let Some(u) = self.key_use.get_mut(kid) {
+            u.live = u.live.saturating_sub(1);
+        }
+    }
+
+    /// Closes a connection from the hub's side and detaches it at once.
+    pub(super) fn kill(
+        &mut self,
+        conn: ConnId,
+        code: u16,
+        reason: &'static str,
+        ends_session: bool,
+    ) {
+        if let Some(c) = self.conns.get(&conn) {
+            c.control.close(code, reason);
+        }
+        self.detach(conn, ends_session);
+    }
+
+    /// Forgets a socket; its session ends or enters its grace period.
+    fn detach(&mut self, conn: ConnId, ends_session: bool) {
+        let Some(c) = self.conns.remove(&conn) else {
+            return;
+        };
+        self.release_slot(&c.kid);
+        let Some(s) = self.sessions.get_mut(&c.peer) else {
+            return;
+        };
+        let serving = s.conn == Some(conn) || s.handover.is_some_and(|h| h.0 == conn);
+        if !serving {
+            return;
+        }
+        if ends_session || self.cfg.grace_period.is_zero() {
+            self.end_session(&c.peer);
+            return;
+        }
+        let until = self.now + self.cfg.grace_period;
+        s.conn = None;
+        s.handover = None;
+        s.grace_until = Some(until);
+        self.timers.insert((until, c.peer.clone()));
+        tracing::debug!(conn, peer = %c.peer, "session in grace period");
+    }
+
+    pub(super) fn on_disconnected(
+        &mut self,
+        conn: ConnId,
+        peer: Arc<str>,
+        ends_session: bool,
+        unsent: Vec<Outbound>,
+    ) {
+        self.detach(conn, ends_session);
+        let Some(s) = self.sessions.get_mut(&peer) else {
+            if !unsent.is_empty() {
+                tracing::debug!(
+                    conn,
+                    frames = unsent.len(),
+                    "session ended with frames unsent"
+                );
+            }
+            return;
+        };
+        // Unsent frames are older than anything queued since: they go first.
+        for o in unsent.into_iter().rev() {
+            s.pending.push_front(o);
+        }
+        if let Some((new, _)) = s.handover {
+            self.finish_connect(new, &peer, true);
+        } else if let Some(live) = s.conn {
+            let pending: Vec<Outbound> = s.pending.drain(..).collect();
+            pending.into_iter().for_each(|o| self.push_out(live, o));
+        }
+    }
+
+    /// Ends a session: leaves every channel (others see `left`) and forgets it.
+    pub(super) fn end_session(&mut self, peer: &Arc<str>) {
+        let Some(s) = self.sessions.get(peer) else {
+            return;
+        };
+        let channels: Vec<String> = s.channels.iter().cloned().collect();
+        let conns = [s.conn, s.handover.map(|h| h.0)];
+        for ch in channels {
+            self.leave_channel(peer, &ch);
+        }
+        self.sessions.remove(peer);
+        for conn in conns.into_iter().flatten() {
+            self.detach(conn, true);
+        }
+        tracing::info!(peer = %peer, "session ended");
+    }
+}
+
+fn empty_session(name: String, kid: Arc<str>) -> Session {
+    Session {
+        name,
+        kid,
+        channels: BTreeSet::new(),
+        conn: None,
+        handover: None,
+        grace_until: None,
+        pending: VecDeque::new(),
+    }
+}
