@@ -19,9 +19,12 @@ pub fn init(format: LogFormat) {
     use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
     let mut filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    for directive in PAYLOAD_LOGGERS {
-        if let Ok(d) = directive.parse() {
-            filter = filter.add_directive(d);
+    // Only ever lowers verbosity: the caps apply when some directive asks for trace.
+    if filter.max_level_hint().is_none_or(|l| l >= tracing::level_filters::LevelFilter::TRACE) {
+        for directive in PAYLOAD_LOGGERS {
+            if let Ok(d) = directive.parse() {
+                filter = filter.add_directive(d);
+            }
         }
     }
     let builder = tracing_subscriber::fmt()

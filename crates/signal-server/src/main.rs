@@ -36,6 +36,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    raise_fd_limit();
     let server = match Server::bind(cfg).await {
         Ok(s) => s,
         Err(e) => {
@@ -117,5 +118,21 @@ async fn recv(sig: &mut Option<SigStream>) {
             s.recv().await;
         }
         _ => std::future::pending().await,
+    }
+}
+
+/// Each connection is a file descriptor: lift the soft limit to the hard one so the
+/// server can hold tens of thousands of sockets without operator tuning.
+fn raise_fd_limit() {
+    #[cfg(unix)]
+    // SAFETY: getrlimit/setrlimit only read and write the struct passed in.
+    unsafe {
+        let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max;
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) == 0 {
+                tracing::debug!(limit = lim.rlim_cur, "raised the open-file limit");
+            }
+        }
     }
 }

@@ -1,0 +1,83 @@
+//! Row: memory per idle connection of the signalling server.
+//!
+//! Starts `signal-server` on a free port, opens a warm-up batch of connections, reads
+//! the server's RSS, opens the rest (each completes the upgrade and receives `welcome`),
+//! waits for the allocator to settle and reads RSS again. The difference divided by the
+//! number of added connections is the cost of one idle connection.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use tokio::task::JoinSet;
+
+const KEY: &str = "pk_bench_idle";
+const WARMUP: usize = 200;
+const CONCURRENCY: usize = 256;
+
+pub struct IdleRow {
+    pub held: usize,
+    pub per_conn_kib: f64,
+    pub rss_total_kib: u64,
+}
+
+type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn open(url: &str, n: usize) -> anyhow::Result<Vec<Ws>> {
+    let mut out = Vec::with_capacity(n);
+    let mut set = JoinSet::new();
+    let mut started = 0;
+    while out.len() < n {
+        while started < n && set.len() < CONCURRENCY {
+            let url = url.to_string();
+            set.spawn(async move {
+                let (mut ws, _) = tokio_tungstenite::connect_async(url).await?;
+                match ws.next().await {
+                    Some(Ok(m)) if m.is_text() => Ok::<_, anyhow::Error>(ws),
+                    other => anyhow::bail!("no welcome: {other:?}"),
+                }
+            });
+            started += 1;
+        }
+        match set.join_next().await {
+            Some(r) => out.push(r??),
+            None => break,
+        }
+    }
+    Ok(out)
+}
+
+pub async fn measure(server: &Path, connections: usize) -> anyhow::Result<IdleRow> {
+    let mut child = Command::new(server)
+        .args(["--listen", "127.0.0.1:0", "--key", KEY])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|e| anyhow::anyhow!("cannot start {}: {e}", server.display()))?;
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("piped")).read_line(&mut line)?;
+    let base = line.trim().strip_prefix("listening on ").ok_or_else(|| anyhow::anyhow!("bad first line {line:?}"))?;
+    let url = format!("{base}?key={KEY}");
+    let pid = child.id();
+
+    let warm = open(&url, WARMUP.min(connections)).await?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = super::proc::rss_kib(pid)?;
+    let rest = open(&url, connections.saturating_sub(warm.len())).await?;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let after = super::proc::rss_kib(pid)?;
+    let added = rest.len().max(1);
+    let row = IdleRow {
+        held: warm.len() + rest.len(),
+        per_conn_kib: (after.saturating_sub(before)) as f64 / added as f64,
+        rss_total_kib: after,
+    };
+    drop(warm);
+    drop(rest);
+    let _ = child.kill();
+    let _ = child.wait();
+    Ok(row)
+}

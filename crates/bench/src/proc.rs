@@ -1,0 +1,31 @@
+//! Process helpers: resident memory from /proc, file-descriptor limits, child binaries.
+
+use std::path::PathBuf;
+
+/// Resident set size of a process in KiB, from /proc/PID/status.
+pub fn rss_kib(pid: u32) -> anyhow::Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .ok_or_else(|| anyhow::anyhow!("no VmRSS for pid {pid}"))
+}
+
+/// Raises this process's open-file soft limit to its hard limit.
+pub fn raise_fd_limit() {
+    // SAFETY: getrlimit/setrlimit only read and write the struct passed in.
+    unsafe {
+        let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max;
+            let _ = libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
+    }
+}
+
+/// A binary built into the same target directory as this one.
+pub fn sibling_binary(name: &str) -> PathBuf {
+    let me = std::env::current_exe().unwrap_or_default();
+    me.with_file_name(name)
+}

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Shared helpers for the set-up scripts: install only what is missing.
+set -euo pipefail
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+# Runs a command as root (directly, or through sudo when not root).
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+# apt_install PKG...: installs the Debian/Ubuntu packages that are not installed yet.
+apt_install() {
+  local missing=()
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  log "installing system packages: ${missing[*]}"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+# ensure_rust: a Rust toolchain with rustfmt and clippy (rustup if cargo is missing).
+ensure_rust() {
+  if ! command -v cargo >/dev/null 2>&1 && [ -x "$HOME/.cargo/bin/cargo" ]; then
+    export PATH="$HOME/.cargo/bin:$PATH"
+  fi
+  if ! command -v cargo >/dev/null 2>&1; then
+    log "installing the Rust toolchain (rustup)"
+    apt_install curl ca-certificates
+    curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal
+    export PATH="$HOME/.cargo/bin:$PATH"
+  fi
+  if command -v rustup >/dev/null 2>&1; then
+    for c in rustfmt clippy; do
+      rustup component list --installed 2>/dev/null | grep -q "^$c" || rustup component add "$c"
+    done
+  fi
+}
+
+# Packages every build needs.
+BUILD_PACKAGES=(build-essential pkg-config)

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs what the tests need, then runs every gate: formatting, clippy with warnings as
+# errors, and all tests of the workspace. `.ci/run` calls exactly this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib.sh
+
+apt_install "${BUILD_PACKAGES[@]}"
+ensure_rust
+
+log "cargo fmt --check"
+cargo fmt --all -- --check
+log "cargo clippy (warnings are errors)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+log "cargo test"
+cargo test --workspace --locked
