@@ -20,7 +20,10 @@ pub fn init(format: LogFormat) {
     use tracing_subscriber::EnvFilter;
     let mut filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     // Only ever lowers verbosity: the caps apply when some directive asks for trace.
-    if filter.max_level_hint().is_none_or(|l| l >= tracing::level_filters::LevelFilter::TRACE) {
+    if filter
+        .max_level_hint()
+        .is_none_or(|l| l >= tracing::level_filters::LevelFilter::TRACE)
+    {
         for directive in PAYLOAD_LOGGERS {
             if let Ok(d) = directive.parse() {
                 filter = filter.add_directive(d);
