@@ -23,8 +23,7 @@ pub struct IdleRow {
     pub rss_total_kib: u64,
 }
 
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 async fn open(url: &str, n: usize) -> anyhow::Result<Vec<Ws>> {
     let mut out = Vec::with_capacity(n);
@@ -60,10 +59,7 @@ pub async fn measure(server: &Path, connections: usize) -> anyhow::Result<IdleRo
         .map_err(|e| anyhow::anyhow!("cannot start {}: {e}", server.display()))?;
     let mut line = String::new();
     BufReader::new(child.stdout.take().expect("piped")).read_line(&mut line)?;
-    let base = line
-        .trim()
-        .strip_prefix("listening on ")
-        .ok_or_else(|| anyhow::anyhow!("bad first line {line:?}"))?;
+    let base = line.trim().strip_prefix("listening on ").ok_or_else(|| anyhow::anyhow!("bad first line {line:?}"))?;
     let url = format!("{base}?key={KEY}");
     let pid = child.id();
 

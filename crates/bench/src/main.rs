@@ -23,9 +23,7 @@ struct Args {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     proc::raise_fd_limit();
-    let server = args
-        .server
-        .unwrap_or_else(|| proc::sibling_binary("signal-server"));
+    let server = args.server.unwrap_or_else(|| proc::sibling_binary("signal-server"));
     let row = idle::measure(&server, args.connections).await?;
     println!("| row | ours | reference | ratio |");
     println!("|---|---|---|---|");

@@ -16,10 +16,7 @@ pub fn rss_kib(pid: u32) -> anyhow::Result<u64> {
 pub fn raise_fd_limit() {
     // SAFETY: getrlimit/setrlimit only read and write the struct passed in.
     unsafe {
-        let mut lim = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
+        let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
         if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
             lim.rlim_cur = lim.rlim_max;
             let _ = libc::setrlimit(libc::RLIMIT_NOFILE, &lim);

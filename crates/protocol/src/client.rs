@@ -15,34 +15,15 @@ use crate::{FrameError, RequestId, MAX_REQUEST_ID_LEN};
 #[non_exhaustive]
 pub enum ClientFrame {
     /// Join a channel under a display name.
-    Subscribe {
-        channel: String,
-        name: String,
-        request_id: Option<RequestId>,
-    },
+    Subscribe { channel: String, name: String, request_id: Option<RequestId> },
     /// Leave a channel.
-    Unsubscribe {
-        channel: String,
-        request_id: Option<RequestId>,
-    },
+    Unsubscribe { channel: String, request_id: Option<RequestId> },
     /// Send `data` to every other subscriber of `channel`.
-    Publish {
-        channel: String,
-        data: Box<RawValue>,
-        request_id: Option<RequestId>,
-    },
+    Publish { channel: String, data: Box<RawValue>, request_id: Option<RequestId> },
     /// Send `data` to one peer that shares a channel.
-    Send {
-        to: String,
-        data: Box<RawValue>,
-        request_id: Option<RequestId>,
-    },
+    Send { to: String, data: Box<RawValue>, request_id: Option<RequestId> },
     /// Relay WebRTC negotiation to one peer; `data` must be a JSON object.
-    Signal {
-        to: String,
-        data: Box<RawValue>,
-        request_id: Option<RequestId>,
-    },
+    Signal { to: String, data: Box<RawValue>, request_id: Option<RequestId> },
     /// Application-level keepalive; `t` (a number) is echoed in the `pong`.
     Ping { t: Option<Box<RawValue>> },
 }
@@ -78,15 +59,9 @@ impl ClientFrame {
             return Err(FrameError::invalid(what, None));
         }
         let raw: Raw<'_> = serde_json::from_str(text).map_err(|e| {
-            let what = if e.is_syntax() || e.is_eof() {
-                "frame is not valid JSON"
-            } else {
-                "frame must be a JSON object"
-            };
-            FrameError::invalid(
-                format!("{what} (line {}, column {})", e.line(), e.column()),
-                None,
-            )
+            let what =
+                if e.is_syntax() || e.is_eof() { "frame is not valid JSON" } else { "frame must be a JSON object" };
+            FrameError::invalid(format!("{what} (line {}, column {})", e.line(), e.column()), None)
         })?;
         let request_id = match raw.request_id {
             None => None,
@@ -106,9 +81,7 @@ impl ClientFrame {
         let data = |v: Option<&RawValue>| -> Result<Box<RawValue>, FrameError> {
             let v = v.ok_or_else(|| fail("missing field `data`".into()))?;
             if nesting_depth(v.get()) > MAX_DATA_DEPTH {
-                return Err(fail(format!(
-                    "field `data` is nested deeper than {MAX_DATA_DEPTH} levels"
-                )));
+                return Err(fail(format!("field `data` is nested deeper than {MAX_DATA_DEPTH} levels")));
             }
             Ok(v.to_owned())
         };
@@ -118,41 +91,25 @@ impl ClientFrame {
                 name: req("name", raw.name)?,
                 request_id,
             }),
-            "unsubscribe" => Ok(ClientFrame::Unsubscribe {
-                channel: req("channel", raw.channel)?,
-                request_id,
-            }),
-            "publish" => Ok(ClientFrame::Publish {
-                channel: req("channel", raw.channel)?,
-                data: data(raw.data)?,
-                request_id,
-            }),
-            "send" => Ok(ClientFrame::Send {
-                to: req("to", raw.to)?,
-                data: data(raw.data)?,
-                request_id,
-            }),
+            "unsubscribe" => Ok(ClientFrame::Unsubscribe { channel: req("channel", raw.channel)?, request_id }),
+            "publish" => {
+                Ok(ClientFrame::Publish { channel: req("channel", raw.channel)?, data: data(raw.data)?, request_id })
+            }
+            "send" => Ok(ClientFrame::Send { to: req("to", raw.to)?, data: data(raw.data)?, request_id }),
             "signal" => {
                 let to = req("to", raw.to)?;
                 let d = data(raw.data)?;
                 if !d.get().trim_start().starts_with('{') {
-                    return Err(fail(
-                        "field `data` of a signal must be a JSON object".into(),
-                    ));
+                    return Err(fail("field `data` of a signal must be a JSON object".into()));
                 }
-                Ok(ClientFrame::Signal {
-                    to,
-                    data: d,
-                    request_id,
-                })
+                Ok(ClientFrame::Signal { to, data: d, request_id })
             }
             "ping" => {
                 let t = match raw.t {
                     None => None,
                     Some(v) if v.get() == "null" => None,
                     Some(v) => {
-                        serde_json::from_str::<f64>(v.get())
-                            .map_err(|_| fail("field `t` must be a number".into()))?;
+                        serde_json::from_str::<f64>(v.get()).map_err(|_| fail("field `t` must be a number".into()))?;
                         Some(v.to_owned())
                     }
                 };
@@ -198,15 +155,11 @@ fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<&'de RawValu
 
 fn parse_request_id(v: &RawValue) -> Result<RequestId, FrameError> {
     match serde_json::from_str::<RequestId>(v.get()) {
-        Ok(RequestId::Str(s)) if s.len() > MAX_REQUEST_ID_LEN => Err(FrameError::invalid(
-            format!("field `requestId` is longer than {MAX_REQUEST_ID_LEN} bytes"),
-            None,
-        )),
+        Ok(RequestId::Str(s)) if s.len() > MAX_REQUEST_ID_LEN => {
+            Err(FrameError::invalid(format!("field `requestId` is longer than {MAX_REQUEST_ID_LEN} bytes"), None))
+        }
         Ok(id) => Ok(id),
-        Err(_) => Err(FrameError::invalid(
-            "field `requestId` must be a string or a non-negative integer",
-            None,
-        )),
+        Err(_) => Err(FrameError::invalid("field `requestId` must be a string or a non-negative integer", None)),
     }
 }
 
@@ -263,19 +216,13 @@ mod tests {
 
     #[test]
     fn parses_every_frame_type() {
-        let f =
-            ClientFrame::parse(r#"{"type":"subscribe","channel":"c","name":"n","requestId":7}"#)
-                .unwrap();
+        let f = ClientFrame::parse(r#"{"type":"subscribe","channel":"c","name":"n","requestId":7}"#).unwrap();
         assert!(
             matches!(f, ClientFrame::Subscribe { ref channel, ref name, request_id: Some(RequestId::Num(7)) } if channel == "c" && name == "n")
         );
-        let f =
-            ClientFrame::parse(r#"{"type":"publish","channel":"c","data":{"x":[1,2]}}"#).unwrap();
-        assert!(
-            matches!(f, ClientFrame::Publish { ref data, .. } if data.get() == r#"{"x":[1,2]}"#)
-        );
-        let f =
-            ClientFrame::parse(r#"{"type":"send","to":"p","data":null,"requestId":"r1"}"#).unwrap();
+        let f = ClientFrame::parse(r#"{"type":"publish","channel":"c","data":{"x":[1,2]}}"#).unwrap();
+        assert!(matches!(f, ClientFrame::Publish { ref data, .. } if data.get() == r#"{"x":[1,2]}"#));
+        let f = ClientFrame::parse(r#"{"type":"send","to":"p","data":null,"requestId":"r1"}"#).unwrap();
         assert!(
             matches!(f, ClientFrame::Send { ref data, request_id: Some(RequestId::Str(ref r)), .. } if data.get() == "null" && r == "r1")
         );
@@ -285,22 +232,15 @@ mod tests {
         assert_eq!(f.kind(), "unsubscribe");
         let f = ClientFrame::parse(r#"{"type":"ping","t":1700000000000123}"#).unwrap();
         assert!(matches!(f, ClientFrame::Ping { t: Some(ref t) } if t.get() == "1700000000000123"));
-        assert!(matches!(
-            ClientFrame::parse(r#"{"type":"ping"}"#).unwrap(),
-            ClientFrame::Ping { t: None }
-        ));
+        assert!(matches!(ClientFrame::parse(r#"{"type":"ping"}"#).unwrap(), ClientFrame::Ping { t: None }));
     }
 
     #[test]
     fn malformed_input_is_invalid_args_with_request_id_when_readable() {
         assert!(err("not json").message.contains("not valid JSON"));
         assert!(err("[1,2]").message.contains("JSON object"));
-        assert!(err(r#"["ping",0,0,0,0,0,5]"#)
-            .message
-            .contains("JSON object"));
-        assert!(err(r#"["subscribe",null,"c","n"]"#)
-            .message
-            .contains("JSON object"));
+        assert!(err(r#"["ping",0,0,0,0,0,5]"#).message.contains("JSON object"));
+        assert!(err(r#"["subscribe",null,"c","n"]"#).message.contains("JSON object"));
         assert!(err(r#"{"channel":"c"}"#).message.contains("`type`"));
         let e = err(r#"{"type":"subscribe","channel":5,"name":"n","requestId":"q"}"#);
         assert_eq!(e.request_id, Some(RequestId::Str("q".into())));
@@ -308,48 +248,26 @@ mod tests {
         let e = err(r#"{"type":"frobnicate","requestId":3}"#);
         assert!(e.unknown_type);
         assert_eq!(e.request_id, Some(RequestId::Num(3)));
-        assert!(err(r#"{"type":"publish","channel":"c"}"#)
-            .message
-            .contains("`data`"));
-        assert!(err(r#"{"type":"signal","to":"p","data":"x"}"#)
-            .message
-            .contains("JSON object"));
+        assert!(err(r#"{"type":"publish","channel":"c"}"#).message.contains("`data`"));
+        assert!(err(r#"{"type":"signal","to":"p","data":"x"}"#).message.contains("JSON object"));
         assert!(err(r#"{"type":"ping","t":"x"}"#).message.contains("`t`"));
-        assert!(err(r#"{"type":"send","to":"p","data":1,"requestId":-1}"#)
-            .message
-            .contains("requestId"));
-        assert!(err(&format!(
-            r#"{{"type":"ping","requestId":"{}"}}"#,
-            "a".repeat(129)
-        ))
-        .message
-        .contains("longer"));
-        assert!(err(r#"{"type":"ping","type":"ping"}"#)
-            .message
-            .contains("JSON object"));
+        assert!(err(r#"{"type":"send","to":"p","data":1,"requestId":-1}"#).message.contains("requestId"));
+        assert!(err(&format!(r#"{{"type":"ping","requestId":"{}"}}"#, "a".repeat(129))).message.contains("longer"));
+        assert!(err(r#"{"type":"ping","type":"ping"}"#).message.contains("JSON object"));
     }
 
     #[test]
     fn nesting_depth_skips_strings() {
         assert_eq!(nesting_depth(r#"{"a":[1,{"b":"[[[{"}]}"#), 3);
         assert_eq!(nesting_depth(r#""\\\"[""#), 0);
-        let ok = format!(
-            "{}{}",
-            "[".repeat(MAX_DATA_DEPTH),
-            "]".repeat(MAX_DATA_DEPTH)
-        );
-        assert!(ClientFrame::parse(&format!(
-            r#"{{"type":"publish","channel":"c","data":{ok}}}"#
-        ))
-        .is_ok());
+        let ok = format!("{}{}", "[".repeat(MAX_DATA_DEPTH), "]".repeat(MAX_DATA_DEPTH));
+        assert!(ClientFrame::parse(&format!(r#"{{"type":"publish","channel":"c","data":{ok}}}"#)).is_ok());
     }
 
     #[test]
     fn hostile_input_never_panics() {
         let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
-        err(&format!(
-            r#"{{"type":"publish","channel":"c","data":{deep}}}"#
-        ));
+        err(&format!(r#"{{"type":"publish","channel":"c","data":{deep}}}"#));
         err(r#"{"type":"ping","t":1e999}"#);
         err(r#"{"type":"subscribe","channel":"c","name":"\udc00"}"#);
         err(r#"{"type":"subscribe","channel":"c","name":"a"#);

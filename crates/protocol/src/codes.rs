@@ -59,6 +59,9 @@ pub mod close {
     pub const POLICY: u16 = 1008;
     /// A message larger than the maximum frame size.
     pub const TOO_BIG: u16 = 1009;
+    /// The socket could not keep up with its outbound queue ("slow consumer"); its
+    /// session ends.
+    pub const TRY_AGAIN_LATER: u16 = 1013;
     /// The key was revoked while the socket was open.
     pub const INVALID_KEY: u16 = 4001;
     /// Reserved: channel not authorised.
@@ -69,18 +72,4 @@ pub mod close {
     pub const OVER_RATE: u16 = 4011;
     /// Disconnected by an administrator.
     pub const ADMIN_DISCONNECT: u16 = 4020;
-
-    /// Whether a close with this code ends the session at once (no grace period).
-    pub fn ends_session(code: u16) -> bool {
-        matches!(
-            code,
-            POLICY
-                | TOO_BIG
-                | INVALID_PAYLOAD
-                | INVALID_KEY
-                | OVER_CONNECTION_LIMIT
-                | OVER_RATE
-                | ADMIN_DISCONNECT
-        )
-    }
 }

@@ -20,11 +20,6 @@ pub struct FrameError {
 
 impl FrameError {
     pub(crate) fn invalid(message: impl Into<String>, request_id: Option<RequestId>) -> Self {
-        FrameError {
-            code: ErrorCode::InvalidArgs,
-            message: message.into(),
-            request_id,
-            unknown_type: false,
-        }
+        FrameError { code: ErrorCode::InvalidArgs, message: message.into(), request_id, unknown_type: false }
     }
 }

@@ -9,9 +9,7 @@ pub const MAX_PEER_ID_LEN: usize = 128;
 pub fn is_valid_peer_id(id: &str) -> bool {
     !id.is_empty()
         && id.len() <= MAX_PEER_ID_LEN
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 /// The optional `requestId` of a client frame: a string (at most 128 bytes) or an

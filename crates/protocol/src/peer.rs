@@ -46,16 +46,10 @@ mod tests {
 
     #[test]
     fn chat_and_unknown() {
-        let c = PeerMessage::Chat {
-            id: "1".into(),
-            text: "hi".into(),
-        };
+        let c = PeerMessage::Chat { id: "1".into(), text: "hi".into() };
         assert_eq!(c.to_json(), r#"{"type":"chat","id":"1","text":"hi"}"#);
         assert_eq!(PeerMessage::parse(&c.to_json()), Some(c));
-        assert_eq!(
-            PeerMessage::parse(r#"{"type":"typing","x":1}"#),
-            Some(PeerMessage::Unknown)
-        );
+        assert_eq!(PeerMessage::parse(r#"{"type":"typing","x":1}"#), Some(PeerMessage::Unknown));
         assert_eq!(PeerMessage::parse("nope"), None);
     }
 }

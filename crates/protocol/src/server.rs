@@ -135,15 +135,11 @@ impl ServerFrame {
     pub fn parse(text: &str) -> Result<ServerFrame, FrameError> {
         let raw: Raw = serde_json::from_str(text)
             .map_err(|e| FrameError::invalid(format!("malformed server frame: {e}"), None))?;
-        let missing =
-            |f: &str| FrameError::invalid(format!("server frame `{}` lacks `{f}`", raw.ty), None);
+        let missing = |f: &str| FrameError::invalid(format!("server frame `{}` lacks `{f}`", raw.ty), None);
         Ok(match raw.ty.as_str() {
             "welcome" => ServerFrame::Welcome(Welcome {
                 peer_id: raw.peer_id.clone().ok_or_else(|| missing("peerId"))?,
-                resume_token: raw
-                    .resume_token
-                    .clone()
-                    .ok_or_else(|| missing("resumeToken"))?,
+                resume_token: raw.resume_token.clone().ok_or_else(|| missing("resumeToken"))?,
                 resumed: raw.resumed.unwrap_or(false),
                 server_time: raw.server_time.unwrap_or(0),
                 max_message_size: raw.max_message_size.unwrap_or(crate::MAX_FRAME_BYTES),
@@ -173,13 +169,10 @@ impl ServerFrame {
                 message: raw.message.clone().unwrap_or_default(),
                 request_id: raw.request_id.clone(),
             },
-            "going_away" => ServerFrame::GoingAway {
-                retry_after_ms: raw.retry_after_ms.unwrap_or(0),
-            },
+            "going_away" => ServerFrame::GoingAway { retry_after_ms: raw.retry_after_ms.unwrap_or(0) },
             "pong" => ServerFrame::Pong { t: raw.t.clone() },
             other => {
-                let mut e =
-                    FrameError::invalid(format!("unknown server frame type `{other}`"), None);
+                let mut e = FrameError::invalid(format!("unknown server frame type `{other}`"), None);
                 e.unknown_type = true;
                 return Err(e);
             }
@@ -204,46 +197,20 @@ mod tests {
                 resumed: true,
                 server_time: 5,
                 max_message_size: 65536,
-                ice_servers: vec![IceServer {
-                    urls: vec!["stun:x".into()],
-                    username: None,
-                    credential: None,
-                }],
+                ice_servers: vec![IceServer { urls: vec!["stun:x".into()], username: None, credential: None }],
             }),
-            ServerFrame::Ack {
-                request_id: RequestId::Str("a".into()),
-                resume_token: None,
-            },
-            ServerFrame::Ack {
-                request_id: RequestId::Num(2),
-                resume_token: Some("t".into()),
-            },
+            ServerFrame::Ack { request_id: RequestId::Str("a".into()), resume_token: None },
+            ServerFrame::Ack { request_id: RequestId::Num(2), resume_token: Some("t".into()) },
             ServerFrame::Presence {
                 channel: "c".into(),
-                joined: vec![PresenceEntry {
-                    peer_id: "p".into(),
-                    name: "n".into(),
-                }],
+                joined: vec![PresenceEntry { peer_id: "p".into(), name: "n".into() }],
                 left: vec!["q".into()],
                 resume_token: None,
             },
-            ServerFrame::Message {
-                from: "p".into(),
-                channel: None,
-                data: raw(r#"{"a":1}"#),
-            },
-            ServerFrame::Signal {
-                from: "p".into(),
-                data: raw(r#"{"gen":1}"#),
-            },
-            ServerFrame::Error {
-                code: ErrorCode::SelfSend,
-                message: "m".into(),
-                request_id: Some(RequestId::Num(1)),
-            },
-            ServerFrame::GoingAway {
-                retry_after_ms: 100,
-            },
+            ServerFrame::Message { from: "p".into(), channel: None, data: raw(r#"{"a":1}"#) },
+            ServerFrame::Signal { from: "p".into(), data: raw(r#"{"gen":1}"#) },
+            ServerFrame::Error { code: ErrorCode::SelfSend, message: "m".into(), request_id: Some(RequestId::Num(1)) },
+            ServerFrame::GoingAway { retry_after_ms: 100 },
             ServerFrame::Pong { t: Some(raw("12")) },
         ];
         for f in frames {
@@ -255,29 +222,13 @@ mod tests {
 
     #[test]
     fn wire_shapes_match_the_protocol() {
-        let m = ServerFrame::Message {
-            from: "p".into(),
-            channel: None,
-            data: raw("[1]"),
-        }
-        .to_json();
+        let m = ServerFrame::Message { from: "p".into(), channel: None, data: raw("[1]") }.to_json();
         assert_eq!(m, r#"{"type":"message","from":"p","data":[1]}"#);
         let g = ServerFrame::GoingAway { retry_after_ms: 7 }.to_json();
         assert_eq!(g, r#"{"type":"going_away","retryAfterMs":7}"#);
-        let e = ServerFrame::Error {
-            code: ErrorCode::OverMessageQuota,
-            message: "x".into(),
-            request_id: None,
-        }
-        .to_json();
-        assert_eq!(
-            e,
-            r#"{"type":"error","code":"over_message_quota","message":"x"}"#
-        );
-        assert!(
-            ServerFrame::parse(r#"{"type":"novel"}"#)
-                .unwrap_err()
-                .unknown_type
-        );
+        let e =
+            ServerFrame::Error { code: ErrorCode::OverMessageQuota, message: "x".into(), request_id: None }.to_json();
+        assert_eq!(e, r#"{"type":"error","code":"over_message_quota","message":"x"}"#);
+        assert!(ServerFrame::parse(r#"{"type":"novel"}"#).unwrap_err().unknown_type);
     }
 }

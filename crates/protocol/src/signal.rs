@@ -25,11 +25,7 @@ pub struct IceCandidate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sdp_mid: Option<String>,
     /// Index of the m-line.
-    #[serde(
-        default,
-        rename = "sdpMLineIndex",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, rename = "sdpMLineIndex", skip_serializing_if = "Option::is_none")]
     pub sdp_m_line_index: Option<u16>,
     /// ICE ufrag the candidate belongs to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -59,30 +55,21 @@ struct Wire {
     gen: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     description: Option<SessionDescription>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "double_option"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "double_option")]
     candidate: Option<Option<IceCandidate>>,
 }
 
 mod double_option {
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-    pub fn serialize<S: Serializer, T: Serialize>(
-        v: &Option<Option<T>>,
-        s: S,
-    ) -> Result<S::Ok, S::Error> {
+    pub fn serialize<S: Serializer, T: Serialize>(v: &Option<Option<T>>, s: S) -> Result<S::Ok, S::Error> {
         match v {
             Some(inner) => inner.serialize(s),
             None => s.serialize_none(),
         }
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
-        d: D,
-    ) -> Result<Option<Option<T>>, D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
         Option::<T>::deserialize(d).map(Some)
     }
 }
@@ -105,8 +92,7 @@ pub enum SignalError {
 impl SignalPayload {
     /// Parses `signal.data` as received from a peer. Never panics.
     pub fn parse(json: &str) -> Result<SignalPayload, SignalError> {
-        let w: Wire =
-            serde_json::from_str(json).map_err(|e| SignalError::Malformed(e.to_string()))?;
+        let w: Wire = serde_json::from_str(json).map_err(|e| SignalError::Malformed(e.to_string()))?;
         if w.gen == 0 {
             return Err(SignalError::ZeroGeneration);
         }
@@ -124,12 +110,7 @@ impl SignalPayload {
             SignalBody::Description(d) => (Some(d.clone()), None),
             SignalBody::Candidate(c) => (None, Some(c.clone())),
         };
-        serde_json::to_string(&Wire {
-            gen: self.gen,
-            description,
-            candidate,
-        })
-        .unwrap_or_default()
+        serde_json::to_string(&Wire { gen: self.gen, description, candidate }).unwrap_or_default()
     }
 }
 
@@ -139,14 +120,11 @@ mod tests {
 
     #[test]
     fn parses_descriptions_and_candidates() {
-        let p = SignalPayload::parse(r#"{"gen":2,"description":{"type":"offer","sdp":"v=0"}}"#)
-            .unwrap();
+        let p = SignalPayload::parse(r#"{"gen":2,"description":{"type":"offer","sdp":"v=0"}}"#).unwrap();
         assert_eq!(p.gen, 2);
         assert!(matches!(p.body, SignalBody::Description(ref d) if d.kind == "offer"));
         let p = SignalPayload::parse(r#"{"gen":1,"candidate":{"candidate":"candidate:1 1 udp 1 1.2.3.4 5 typ host","sdpMid":"0","sdpMLineIndex":0}}"#).unwrap();
-        assert!(
-            matches!(p.body, SignalBody::Candidate(Some(ref c)) if c.sdp_m_line_index == Some(0))
-        );
+        assert!(matches!(p.body, SignalBody::Candidate(Some(ref c)) if c.sdp_m_line_index == Some(0)));
         let p = SignalPayload::parse(r#"{"gen":1,"candidate":null}"#).unwrap();
         assert_eq!(p.body, SignalBody::Candidate(None));
         assert_eq!(SignalPayload::parse(&p.to_json()).unwrap(), p);
@@ -154,18 +132,9 @@ mod tests {
 
     #[test]
     fn rejects_bad_payloads() {
-        assert!(matches!(
-            SignalPayload::parse("{}"),
-            Err(SignalError::Malformed(_))
-        ));
-        assert_eq!(
-            SignalPayload::parse(r#"{"gen":1}"#),
-            Err(SignalError::Ambiguous)
-        );
-        assert_eq!(
-            SignalPayload::parse(r#"{"gen":0,"candidate":null}"#),
-            Err(SignalError::ZeroGeneration)
-        );
+        assert!(matches!(SignalPayload::parse("{}"), Err(SignalError::Malformed(_))));
+        assert_eq!(SignalPayload::parse(r#"{"gen":1}"#), Err(SignalError::Ambiguous));
+        assert_eq!(SignalPayload::parse(r#"{"gen":0,"candidate":null}"#), Err(SignalError::ZeroGeneration));
         assert!(SignalPayload::parse(r#"{"gen":-1,"candidate":null}"#).is_err());
         assert!(SignalPayload::parse(r#"{"gen":1,"description":{"sdp":"x"}}"#).is_err());
     }

@@ -6,11 +6,7 @@ use crate::logging::LogFormat;
 
 /// Command-line arguments.
 #[derive(clap::Parser)]
-#[command(
-    name = "signal-server",
-    version,
-    about = "peerchat signalling server (protocol v1)"
-)]
+#[command(name = "signal-server", version, about = "peerchat signalling server (protocol v1)")]
 pub struct Args {
     /// Address to listen on, HOST:PORT (port 0 picks a free port). Overrides the config.
     #[arg(long, value_name = "ADDR")]

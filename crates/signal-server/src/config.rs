@@ -33,9 +33,7 @@ pub enum ConfigError {
     #[error("invalid configuration: {0}")]
     Invalid(String),
     /// No key was configured.
-    #[error(
-        "no publishable key configured: pass --key KEY or add a [[keys]] table to the config file"
-    )]
+    #[error("no publishable key configured: pass --key KEY or add a [[keys]] table to the config file")]
     NoKeys,
 }
 
@@ -151,18 +149,14 @@ pub struct FileConfig {
 impl FileConfig {
     /// Parses TOML text; `origin` names the source in errors.
     pub fn parse(text: &str, origin: &str) -> Result<FileConfig, ConfigError> {
-        toml::from_str(text).map_err(|e| ConfigError::Parse {
-            path: origin.to_string(),
-            message: e.message().to_string(),
-        })
+        toml::from_str(text)
+            .map_err(|e| ConfigError::Parse { path: origin.to_string(), message: e.message().to_string() })
     }
 
     /// Reads and parses a TOML file.
     pub fn load(path: &Path) -> Result<FileConfig, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.display().to_string(),
-            source,
-        })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.display().to_string(), source })?;
         Self::parse(&text, &path.display().to_string())
     }
 }
@@ -203,12 +197,10 @@ impl Config {
         extra_keys: Vec<PublishableKey>,
     ) -> Result<Config, ConfigError> {
         let s = file.server;
-        let listen_text = listen
-            .or(s.listen)
-            .unwrap_or_else(|| DEFAULT_LISTEN.to_string());
-        let listen: SocketAddr = listen_text.parse().map_err(|_| {
-            ConfigError::Invalid(format!("listen address `{listen_text}` is not HOST:PORT"))
-        })?;
+        let listen_text = listen.or(s.listen).unwrap_or_else(|| DEFAULT_LISTEN.to_string());
+        let listen: SocketAddr = listen_text
+            .parse()
+            .map_err(|_| ConfigError::Invalid(format!("listen address `{listen_text}` is not HOST:PORT")))?;
         let mut keys = file.keys;
         keys.extend(extra_keys.into_iter().map(KeyConfig::with_defaults));
         if keys.is_empty() {
@@ -219,16 +211,10 @@ impl Config {
                 return Err(ConfigError::Invalid("a key is empty".into()));
             }
             if k.period_secs == 0 {
-                return Err(ConfigError::Invalid(format!(
-                    "key {}: period_secs must be at least 1",
-                    k.key
-                )));
+                return Err(ConfigError::Invalid(format!("key {}: period_secs must be at least 1", k.key)));
             }
             if k.max_connections == 0 {
-                return Err(ConfigError::Invalid(format!(
-                    "key {}: max_connections must be at least 1",
-                    k.key
-                )));
+                return Err(ConfigError::Invalid(format!("key {}: max_connections must be at least 1", k.key)));
             }
         }
         let positive = |name: &str, v: u64| {
@@ -260,11 +246,7 @@ impl Config {
             ));
         }
         let secret = match s.secret {
-            Some(sec) if sec.len() < 16 => {
-                return Err(ConfigError::Invalid(
-                    "secret must be at least 16 bytes".into(),
-                ))
-            }
+            Some(sec) if sec.len() < 16 => return Err(ConfigError::Invalid("secret must be at least 16 bytes".into())),
             Some(sec) => sec.into_bytes(),
             None => {
                 use rand::RngCore;
@@ -346,57 +328,28 @@ mod tests {
 
     #[test]
     fn unknown_fields_and_bad_values_are_errors() {
-        assert!(matches!(
-            FileConfig::parse("[server]\nlisten_on = 1", "t"),
-            Err(ConfigError::Parse { .. })
-        ));
-        assert!(matches!(
-            FileConfig::parse("[[keys]]\nkey = \"k\"\nfoo = 1", "t"),
-            Err(ConfigError::Parse { .. })
-        ));
+        assert!(matches!(FileConfig::parse("[server]\nlisten_on = 1", "t"), Err(ConfigError::Parse { .. })));
+        assert!(matches!(FileConfig::parse("[[keys]]\nkey = \"k\"\nfoo = 1", "t"), Err(ConfigError::Parse { .. })));
         assert!(matches!(
             FileConfig::parse("[server]\ngrace_period_secs = \"x\"", "t"),
             Err(ConfigError::Parse { .. })
         ));
-        assert!(matches!(
-            Config::build(FileConfig::default(), None, vec![]),
-            Err(ConfigError::NoKeys)
-        ));
-        let bad_listen = Config::build(
-            FileConfig::default(),
-            Some("nope".into()),
-            vec![PublishableKey::new("k")],
-        );
+        assert!(matches!(Config::build(FileConfig::default(), None, vec![]), Err(ConfigError::NoKeys)));
+        let bad_listen = Config::build(FileConfig::default(), Some("nope".into()), vec![PublishableKey::new("k")]);
         assert!(matches!(bad_listen, Err(ConfigError::Invalid(_))));
+        let f = FileConfig::parse("[server]\nsecret = \"short\"\n[[keys]]\nkey = \"k\"", "t").unwrap();
+        assert!(matches!(Config::build(f, None, vec![]), Err(ConfigError::Invalid(_))));
         let f =
-            FileConfig::parse("[server]\nsecret = \"short\"\n[[keys]]\nkey = \"k\"", "t").unwrap();
-        assert!(matches!(
-            Config::build(f, None, vec![]),
-            Err(ConfigError::Invalid(_))
-        ));
-        let f = FileConfig::parse(
-            "[server]\nping_interval_secs = 30\nidle_timeout_secs = 30\n[[keys]]\nkey = \"k\"",
-            "t",
-        )
-        .unwrap();
-        assert!(matches!(
-            Config::build(f, None, vec![]),
-            Err(ConfigError::Invalid(_))
-        ));
+            FileConfig::parse("[server]\nping_interval_secs = 30\nidle_timeout_secs = 30\n[[keys]]\nkey = \"k\"", "t")
+                .unwrap();
+        assert!(matches!(Config::build(f, None, vec![]), Err(ConfigError::Invalid(_))));
         let f = FileConfig::parse("[[keys]]\nkey = \"k\"\nperiod_secs = 0", "t").unwrap();
-        assert!(matches!(
-            Config::build(f, None, vec![]),
-            Err(ConfigError::Invalid(_))
-        ));
+        assert!(matches!(Config::build(f, None, vec![]), Err(ConfigError::Invalid(_))));
     }
 
     #[test]
     fn errors_never_print_the_key() {
-        let f = FileConfig::parse(
-            "[[keys]]\nkey = \"pk_hidden_value\"\nmax_connections = 0",
-            "t",
-        )
-        .unwrap();
+        let f = FileConfig::parse("[[keys]]\nkey = \"pk_hidden_value\"\nmax_connections = 0", "t").unwrap();
         let e = Config::build(f, None, vec![]).unwrap_err().to_string();
         assert!(!e.contains("pk_hidden_value"), "{e}");
     }

@@ -93,18 +93,12 @@ impl Connection {
 
     /// Sends a close frame with `code` and `reason` and flushes it.
     pub async fn close(&mut self, code: u16, reason: &str) {
-        let frame = CloseFrame {
-            code: CloseCode::from(code),
-            reason: reason.into(),
-        };
+        let frame = CloseFrame { code: CloseCode::from(code), reason: reason.into() };
         let _ = self.ws.send(Message::Close(Some(frame))).await;
     }
 
     /// After a close frame, waits briefly for the client's close (or the end of the stream).
     pub async fn finish(&mut self, within: std::time::Duration) {
-        let _ = tokio::time::timeout(within, async {
-            while let Some(Ok(_)) = self.ws.next().await {}
-        })
-        .await;
+        let _ = tokio::time::timeout(within, async { while let Some(Ok(_)) = self.ws.next().await {} }).await;
     }
 }

@@ -32,47 +32,28 @@ struct Exit {
     going_away: bool,
     /// Close frame to send, if the server closes.
     close: Option<(u16, &'static str)>,
+    /// The hub closed the socket (and already decided the session's fate).
+    by_hub: bool,
 }
 
 impl Exit {
     /// The client went away or the socket broke: keep the session for its grace period.
     fn gone() -> Exit {
-        Exit {
-            ends_session: false,
-            going_away: false,
-            close: None,
-        }
+        Exit { ends_session: false, going_away: false, close: None, by_hub: false }
     }
 
     /// A policy close that ends the session.
     fn policy(code: u16, reason: &'static str) -> Exit {
-        Exit {
-            ends_session: true,
-            going_away: false,
-            close: Some((code, reason)),
-        }
+        Exit { ends_session: true, going_away: false, close: Some((code, reason)), by_hub: false }
     }
 }
 
 /// Serves one accepted TCP connection until it closes or the server shuts down.
-pub async fn serve(
-    stream: TcpStream,
-    addr: SocketAddr,
-    cfg: Arc<Config>,
-    hub: HubHandle,
-    shutdown: CancellationToken,
-) {
+pub async fn serve(stream: TcpStream, addr: SocketAddr, cfg: Arc<Config>, hub: HubHandle, shutdown: CancellationToken) {
     let _ = stream.set_nodelay(true);
     let mut admitted: Option<Admitted> = None;
-    let gate = Gate {
-        keys: hub.keys(),
-        admitted: &mut admitted,
-    };
-    let handshake = tokio_tungstenite::accept_hdr_async_with_config(
-        stream,
-        gate,
-        Some(ws_config(cfg.max_frame_bytes)),
-    );
+    let gate = Gate { keys: hub.keys(), admitted: &mut admitted };
+    let handshake = tokio_tungstenite::accept_hdr_async_with_config(stream, gate, Some(ws_config(cfg.max_frame_bytes)));
     let ws = match tokio::time::timeout(cfg.handshake_timeout, handshake).await {
         Ok(Ok(ws)) => ws,
         Ok(Err(e)) => {
@@ -88,12 +69,8 @@ pub async fn serve(
     let mut conn = Connection::new(ws);
     let (out_tx, mut out_rx) = mpsc::channel::<Outbound>(cfg.outbound_queue);
     let control = Arc::new(ConnControl::default());
-    let req = ConnectRequest {
-        key: admitted.key.clone(),
-        resume: admitted.resume,
-        out: out_tx,
-        control: control.clone(),
-    };
+    let req =
+        ConnectRequest { key: admitted.key.clone(), resume: admitted.resume, out: out_tx, control: control.clone() };
     let registered = match hub.connect(req).await {
         Ok(r) => r,
         Err(code) => {
@@ -117,9 +94,7 @@ pub async fn serve(
         last_seen: Instant::now(),
         inflight: Vec::new(),
     };
-    let exit =
-        tracing::Instrument::instrument(task.run(&mut out_rx, &control, &shutdown), span.clone())
-            .await;
+    let exit = tracing::Instrument::instrument(task.run(&mut out_rx, &control, &shutdown), span.clone()).await;
     // Report to the hub first, handing back app frames this socket did not write, so a
     // resuming socket can take them over; then say goodbye to the client.
     let mut unsent = std::mem::take(&mut task.inflight);
@@ -128,21 +103,11 @@ pub async fn serve(
         unsent.push(o);
     }
     unsent.retain(|o| o.replay);
-    hub.disconnected(
-        registered.conn,
-        registered.peer_id.clone(),
-        exit.ends_session,
-        unsent,
-    )
-    .await;
+    hub.disconnected(registered.conn, registered.peer_id.clone(), exit.ends_session, unsent).await;
     // Bounded: a client that stopped reading cannot hold the task (or a shutdown) up.
     let goodbye = async {
         if exit.going_away {
-            let _ = conn
-                .feed_frame(&ServerFrame::GoingAway {
-                    retry_after_ms: cfg.going_away_retry_ms,
-                })
-                .await;
+            let _ = conn.feed_frame(&ServerFrame::GoingAway { retry_after_ms: cfg.going_away_retry_ms }).await;
         }
         match exit.close {
             Some((code, reason)) => {
@@ -155,7 +120,7 @@ pub async fn serve(
         }
     };
     let _ = tokio::time::timeout(CLOSE_WAIT, goodbye).await;
-    tracing::info!(parent: &span, ends_session = exit.ends_session, close = ?exit.close.map(|c| c.0), "disconnected");
+    tracing::info!(parent: &span, grace = !exit.ends_session && !exit.by_hub, close = ?exit.close.map(|c| c.0), "disconnected");
 }
 
 fn refusal_reason(code: u16) -> &'static str {
@@ -185,21 +150,19 @@ impl Task<'_> {
         control: &ConnControl,
         shutdown: &CancellationToken,
     ) -> Exit {
-        let mut ping = tokio::time::interval_at(
-            Instant::now() + self.cfg.ping_interval,
-            self.cfg.ping_interval,
-        );
+        let mut ping = tokio::time::interval_at(Instant::now() + self.cfg.ping_interval, self.cfg.ping_interval);
         ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 biased;
                 _ = shutdown.cancelled() => {
-                    return Exit { ends_session: false, going_away: true, close: Some((close::GOING_AWAY, "server shutting down")) };
+                    let close = Some((close::GOING_AWAY, "server shutting down"));
+                    return Exit { ends_session: false, going_away: true, close, by_hub: false };
                 }
                 _ = control.requested() => {
                     // The hub has detached this socket already.
                     let c = control.requested_close().unwrap_or((close::NORMAL, ""));
-                    return Exit { ends_session: false, going_away: false, close: Some(c) };
+                    return Exit { ends_session: false, going_away: false, close: Some(c), by_hub: true };
                 }
                 first = out.recv() => {
                     let Some(first) = first else { return Exit::gone() };
@@ -246,10 +209,7 @@ impl Task<'_> {
             }
             self.conn.flush().await
         };
-        let ok = matches!(
-            tokio::time::timeout(self.cfg.idle_timeout, write).await,
-            Ok(Ok(()))
-        );
+        let ok = matches!(tokio::time::timeout(self.cfg.idle_timeout, write).await, Ok(Ok(())));
         if ok {
             self.inflight.clear();
         }
@@ -264,10 +224,7 @@ impl Task<'_> {
     /// Handles one inbound event; `Some` ends the connection.
     async fn on_inbound(&mut self, inbound: Inbound) -> Option<Exit> {
         self.last_seen = Instant::now();
-        let counted = matches!(
-            inbound,
-            Inbound::Frame(_) | Inbound::Invalid(_) | Inbound::Binary
-        );
+        let counted = matches!(inbound, Inbound::Frame(_) | Inbound::Invalid(_) | Inbound::Binary);
         if counted && !self.bucket.take(Instant::now()) {
             tracing::info!("over the message rate; closing 4011");
             return Some(Exit::policy(close::OVER_RATE, "over the message rate"));
@@ -284,21 +241,11 @@ impl Task<'_> {
             }
             Inbound::Invalid(e) => {
                 let msg = e.message.clone();
-                self.invalid(ServerFrame::Error {
-                    code: e.code,
-                    message: msg,
-                    request_id: e.request_id,
-                })
-                .await
+                self.invalid(ServerFrame::Error { code: e.code, message: msg, request_id: e.request_id }).await
             }
             Inbound::Binary => {
                 let msg = "binary frames are not part of the protocol; send JSON text".to_string();
-                self.invalid(ServerFrame::Error {
-                    code: ErrorCode::InvalidArgs,
-                    message: msg,
-                    request_id: None,
-                })
-                .await
+                self.invalid(ServerFrame::Error { code: ErrorCode::InvalidArgs, message: msg, request_id: None }).await
             }
             Inbound::Activity => None,
             Inbound::Closed => Some(Exit::gone()),
@@ -308,10 +255,7 @@ impl Task<'_> {
             }
             Inbound::BadUtf8 => {
                 tracing::info!("text frame is not UTF-8; closing 1007");
-                Some(Exit::policy(
-                    close::INVALID_PAYLOAD,
-                    "text frame is not valid UTF-8",
-                ))
+                Some(Exit::policy(close::INVALID_PAYLOAD, "text frame is not valid UTF-8"))
             }
             Inbound::Broken(e) => {
                 tracing::debug!(error = %e, "socket error");

@@ -26,10 +26,7 @@ impl PublishableKey {
 
     /// A short, non-reversible id for logs and tokens (first 8 bytes of the digest, hex).
     pub fn fingerprint(&self) -> String {
-        self.digest()[..8]
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        self.digest()[..8].iter().map(|b| format!("{b:02x}")).collect()
     }
 }
 
@@ -78,10 +75,7 @@ mod tests {
 
     #[test]
     fn finds_keys_by_digest() {
-        let keys = [
-            PublishableKey::new("a").digest(),
-            PublishableKey::new("b").digest(),
-        ];
+        let keys = [PublishableKey::new("a").digest(), PublishableKey::new("b").digest()];
         assert_eq!(find_key(&keys, "b"), Some(1));
         assert_eq!(find_key(&keys, "c"), None);
         assert_eq!(find_key(&keys, ""), None);

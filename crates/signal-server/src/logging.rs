@@ -10,32 +10,28 @@ pub enum LogFormat {
     Json,
 }
 
-/// Crates whose verbose levels print frame contents (chat text, keys pasted into
-/// messages): capped whatever `RUST_LOG` asks for.
-const PAYLOAD_LOGGERS: [&str; 2] = ["tungstenite=debug", "tokio_tungstenite=debug"];
+/// Crates whose trace level prints frame contents (chat text, keys pasted into
+/// messages). Their trace events are dropped whatever `RUST_LOG` asks for.
+const PAYLOAD_LOGGERS: [&str; 2] = ["tungstenite", "tokio_tungstenite"];
+
+fn prints_payloads(meta: &tracing::Metadata<'_>) -> bool {
+    *meta.level() == tracing::Level::TRACE && PAYLOAD_LOGGERS.iter().any(|p| meta.target().starts_with(p))
+}
 
 /// Installs the global subscriber. Safe to call once per process.
 pub fn init(format: LogFormat) {
     use std::io::IsTerminal;
-    use tracing_subscriber::EnvFilter;
-    let mut filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    // Only ever lowers verbosity: the caps apply when some directive asks for trace.
-    if filter
-        .max_level_hint()
-        .is_none_or(|l| l >= tracing::level_filters::LevelFilter::TRACE)
-    {
-        for directive in PAYLOAD_LOGGERS {
-            if let Ok(d) = directive.parse() {
-                filter = filter.add_directive(d);
-            }
-        }
-    }
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr);
-    let _ = match format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    use tracing_subscriber::filter::{filter_fn, EnvFilter};
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::Layer;
+
+    let env = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let no_payloads = filter_fn(|meta| !prints_payloads(meta));
+    let fmt = tracing_subscriber::fmt::layer().with_ansi(std::io::stderr().is_terminal()).with_writer(std::io::stderr);
+    let layer = match format {
+        LogFormat::Text => fmt.with_filter(no_payloads).boxed(),
+        LogFormat::Json => fmt.json().flatten_event(true).with_filter(no_payloads).boxed(),
     };
+    let _ = tracing_subscriber::registry().with(env).with(layer).try_init();
 }

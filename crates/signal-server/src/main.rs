@@ -17,11 +17,7 @@ fn load(args: &Args) -> Result<Config, signal_server::ConfigError> {
         Some(path) => FileConfig::load(path)?,
         None => FileConfig::default(),
     };
-    let keys = args
-        .keys
-        .iter()
-        .map(|k| PublishableKey::new(k.as_str()))
-        .collect();
+    let keys = args.keys.iter().map(|k| PublishableKey::new(k.as_str())).collect();
     Config::build(file, args.listen.clone(), keys)
 }
 
@@ -70,6 +66,7 @@ type SigStream = ();
 
 /// The process signals the server reacts to.
 struct Stop {
+    int: Option<SigStream>,
     term: Option<SigStream>,
     hup: Option<SigStream>,
 }
@@ -80,24 +77,29 @@ impl Stop {
         {
             use tokio::signal::unix::{signal, SignalKind};
             Stop {
+                int: signal(SignalKind::interrupt()).ok(),
                 term: signal(SignalKind::terminate()).ok(),
                 hup: signal(SignalKind::hangup()).ok(),
             }
         }
         #[cfg(not(unix))]
-        Stop {
-            term: None,
-            hup: None,
-        }
+        Stop { int: None, term: None, hup: None }
     }
 
     /// Waits for SIGTERM or Ctrl-C; on SIGHUP, reloads the keys from the config file.
     async fn wait(mut self, args: &Args, handle: &signal_server::ServerHandle) {
-        // Registering Ctrl-C up front too (the first poll installs its handler).
-        let mut ctrl_c = std::pin::pin!(tokio::signal::ctrl_c());
+        // Where there are no Unix signal streams, Ctrl-C is watched directly.
+        let mut ctrl_c = std::pin::pin!(async {
+            if cfg!(unix) {
+                std::future::pending::<()>().await
+            } else {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        });
         loop {
             tokio::select! {
                 _ = &mut ctrl_c => return,
+                _ = recv(&mut self.int) => return,
                 _ = recv(&mut self.term) => return,
                 _ = recv(&mut self.hup) => match load(args) {
                     Ok(cfg) => {
@@ -127,10 +129,7 @@ fn raise_fd_limit() {
     #[cfg(unix)]
     // SAFETY: getrlimit/setrlimit only read and write the struct passed in.
     unsafe {
-        let mut lim = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
+        let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
         if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
             lim.rlim_cur = lim.rlim_max;
             if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) == 0 {

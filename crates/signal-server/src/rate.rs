@@ -16,12 +16,7 @@ pub struct TokenBucket {
 impl TokenBucket {
     /// A full bucket.
     pub fn new(rate_per_sec: u32, burst: u32, now: Instant) -> Self {
-        TokenBucket {
-            rate: f64::from(rate_per_sec),
-            burst: f64::from(burst),
-            tokens: f64::from(burst),
-            last: now,
-        }
+        TokenBucket { rate: f64::from(rate_per_sec), burst: f64::from(burst), tokens: f64::from(burst), last: now }
     }
 
     /// Takes one token; false when the bucket is empty.
@@ -50,12 +45,7 @@ pub struct FixedWindow {
 impl FixedWindow {
     /// `limit` events per `period`; the first window starts at the first event.
     pub fn new(limit: u64, period: Duration) -> Self {
-        FixedWindow {
-            limit,
-            period,
-            start: None,
-            used: 0,
-        }
+        FixedWindow { limit, period, start: None, used: 0 }
     }
 
     /// Counts one event; false (and not counted) when the window's limit is reached.
@@ -92,18 +82,8 @@ mod tests {
         let mut b = TokenBucket::new(100, 200, t0);
         assert_eq!((0..300).filter(|_| b.take(t0)).count(), 200);
         assert!(!b.take(t0));
-        assert_eq!(
-            (0..300)
-                .filter(|_| b.take(t0 + Duration::from_millis(500)))
-                .count(),
-            50
-        );
-        assert_eq!(
-            (0..300)
-                .filter(|_| b.take(t0 + Duration::from_secs(100)))
-                .count(),
-            200
-        );
+        assert_eq!((0..300).filter(|_| b.take(t0 + Duration::from_millis(500))).count(), 50);
+        assert_eq!((0..300).filter(|_| b.take(t0 + Duration::from_secs(100))).count(), 200);
     }
 
     #[test]

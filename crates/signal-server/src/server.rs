@@ -38,13 +38,7 @@ impl Server {
         let tracker = TaskTracker::new();
         let shutdown = CancellationToken::new();
         let hub = HubHandle::spawn(cfg.clone(), &tracker, shutdown.clone());
-        Ok(Server {
-            listener,
-            cfg,
-            hub,
-            shutdown,
-            tracker,
-        })
+        Ok(Server { listener, cfg, hub, shutdown, tracker })
     }
 
     /// The bound address.

@@ -48,9 +48,7 @@ impl std::fmt::Debug for TokenSigner {
 impl TokenSigner {
     /// A signer for `secret`.
     pub fn new(secret: &[u8]) -> Self {
-        TokenSigner {
-            secret: secret.to_vec(),
-        }
+        TokenSigner { secret: secret.to_vec() }
     }
 
     fn mac(&self) -> HmacSha256 {
@@ -91,14 +89,7 @@ mod tests {
     use super::*;
 
     fn claims(exp: u64) -> TokenClaims {
-        TokenClaims {
-            pid: "p".into(),
-            name: "n".into(),
-            ch: vec!["c".into()],
-            kid: "k".into(),
-            iid: "i".into(),
-            exp,
-        }
+        TokenClaims { pid: "p".into(), name: "n".into(), ch: vec!["c".into()], kid: "k".into(), iid: "i".into(), exp }
     }
 
     #[test]
@@ -109,10 +100,7 @@ mod tests {
         assert_eq!(s.verify(&t, 100), None, "expired");
         assert_eq!(TokenSigner::new(b"another-secret-xx").verify(&t, 1), None);
         let (p, sig) = t.split_once('.').unwrap();
-        let forged = format!(
-            "{}.{sig}",
-            B64.encode(serde_json::to_vec(&claims(999)).unwrap())
-        );
+        let forged = format!("{}.{sig}", B64.encode(serde_json::to_vec(&claims(999)).unwrap()));
         assert_eq!(s.verify(&forged, 1), None);
         assert_eq!(s.verify(p, 1), None);
         assert_eq!(s.verify("", 1), None);

@@ -54,10 +54,7 @@ pub fn admit(keys: &KeyTable, req: &Request) -> Result<Admitted, Refusal> {
     let Some(entry) = key.as_deref().and_then(|k| keys.lookup(k)) else {
         return Err(Refusal::InvalidKey);
     };
-    let origin = req
-        .headers()
-        .get(http::header::ORIGIN)
-        .and_then(|v| v.to_str().ok());
+    let origin = req.headers().get(http::header::ORIGIN).and_then(|v| v.to_str().ok());
     if !entry.allows_origin(origin) {
         return Err(Refusal::OriginNotAllowed);
     }
@@ -70,15 +67,9 @@ fn refuse(status: StatusCode, error: &str) -> ErrorResponse {
     let mut resp = ErrorResponse::new(Some(body));
     *resp.status_mut() = status;
     let h = resp.headers_mut();
-    h.insert(
-        http::header::CONTENT_TYPE,
-        http::HeaderValue::from_static("application/json"),
-    );
+    h.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
     h.insert(http::header::CONTENT_LENGTH, len);
-    h.insert(
-        http::header::CONNECTION,
-        http::HeaderValue::from_static("close"),
-    );
+    h.insert(http::header::CONNECTION, http::HeaderValue::from_static("close"));
     resp
 }
 

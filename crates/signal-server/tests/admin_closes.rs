@@ -15,19 +15,11 @@ async fn revoking_a_key_closes_its_sockets_4001_and_refuses_new_ones() {
     gone.subscribe("lobby", "gone").await;
     keep.recv_type("presence").await;
 
-    let remaining = vec![KeyConfig::with_defaults(
-        signal_server::PublishableKey::new("pk_stays"),
-    )];
+    let remaining = vec![KeyConfig::with_defaults(signal_server::PublishableKey::new("pk_stays"))];
     assert_eq!(s.set_keys(remaining).await, 1);
     assert_eq!(gone.closed().await.0, 4001);
-    assert_eq!(
-        left(&keep.recv_type("presence").await),
-        vec![gone.peer_id.clone()]
-    );
-    let r = try_connect(&url(&s, KEY), None)
-        .await
-        .err()
-        .expect("revoked key refused");
+    assert_eq!(left(&keep.recv_type("presence").await), vec![gone.peer_id.clone()]);
+    let r = try_connect(&url(&s, KEY), None).await.err().expect("revoked key refused");
     assert_eq!(r.status, 401);
 }
 
@@ -42,15 +34,9 @@ async fn admin_disconnect_closes_4020_and_ends_the_session() {
     assert!(s.disconnect_peer(&b.peer_id).await);
     assert!(!s.disconnect_peer("nobody").await);
     assert_eq!(b.closed().await.0, 4020);
-    assert_eq!(
-        left(&a.recv_type("presence").await),
-        vec![b.peer_id.clone()]
-    );
+    assert_eq!(left(&a.recv_type("presence").await), vec![b.peer_id.clone()]);
     let again = resume(&s, &b.token).await;
-    assert_eq!(
-        again.welcome["resumed"], false,
-        "an ended session cannot be resumed"
-    );
+    assert_eq!(again.welcome["resumed"], false, "an ended session cannot be resumed");
 }
 
 #[tokio::test]
@@ -62,11 +48,6 @@ async fn shutdown_sends_going_away_then_closes_1001() {
     let g = a.recv_type("going_away").await;
     assert_eq!(g["retryAfterMs"], 1000);
     assert_eq!(a.closed().await.0, 1001);
-    tokio::time::timeout(Duration::from_secs(5), s.stopped())
-        .await
-        .expect("drained within 5 s");
-    assert!(
-        tokio::net::TcpStream::connect(s.addr()).await.is_err(),
-        "no longer accepting"
-    );
+    tokio::time::timeout(Duration::from_secs(5), s.stopped()).await.expect("drained within 5 s");
+    assert!(tokio::net::TcpStream::connect(s.addr()).await.is_err(), "no longer accepting");
 }

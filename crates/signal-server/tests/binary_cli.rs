@@ -27,18 +27,9 @@ fn start(args: &[&str], env: &[(&str, &str)]) -> Running {
         .spawn()
         .expect("binary starts");
     let mut line = String::new();
-    BufReader::new(child.stdout.as_mut().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("first line: {line:?}"))
-        .to_string();
-    assert!(
-        url.starts_with("ws://127.0.0.1:") && url.ends_with("/v1"),
-        "{url}"
-    );
+    BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
+    let url = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("first line: {line:?}")).to_string();
+    assert!(url.starts_with("ws://127.0.0.1:") && url.ends_with("/v1"), "{url}");
     let mut stderr = child.stderr.take().unwrap();
     let logs = std::thread::spawn(move || {
         let mut s = String::new();
@@ -49,11 +40,7 @@ fn start(args: &[&str], env: &[(&str, &str)]) -> Running {
 }
 
 fn signal(child: &Child, sig: &str) {
-    let ok = Command::new("kill")
-        .args([sig, &child.id().to_string()])
-        .status()
-        .unwrap()
-        .success();
+    let ok = Command::new("kill").args([sig, &child.id().to_string()]).status().unwrap().success();
     assert!(ok);
 }
 
@@ -65,10 +52,7 @@ fn stop(r: Running) -> (i32, String, Duration) {
 
 #[test]
 fn without_keys_it_refuses_to_start_with_exit_2() {
-    let out = Command::new(BIN)
-        .args(["--listen", "127.0.0.1:0"])
-        .output()
-        .unwrap();
+    let out = Command::new(BIN).args(["--listen", "127.0.0.1:0"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("no publishable key"), "{err}");
@@ -80,30 +64,17 @@ fn a_config_with_unknown_fields_is_an_error_with_exit_2() {
     let dir = std::env::temp_dir().join(format!("sigsrv-cfg-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("bad.toml");
-    std::fs::write(
-        &path,
-        "[server]\nlisten = \"127.0.0.1:0\"\nmystery = true\n",
-    )
-    .unwrap();
-    let out = Command::new(BIN)
-        .args(["--config", path.to_str().unwrap(), "--key", "k"])
-        .output()
-        .unwrap();
+    std::fs::write(&path, "[server]\nlisten = \"127.0.0.1:0\"\nmystery = true\n").unwrap();
+    let out = Command::new(BIN).args(["--config", path.to_str().unwrap(), "--key", "k"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("mystery"));
-    let out = Command::new(BIN)
-        .args(["--config", "/nonexistent/x.toml", "--key", "k"])
-        .output()
-        .unwrap();
+    let out = Command::new(BIN).args(["--config", "/nonexistent/x.toml", "--key", "k"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
 
 #[test]
 fn a_bad_listen_address_is_a_clear_error() {
-    let out = Command::new(BIN)
-        .args(["--listen", "localhost", "--key", "k"])
-        .output()
-        .unwrap();
+    let out = Command::new(BIN).args(["--listen", "localhost", "--key", "k"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("HOST:PORT"));
 }
@@ -111,9 +82,7 @@ fn a_bad_listen_address_is_a_clear_error() {
 #[tokio::test]
 async fn sigterm_drains_with_going_away_and_exits_0_within_5s() {
     let r = start(&["--listen", "127.0.0.1:0", "--key", "pk_test_x"], &[]);
-    let mut a = try_connect(&format!("{}?key=pk_test_x", r.url), None)
-        .await
-        .unwrap();
+    let mut a = try_connect(&format!("{}?key=pk_test_x", r.url), None).await.unwrap();
     a.subscribe("lobby", "a").await;
     signal(&r.child, "-TERM");
     assert_eq!(a.recv_type("going_away").await["type"], "going_away");
@@ -136,44 +105,25 @@ fn stop_waited(mut r: Running) -> (i32, String, Duration) {
 async fn the_key_never_appears_in_logs_even_at_trace_level() {
     let secret = "pk_live_Zx9Q-never-log-me";
     for format in ["text", "json"] {
-        let r = start(
-            &[
-                "--listen",
-                "127.0.0.1:0",
-                "--key",
-                secret,
-                "--log-format",
-                format,
-            ],
-            &[("RUST_LOG", "trace")],
-        );
-        let mut a = try_connect(&format!("{}?key={secret}", r.url), None)
-            .await
-            .unwrap();
+        let r = start(&["--listen", "127.0.0.1:0", "--key", secret, "--log-format", format], &[("RUST_LOG", "trace")]);
+        let mut a = try_connect(&format!("{}?key={secret}", r.url), None).await.unwrap();
         a.subscribe("lobby", "a").await;
-        let mut b = try_connect(&format!("{}?key={secret}&resume={}", r.url, a.token), None)
-            .await
-            .unwrap();
+        let mut b = try_connect(&format!("{}?key={secret}&resume={}", r.url, a.token), None).await.unwrap();
         b.recv_type("presence").await;
         b.send_text("garbage").await;
         b.recv_type("error").await;
-        b.request(json!({"type":"publish","channel":"lobby","data":{"k":secret}}))
-            .await;
+        b.request(json!({"type":"publish","channel":"lobby","data":{"k":secret}})).await;
         let _ = try_connect(&format!("{}?key={secret}x", r.url), None).await;
         b.close().await;
         let (code, logs, _) = stop(r);
         assert_eq!(code, 0);
-        assert!(
-            logs.lines().count() > 5,
-            "trace logging produced output: {logs}"
-        );
+        assert!(logs.lines().count() > 5, "trace logging produced output: {logs}");
         let leak: Vec<&str> = logs.lines().filter(|l| l.contains("Zx9Q")).collect();
         assert!(leak.is_empty(), "{format} logs leak the key: {leak:?}");
         assert!(!logs.contains("Zx9Q"), "{format} logs leak part of the key");
         if format == "json" {
             for line in logs.lines() {
-                serde_json::from_str::<serde_json::Value>(line)
-                    .unwrap_or_else(|_| panic!("not JSON: {line}"));
+                serde_json::from_str::<serde_json::Value>(line).unwrap_or_else(|_| panic!("not JSON: {line}"));
             }
         }
     }
@@ -184,29 +134,25 @@ async fn sighup_reloads_keys_from_the_config_file() {
     let dir = std::env::temp_dir().join(format!("sigsrv-hup-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("keys.toml");
-    std::fs::write(
-        &path,
-        "[server]\nlisten = \"127.0.0.1:0\"\n[[keys]]\nkey = \"pk_old\"\n",
-    )
-    .unwrap();
+    std::fs::write(&path, "[server]\nlisten = \"127.0.0.1:0\"\n[[keys]]\nkey = \"pk_old\"\n").unwrap();
     let r = start(&["--config", path.to_str().unwrap()], &[]);
-    let mut old = try_connect(&format!("{}?key=pk_old", r.url), None)
-        .await
-        .unwrap();
-    std::fs::write(
-        &path,
-        "[server]\nlisten = \"127.0.0.1:0\"\n[[keys]]\nkey = \"pk_new\"\n",
-    )
-    .unwrap();
+    let mut old = try_connect(&format!("{}?key=pk_old", r.url), None).await.unwrap();
+    std::fs::write(&path, "[server]\nlisten = \"127.0.0.1:0\"\n[[keys]]\nkey = \"pk_new\"\n").unwrap();
     signal(&r.child, "-HUP");
     assert_eq!(old.closed().await.0, 4001);
-    try_connect(&format!("{}?key=pk_new", r.url), None)
-        .await
-        .expect("new key accepted");
-    let refused = try_connect(&format!("{}?key=pk_old", r.url), None)
-        .await
-        .err()
-        .unwrap();
+    try_connect(&format!("{}?key=pk_new", r.url), None).await.expect("new key accepted");
+    let refused = try_connect(&format!("{}?key=pk_old", r.url), None).await.err().unwrap();
     assert_eq!(refused.status, 401);
     assert_eq!(stop(r).0, 0);
+}
+
+#[tokio::test]
+async fn sigint_drains_like_sigterm() {
+    let r = start(&["--listen", "127.0.0.1:0", "--key", "pk_test_x"], &[]);
+    let mut a = try_connect(&format!("{}?key=pk_test_x", r.url), None).await.unwrap();
+    signal(&r.child, "-INT");
+    assert_eq!(a.recv_type("going_away").await["type"], "going_away");
+    assert_eq!(a.closed().await.0, 1001);
+    a.close().await;
+    assert_eq!(stop_waited(r).0, 0);
 }

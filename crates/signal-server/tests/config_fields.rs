@@ -8,9 +8,7 @@ use support::*;
 use tokio::io::AsyncReadExt;
 
 fn with_server(fields: &str) -> signal_server::Config {
-    config(&format!(
-        "[server]\n{fields}\n[[keys]]\nkey = \"pk_test_x\""
-    ))
+    config(&format!("[server]\n{fields}\n[[keys]]\nkey = \"pk_test_x\""))
 }
 
 #[tokio::test(start_paused = true)]
@@ -24,18 +22,11 @@ async fn grace_period_secs_sets_how_long_a_dropped_peer_stays() {
     let id = b.peer_id.clone();
     b.close().await;
     let t = tokio::time::Instant::now();
-    let next = tokio::time::timeout(Duration::from_secs(60), a.ws.next())
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    let next = tokio::time::timeout(Duration::from_secs(60), a.ws.next()).await.unwrap().unwrap().unwrap();
     let delta: serde_json::Value = serde_json::from_str(next.to_text().unwrap()).unwrap();
     assert_eq!(left(&delta), vec![id]);
     let waited = t.elapsed();
-    assert!(
-        waited >= Duration::from_secs(5) && waited < Duration::from_secs(6),
-        "{waited:?}"
-    );
+    assert!(waited >= Duration::from_secs(5) && waited < Duration::from_secs(6), "{waited:?}");
 }
 
 #[tokio::test]
@@ -64,11 +55,7 @@ async fn ping_interval_and_idle_timeout_are_configurable() {
     // The watcher keeps reading, which answers the server's pings.
     tokio::spawn(async move { while let Some(Ok(_)) = watcher.ws.next().await {} });
     tokio::time::sleep(Duration::from_secs(7)).await;
-    assert_eq!(
-        s.stats().await.connections,
-        1,
-        "only the reading client is left"
-    );
+    assert_eq!(s.stats().await.connections, 1, "only the reading client is left");
     drop(a);
 }
 
@@ -99,21 +86,14 @@ async fn handshake_timeout_secs_drops_sockets_that_never_upgrade() {
     let mut tcp = tokio::net::TcpStream::connect(s.addr()).await.unwrap();
     let t = std::time::Instant::now();
     let mut buf = [0u8; 16];
-    let n = tokio::time::timeout(Duration::from_secs(5), tcp.read(&mut buf))
-        .await
-        .expect("closed in time");
+    let n = tokio::time::timeout(Duration::from_secs(5), tcp.read(&mut buf)).await.expect("closed in time");
     assert_eq!(n.unwrap_or(0), 0, "closed without a response");
-    assert!(
-        t.elapsed() >= Duration::from_millis(900),
-        "{:?}",
-        t.elapsed()
-    );
+    assert!(t.elapsed() >= Duration::from_millis(900), "{:?}", t.elapsed());
 }
 
 #[tokio::test]
 async fn resume_token_ttl_secs_bounds_restoring_after_a_restart() {
-    let toml =
-        "grace_period_secs = 0\nresume_token_ttl_secs = 1\nsecret = \"0123456789abcdef-ttl\"";
+    let toml = "grace_period_secs = 0\nresume_token_ttl_secs = 1\nsecret = \"0123456789abcdef-ttl\"";
     let first = server_with(with_server(toml)).await;
     let a = connect(&first).await;
     first.shutdown();
@@ -121,15 +101,9 @@ async fn resume_token_ttl_secs_bounds_restoring_after_a_restart() {
     let second = server_with(with_server(toml)).await;
     tokio::time::sleep(Duration::from_millis(2100)).await;
     let a2 = resume(&second, &a.token).await;
-    assert_eq!(
-        a2.welcome["resumed"], false,
-        "an expired token starts a fresh session"
-    );
+    assert_eq!(a2.welcome["resumed"], false, "an expired token starts a fresh session");
     let b = connect(&second).await;
     let third = server_with(with_server(toml)).await;
     let b2 = resume(&third, &b.token).await;
-    assert_eq!(
-        (b2.welcome["resumed"].clone(), b2.peer_id.clone()),
-        (serde_json::json!(true), b.peer_id.clone())
-    );
+    assert_eq!((b2.welcome["resumed"].clone(), b2.peer_id.clone()), (serde_json::json!(true), b.peer_id.clone()));
 }

@@ -11,17 +11,10 @@ async fn the_server_pings_every_interval() {
     let s = server().await; // ping every 30 s
     let mut a = connect(&s).await;
     let started = tokio::time::Instant::now();
-    let msg = tokio::time::timeout(Duration::from_secs(31), a.ws.next())
-        .await
-        .expect("a ping")
-        .unwrap()
-        .unwrap();
+    let msg = tokio::time::timeout(Duration::from_secs(31), a.ws.next()).await.expect("a ping").unwrap().unwrap();
     assert!(matches!(msg, Message::Ping(_)), "got {msg:?}");
     let waited = started.elapsed();
-    assert!(
-        waited >= Duration::from_secs(30) && waited < Duration::from_secs(31),
-        "{waited:?}"
-    );
+    assert!(waited >= Duration::from_secs(30) && waited < Duration::from_secs(31), "{waited:?}");
 }
 
 #[tokio::test(start_paused = true)]
@@ -48,15 +41,8 @@ async fn a_silent_client_is_dropped_after_the_idle_timeout_and_then_leaves() {
     assert_eq!(left(&delta), vec![mute.peer_id.clone()]);
     let waited = started.elapsed();
     // Dropped at the first ping tick at or after 60 s of silence, then 30 s of grace.
-    assert!(
-        waited >= Duration::from_secs(90) && waited <= Duration::from_secs(121),
-        "{waited:?}"
-    );
-    assert_eq!(
-        s.stats().await.connections,
-        1,
-        "only the watcher is still connected"
-    );
+    assert!(waited >= Duration::from_secs(90) && waited <= Duration::from_secs(121), "{waited:?}");
+    assert_eq!(s.stats().await.connections, 1, "only the watcher is still connected");
 }
 
 #[tokio::test(start_paused = true)]

@@ -6,12 +6,7 @@ use support::*;
 #[tokio::test]
 async fn unknown_or_missing_key_is_401_invalid_key() {
     let s = server().await;
-    for url in [
-        url(&s, "pk_wrong"),
-        s.url(),
-        format!("{}?key=", s.url()),
-        url(&s, "pk_test_"),
-    ] {
+    for url in [url(&s, "pk_wrong"), s.url(), format!("{}?key=", s.url()), url(&s, "pk_test_")] {
         let r = try_connect(&url, None).await.err().expect("refused");
         assert_eq!(r.status, 401);
         assert_eq!(r.body, r#"{"error":"invalid_key"}"#);
@@ -29,9 +24,7 @@ async fn other_paths_are_404() {
 #[tokio::test]
 async fn percent_encoded_keys_are_decoded() {
     let s = server_with(signal_server::Config::for_keys(&["pk a+b/c"])).await;
-    try_connect(&format!("{}?key=pk%20a%2Bb%2Fc", s.url()), None)
-        .await
-        .expect("accepted");
+    try_connect(&format!("{}?key=pk%20a%2Bb%2Fc", s.url()), None).await.expect("accepted");
 }
 
 #[tokio::test]
@@ -40,32 +33,18 @@ async fn origin_allow_list_gives_403_to_other_origins() {
         "[[keys]]\nkey = \"pk_web\"\norigins = [\"https://*.example.com\"]\n[[keys]]\nkey = \"pk_any\"",
     ))
     .await;
-    let r = try_connect(&url(&s, "pk_web"), Some("https://evil.test"))
-        .await
-        .err()
-        .expect("refused");
+    let r = try_connect(&url(&s, "pk_web"), Some("https://evil.test")).await.err().expect("refused");
     assert_eq!(r.status, 403);
     assert_eq!(r.body, r#"{"error":"origin_not_allowed"}"#);
-    let r = try_connect(&url(&s, "pk_web"), None)
-        .await
-        .err()
-        .expect("no Origin is refused too");
+    let r = try_connect(&url(&s, "pk_web"), None).await.err().expect("no Origin is refused too");
     assert_eq!(r.status, 403);
-    try_connect(&url(&s, "pk_web"), Some("https://app.example.com"))
-        .await
-        .expect("allowed origin");
-    try_connect(&url(&s, "pk_any"), Some("https://evil.test"))
-        .await
-        .expect("keys without a list take any origin");
+    try_connect(&url(&s, "pk_web"), Some("https://app.example.com")).await.expect("allowed origin");
+    try_connect(&url(&s, "pk_any"), Some("https://evil.test")).await.expect("keys without a list take any origin");
 }
 
 #[tokio::test]
 async fn any_of_several_keys_is_accepted() {
     let s = server_with(signal_server::Config::for_keys(&["pk_one", "pk_two"])).await;
-    try_connect(&url(&s, "pk_one"), None)
-        .await
-        .expect("first key");
-    try_connect(&url(&s, "pk_two"), None)
-        .await
-        .expect("second key");
+    try_connect(&url(&s, "pk_one"), None).await.expect("first key");
+    try_connect(&url(&s, "pk_two"), None).await.expect("second key");
 }

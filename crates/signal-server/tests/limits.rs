@@ -17,46 +17,29 @@ async fn burst_over_the_rate_closes_4011() {
     watcher.recv_type("presence").await;
     // 200 burst: 1 subscribe already spent; 260 more pings cannot all fit.
     for _ in 0..260 {
-        if futures_util::SinkExt::send(
-            &mut a.ws,
-            tokio_tungstenite::tungstenite::Message::text(r#"{"type":"ping"}"#),
-        )
-        .await
-        .is_err()
+        if futures_util::SinkExt::send(&mut a.ws, tokio_tungstenite::tungstenite::Message::text(r#"{"type":"ping"}"#))
+            .await
+            .is_err()
         {
             break;
         }
     }
     let mut pongs = 0;
     let code = loop {
-        match tokio::time::timeout(WAIT, futures_util::StreamExt::next(&mut a.ws))
-            .await
-            .expect("frames")
-        {
+        match tokio::time::timeout(WAIT, futures_util::StreamExt::next(&mut a.ws)).await.expect("frames") {
             Some(Ok(tokio_tungstenite::tungstenite::Message::Text(_))) => pongs += 1,
-            Some(Ok(tokio_tungstenite::tungstenite::Message::Close(Some(f)))) => {
-                break u16::from(f.code)
-            }
+            Some(Ok(tokio_tungstenite::tungstenite::Message::Close(Some(f)))) => break u16::from(f.code),
             other => panic!("unexpected {other:?}"),
         }
     };
     assert_eq!(code, 4011);
-    assert!(
-        (195..=205).contains(&pongs),
-        "about the burst was served before the close: {pongs}"
-    );
-    assert_eq!(
-        left(&watcher.recv_type("presence").await),
-        vec![a.peer_id.clone()]
-    );
+    assert!((195..=205).contains(&pongs), "about the burst was served before the close: {pongs}");
+    assert_eq!(left(&watcher.recv_type("presence").await), vec![a.peer_id.clone()]);
 }
 
 #[tokio::test]
 async fn a_configured_rate_is_sustainable() {
-    let s = server_with(config(
-        "[server]\nrate_per_sec = 50\nrate_burst = 5\n[[keys]]\nkey = \"pk_test_x\"",
-    ))
-    .await;
+    let s = server_with(config("[server]\nrate_per_sec = 50\nrate_burst = 5\n[[keys]]\nkey = \"pk_test_x\"")).await;
     let mut a = connect(&s).await;
     // 20 frames at 25/s stay under 50/s with a burst of 5.
     for _ in 0..20 {
@@ -73,39 +56,24 @@ async fn a_configured_rate_is_sustainable() {
 
 #[tokio::test]
 async fn connections_over_the_key_limit_close_4010_after_the_upgrade() {
-    let s = server_with(config(
-        "[[keys]]\nkey = \"pk_test_x\"\nmax_connections = 2\n[[keys]]\nkey = \"pk_other\"",
-    ))
-    .await;
+    let s =
+        server_with(config("[[keys]]\nkey = \"pk_test_x\"\nmax_connections = 2\n[[keys]]\nkey = \"pk_other\"")).await;
     let a = connect(&s).await;
     let _b = connect(&s).await;
-    let mut req = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(
-        url(&s, KEY),
-    )
-    .unwrap();
+    let mut req = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(url(&s, KEY)).unwrap();
     req.headers_mut().remove("origin");
-    let (mut ws, _) = tokio_tungstenite::connect_async(req)
-        .await
-        .expect("the upgrade itself succeeds");
-    let msg = tokio::time::timeout(WAIT, futures_util::StreamExt::next(&mut ws))
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    let (mut ws, _) = tokio_tungstenite::connect_async(req).await.expect("the upgrade itself succeeds");
+    let msg = tokio::time::timeout(WAIT, futures_util::StreamExt::next(&mut ws)).await.unwrap().unwrap().unwrap();
     match msg {
         tokio_tungstenite::tungstenite::Message::Close(Some(f)) => {
             assert_eq!(u16::from(f.code), 4010)
         }
         other => panic!("expected close 4010, got {other:?}"),
     }
-    try_connect(&url(&s, "pk_other"), None)
-        .await
-        .expect("limits are per key");
+    try_connect(&url(&s, "pk_other"), None).await.expect("limits are per key");
     a.close().await;
     tokio::time::sleep(Duration::from_millis(100)).await;
-    try_connect(&url(&s, KEY), None)
-        .await
-        .expect("a slot frees when a socket closes");
+    try_connect(&url(&s, KEY), None).await.expect("a slot frees when a socket closes");
 }
 
 #[tokio::test]
@@ -123,97 +91,46 @@ async fn message_quota_drops_publish_and_send_but_not_signal_or_inbound() {
     a.recv_type("presence").await;
     a.recv_type("presence").await;
     b.recv_type("presence").await;
-    assert_eq!(
-        a.request(json!({"type":"publish","channel":"lobby","data":1}))
-            .await["type"],
-        "ack"
-    );
-    assert_eq!(
-        a.request(json!({"type":"send","to":b.peer_id,"data":2}))
-            .await["type"],
-        "ack"
-    );
+    assert_eq!(a.request(json!({"type":"publish","channel":"lobby","data":1})).await["type"], "ack");
+    assert_eq!(a.request(json!({"type":"send","to":b.peer_id,"data":2})).await["type"], "ack");
     assert_eq!(b.recv_type("message").await["data"], 1);
     assert_eq!(b.recv_type("message").await["data"], 2);
     assert_eq!(c.recv_type("message").await["data"], 1);
-    assert_eq!(
-        b.request(json!({"type":"send","to":a.peer_id,"data":3}))
-            .await["type"],
-        "ack"
-    );
+    assert_eq!(b.request(json!({"type":"send","to":a.peer_id,"data":3})).await["type"], "ack");
     assert_eq!(a.recv_type("message").await["data"], 3);
 
-    let over = a
-        .request(json!({"type":"publish","channel":"lobby","data":4}))
-        .await;
+    let over = a.request(json!({"type":"publish","channel":"lobby","data":4})).await;
     assert_eq!(over["code"], "over_message_quota");
-    let over = b
-        .request(json!({"type":"send","to":a.peer_id,"data":5}))
-        .await;
-    assert_eq!(
-        over["code"], "over_message_quota",
-        "the quota is per key, shared by its sockets"
-    );
-    let sig = a
-        .request(json!({"type":"signal","to":b.peer_id,"data":{"gen":1,"candidate":null}}))
-        .await;
+    let over = b.request(json!({"type":"send","to":a.peer_id,"data":5})).await;
+    assert_eq!(over["code"], "over_message_quota", "the quota is per key, shared by its sockets");
+    let sig = a.request(json!({"type":"signal","to":b.peer_id,"data":{"gen":1,"candidate":null}})).await;
     assert_eq!(sig["type"], "ack", "signals do not count against the quota");
     assert_eq!(b.recv_type("signal").await["from"], a.peer_id);
 
-    assert_eq!(
-        c.request(json!({"type":"send","to":a.peer_id,"data":6}))
-            .await["type"],
-        "ack"
-    );
-    assert_eq!(
-        a.recv_type("message").await["data"],
-        6,
-        "inbound still flows when over quota"
-    );
+    assert_eq!(c.request(json!({"type":"send","to":a.peer_id,"data":6})).await["type"], "ack");
+    assert_eq!(a.recv_type("message").await["data"], 6, "inbound still flows when over quota");
     b.silent_for(Duration::from_millis(100)).await;
     c.silent_for(Duration::from_millis(100)).await;
 }
 
 #[tokio::test]
 async fn quota_window_resets_after_the_period() {
-    let s = server_with(config(
-        "[[keys]]\nkey = \"pk_test_x\"\nmessages_per_period = 1\nperiod_secs = 1",
-    ))
-    .await;
+    let s = server_with(config("[[keys]]\nkey = \"pk_test_x\"\nmessages_per_period = 1\nperiod_secs = 1")).await;
     let mut a = connect(&s).await;
     a.subscribe("lobby", "a").await;
-    assert_eq!(
-        a.request(json!({"type":"publish","channel":"lobby","data":1}))
-            .await["type"],
-        "ack"
-    );
-    assert_eq!(
-        a.request(json!({"type":"publish","channel":"lobby","data":1}))
-            .await["code"],
-        "over_message_quota"
-    );
+    assert_eq!(a.request(json!({"type":"publish","channel":"lobby","data":1})).await["type"], "ack");
+    assert_eq!(a.request(json!({"type":"publish","channel":"lobby","data":1})).await["code"], "over_message_quota");
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    assert_eq!(
-        a.request(json!({"type":"publish","channel":"lobby","data":1}))
-            .await["type"],
-        "ack"
-    );
+    assert_eq!(a.request(json!({"type":"publish","channel":"lobby","data":1})).await["type"], "ack");
 }
 
 #[tokio::test]
 async fn channels_outside_the_key_globs_are_not_authorized() {
-    let s = server_with(config(
-        "[[keys]]\nkey = \"pk_test_x\"\nchannels = [\"room-*\", \"lobby\"]",
-    ))
-    .await;
+    let s = server_with(config("[[keys]]\nkey = \"pk_test_x\"\nchannels = [\"room-*\", \"lobby\"]")).await;
     let mut a = connect(&s).await;
-    let e = a
-        .request(json!({"type":"subscribe","channel":"secret","name":"a"}))
-        .await;
+    let e = a.request(json!({"type":"subscribe","channel":"secret","name":"a"})).await;
     assert_eq!(e["code"], "channel_not_authorized");
-    let e = a
-        .request(json!({"type":"subscribe","channel":"lobby2","name":"a"}))
-        .await;
+    let e = a.request(json!({"type":"subscribe","channel":"lobby2","name":"a"})).await;
     assert_eq!(e["code"], "channel_not_authorized");
     a.subscribe("room-42", "a").await;
     a.subscribe("lobby", "a").await;
@@ -221,65 +138,44 @@ async fn channels_outside_the_key_globs_are_not_authorized() {
 
 #[tokio::test]
 async fn a_full_channel_refuses_with_channel_full() {
-    let s = server_with(config(
-        "[server]\nmax_peers_per_channel = 2\n[[keys]]\nkey = \"pk_test_x\"",
-    ))
-    .await;
+    let s = server_with(config("[server]\nmax_peers_per_channel = 2\n[[keys]]\nkey = \"pk_test_x\"")).await;
     let mut a = connect(&s).await;
     let mut b = connect(&s).await;
     let mut c = connect(&s).await;
     a.subscribe("lobby", "a").await;
     b.subscribe("lobby", "b").await;
-    let e = c
-        .request(json!({"type":"subscribe","channel":"lobby","name":"c"}))
-        .await;
+    let e = c.request(json!({"type":"subscribe","channel":"lobby","name":"c"})).await;
     assert_eq!(e["code"], "channel_full");
     a.recv_type("presence").await;
     a.silent_for(Duration::from_millis(100)).await;
-    b.request(json!({"type":"unsubscribe","channel":"lobby"}))
-        .await;
+    b.request(json!({"type":"unsubscribe","channel":"lobby"})).await;
     c.subscribe("lobby", "c").await;
 }
 
 #[tokio::test]
 async fn channels_per_peer_are_bounded() {
-    let s = server_with(config(
-        "[server]\nmax_channels_per_peer = 2\n[[keys]]\nkey = \"pk_test_x\"",
-    ))
-    .await;
+    let s = server_with(config("[server]\nmax_channels_per_peer = 2\n[[keys]]\nkey = \"pk_test_x\"")).await;
     let mut a = connect(&s).await;
     a.subscribe("one", "a").await;
     a.subscribe("two", "a").await;
-    let e = a
-        .request(json!({"type":"subscribe","channel":"three","name":"a"}))
-        .await;
+    let e = a.request(json!({"type":"subscribe","channel":"three","name":"a"})).await;
     assert_eq!(e["code"], "invalid_args");
     a.subscribe("two", "a").await;
 }
 
 #[tokio::test]
 async fn name_and_channel_lengths_are_bounded() {
-    let s = server_with(config(
-        "[server]\nmax_name_bytes = 8\nmax_channel_bytes = 10\n[[keys]]\nkey = \"pk_test_x\"",
-    ))
-    .await;
+    let s = server_with(config("[server]\nmax_name_bytes = 8\nmax_channel_bytes = 10\n[[keys]]\nkey = \"pk_test_x\""))
+        .await;
     let mut a = connect(&s).await;
     a.subscribe("0123456789", "abcdefgh").await;
-    let e = a
-        .request(json!({"type":"subscribe","channel":"01234567890","name":"a"}))
-        .await;
+    let e = a.request(json!({"type":"subscribe","channel":"01234567890","name":"a"})).await;
     assert_eq!(e["code"], "invalid_args");
-    let e = a
-        .request(json!({"type":"subscribe","channel":"c","name":"abcdefghi"}))
-        .await;
+    let e = a.request(json!({"type":"subscribe","channel":"c","name":"abcdefghi"})).await;
     assert_eq!(e["code"], "invalid_args");
-    let e = a
-        .request(json!({"type":"subscribe","channel":"","name":"a"}))
-        .await;
+    let e = a.request(json!({"type":"subscribe","channel":"","name":"a"})).await;
     assert_eq!(e["code"], "invalid_args");
     // Multi-byte names count bytes, not characters.
-    let e = a
-        .request(json!({"type":"subscribe","channel":"c","name":"ééééé"}))
-        .await;
+    let e = a.request(json!({"type":"subscribe","channel":"c","name":"ééééé"})).await;
     assert_eq!(e["code"], "invalid_args");
 }

@@ -50,18 +50,11 @@ async fn every_kind_of_bad_frame_is_invalid_args_and_the_socket_stays_open() {
 async fn request_id_is_echoed_on_errors_when_readable() {
     let s = server().await;
     let mut a = connect(&s).await;
-    let e = assert_invalid(
-        &mut a,
-        r#"{"type":"subscribe","channel":5,"name":"n","requestId":77}"#,
-    )
-    .await;
+    let e = assert_invalid(&mut a, r#"{"type":"subscribe","channel":5,"name":"n","requestId":77}"#).await;
     assert_eq!(e["requestId"], 77);
     let e = assert_invalid(&mut a, r#"{"type":"frobnicate","requestId":"r"}"#).await;
     assert_eq!(e["requestId"], "r");
-    assert!(e["message"]
-        .as_str()
-        .unwrap()
-        .contains("unknown frame type"));
+    assert!(e["message"].as_str().unwrap().contains("unknown frame type"));
     assert_invalid(&mut a, r#"{"type":"ping","requestId":{"nested":true}}"#).await;
 }
 
@@ -69,9 +62,7 @@ async fn request_id_is_echoed_on_errors_when_readable() {
 async fn binary_frames_are_invalid_args() {
     let s = server().await;
     let mut a = connect(&s).await;
-    a.ws.send(Message::binary(vec![0u8, 159, 146, 150]))
-        .await
-        .unwrap();
+    a.ws.send(Message::binary(vec![0u8, 159, 146, 150])).await.unwrap();
     let e = a.recv_type("error").await;
     assert_eq!(e["code"], "invalid_args");
 }
@@ -80,18 +71,10 @@ async fn binary_frames_are_invalid_args() {
 async fn names_with_lone_surrogates_or_control_characters_are_refused() {
     let s = server().await;
     let mut a = connect(&s).await;
-    assert_invalid(
-        &mut a,
-        r#"{"type":"subscribe","channel":"c","name":"\udc00"}"#,
-    )
-    .await;
-    let e = a
-        .request(json!({"type":"subscribe","channel":"c","name":"bell\u{7}"}))
-        .await;
+    assert_invalid(&mut a, r#"{"type":"subscribe","channel":"c","name":"\udc00"}"#).await;
+    let e = a.request(json!({"type":"subscribe","channel":"c","name":"bell\u{7}"})).await;
     assert_eq!(e["code"], "invalid_args");
-    let e = a
-        .request(json!({"type":"subscribe","channel":"c","name":"   "}))
-        .await;
+    let e = a.request(json!({"type":"subscribe","channel":"c","name":"   "})).await;
     assert_eq!(e["code"], "invalid_args");
 }
 
@@ -126,11 +109,7 @@ async fn ten_malformed_frames_in_a_row_close_1008_and_end_the_session() {
     a.recv_type("error").await;
     assert_eq!(a.closed().await.0, 1008);
     let delta = watcher.recv_type("presence").await;
-    assert_eq!(
-        left(&delta),
-        vec![a.peer_id.clone()],
-        "policy closes end the session at once"
-    );
+    assert_eq!(left(&delta), vec![a.peer_id.clone()], "policy closes end the session at once");
 }
 
 #[tokio::test]
@@ -145,8 +124,7 @@ async fn a_misbehaving_client_does_not_disturb_others() {
     for _ in 0..10 {
         bad.send_text("}{").await;
     }
-    a.send(json!({"type":"send","to":b.peer_id,"data":"still here"}))
-        .await;
+    a.send(json!({"type":"send","to":b.peer_id,"data":"still here"})).await;
     assert_eq!(b.recv_type("message").await["data"], "still here");
     assert_eq!(bad.closed().await.0, 1008);
     b.silent_for(Duration::from_millis(100)).await;

@@ -17,10 +17,7 @@ async fn a_frame_at_the_limit_is_relayed() {
     let frame = json!({"type":"send","to":b.peer_id,"data":filler}).to_string();
     assert_eq!(frame.len(), 65536);
     a.send_text(&frame).await;
-    assert_eq!(
-        b.recv_type("message").await["data"].as_str().unwrap().len(),
-        filler.len()
-    );
+    assert_eq!(b.recv_type("message").await["data"].as_str().unwrap().len(), filler.len());
 }
 
 #[tokio::test]

@@ -42,22 +42,13 @@ async fn snapshot_lists_others_then_deltas_follow() {
 
     let mut b = connect(&s).await;
     let snap = b.subscribe("lobby", "bob").await;
-    assert_eq!(
-        snap["joined"],
-        json!([{"peerId": a.peer_id, "name": "alice"}]),
-        "snapshot lists others only"
-    );
+    assert_eq!(snap["joined"], json!([{"peerId": a.peer_id, "name": "alice"}]), "snapshot lists others only");
 
     let delta = a.recv_type("presence").await;
-    assert_eq!(
-        delta["joined"],
-        json!([{"peerId": b.peer_id, "name": "bob"}])
-    );
+    assert_eq!(delta["joined"], json!([{"peerId": b.peer_id, "name": "bob"}]));
     assert_eq!(delta["left"], json!([]));
 
-    let reply = b
-        .request(json!({"type":"unsubscribe","channel":"lobby"}))
-        .await;
+    let reply = b.request(json!({"type":"unsubscribe","channel":"lobby"})).await;
     assert_eq!(reply["type"], "ack");
     let delta = a.recv_type("presence").await;
     assert_eq!(left(&delta), vec![b.peer_id.clone()]);
@@ -79,10 +70,7 @@ async fn resubscribing_resends_snapshot_and_renaming_refreshes_others() {
 
     b.subscribe("lobby", "robert").await;
     let refresh = a.recv_type("presence").await;
-    assert_eq!(
-        refresh["joined"],
-        json!([{"peerId": b.peer_id, "name": "robert"}])
-    );
+    assert_eq!(refresh["joined"], json!([{"peerId": b.peer_id, "name": "robert"}]));
 }
 
 #[tokio::test]
@@ -100,9 +88,7 @@ async fn channels_are_independent() {
 async fn unsubscribe_from_a_channel_not_joined_is_not_subscribed() {
     let s = server().await;
     let mut a = connect(&s).await;
-    let reply = a
-        .request(json!({"type":"unsubscribe","channel":"nowhere"}))
-        .await;
+    let reply = a.request(json!({"type":"unsubscribe","channel":"nowhere"})).await;
     assert_eq!(reply["type"], "error");
     assert_eq!(reply["code"], "not_subscribed");
 }
@@ -120,10 +106,7 @@ async fn closing_without_unsubscribe_keeps_presence_during_grace() {
     a.silent_for(std::time::Duration::from_millis(300)).await;
     let mut c = connect(&s).await;
     let snap = c.subscribe("lobby", "carol").await;
-    assert!(
-        joined(&snap).contains(&b_id),
-        "peers in their grace period are still listed: {snap}"
-    );
+    assert!(joined(&snap).contains(&b_id), "peers in their grace period are still listed: {snap}");
 }
 
 #[tokio::test]
@@ -137,9 +120,6 @@ async fn joining_another_channel_is_announced_only_there() {
     let mut c = connect(&s).await;
     c.subscribe("two", "carol").await;
     b.subscribe("two", "bob").await;
-    assert_eq!(
-        joined(&c.recv_type("presence").await),
-        vec![b.peer_id.clone()]
-    );
+    assert_eq!(joined(&c.recv_type("presence").await), vec![b.peer_id.clone()]);
     a.silent_for(std::time::Duration::from_millis(200)).await;
 }

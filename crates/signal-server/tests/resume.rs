@@ -26,10 +26,7 @@ async fn resume_keeps_the_peer_id_and_others_see_nothing() {
     assert_eq!(b2.welcome["resumed"], true);
     assert_eq!(b2.peer_id, id);
     let snap = b2.recv_type("presence").await;
-    assert_eq!(
-        snap["channel"], "lobby",
-        "a fresh snapshot for each channel follows the welcome"
-    );
+    assert_eq!(snap["channel"], "lobby", "a fresh snapshot for each channel follows the welcome");
     assert_eq!(joined(&snap), vec![a.peer_id.clone()]);
     a.silent_for(Duration::from_millis(300)).await;
     // And the resumed session works.
@@ -45,13 +42,9 @@ async fn frames_sent_during_the_grace_period_are_delivered_in_order_on_resume() 
     b.close().await;
     tokio::time::sleep(Duration::from_millis(100)).await;
     for i in 0..5 {
-        assert_eq!(
-            a.request(json!({"type":"send","to":id,"data":i})).await["type"],
-            "ack"
-        );
+        assert_eq!(a.request(json!({"type":"send","to":id,"data":i})).await["type"], "ack");
     }
-    a.send(json!({"type":"publish","channel":"lobby","data":"pub"}))
-        .await;
+    a.send(json!({"type":"publish","channel":"lobby","data":"pub"})).await;
     let mut b2 = resume(&s, &token).await;
     b2.recv_type("presence").await;
     for i in 0..5 {
@@ -62,39 +55,22 @@ async fn frames_sent_during_the_grace_period_are_delivered_in_order_on_resume() 
 
 #[tokio::test]
 async fn a_full_resume_queue_gives_peer_unavailable() {
-    let s = server_with(config(
-        "[server]\nresume_queue = 3\n[[keys]]\nkey = \"pk_test_x\"",
-    ))
-    .await;
+    let s = server_with(config("[server]\nresume_queue = 3\n[[keys]]\nkey = \"pk_test_x\"")).await;
     let (mut a, b) = room(&s).await;
     let id = b.peer_id.clone();
     b.close().await;
     tokio::time::sleep(Duration::from_millis(100)).await;
     for _ in 0..3 {
-        assert_eq!(
-            a.request(json!({"type":"send","to":id,"data":1})).await["type"],
-            "ack"
-        );
+        assert_eq!(a.request(json!({"type":"send","to":id,"data":1})).await["type"], "ack");
     }
     let e = a.request(json!({"type":"send","to":id,"data":1})).await;
     assert_eq!(e["code"], "peer_unavailable");
-    let e = a
-        .request(json!({"type":"signal","to":id,"data":{"gen":1,"candidate":null}}))
-        .await;
+    let e = a.request(json!({"type":"signal","to":id,"data":{"gen":1,"candidate":null}})).await;
     assert_eq!(e["code"], "peer_unavailable");
-    let e = a
-        .request(json!({"type":"publish","channel":"lobby","data":1}))
-        .await;
-    assert_eq!(
-        e["code"], "peer_unavailable",
-        "publish names the member it could not queue for"
-    );
+    let e = a.request(json!({"type":"publish","channel":"lobby","data":1})).await;
+    assert_eq!(e["code"], "peer_unavailable", "publish names the member it could not queue for");
     assert!(e["message"].as_str().unwrap().contains(&id));
-    assert_eq!(
-        a.recv_type("ack").await["type"],
-        "ack",
-        "the publish itself was accepted for the others"
-    );
+    assert_eq!(a.recv_type("ack").await["type"], "ack", "the publish itself was accepted for the others");
 }
 
 #[tokio::test]
@@ -106,8 +82,7 @@ async fn resuming_while_the_old_socket_lives_takes_it_over() {
     assert_eq!(b.closed().await, (1000, "resumed".to_string()));
     b2.recv_type("presence").await;
     a.silent_for(Duration::from_millis(300)).await;
-    a.send(json!({"type":"send","to":b2.peer_id,"data":"to the new socket"}))
-        .await;
+    a.send(json!({"type":"send","to":b2.peer_id,"data":"to the new socket"})).await;
     assert_eq!(b2.recv_type("message").await["data"], "to the new socket");
 }
 
@@ -129,9 +104,7 @@ async fn a_token_is_bound_to_its_key() {
     let a = connect(&s).await;
     let token = a.token.clone();
     a.close().await;
-    let b = try_connect(&format!("{}&resume={token}", url(&s, "pk_two")), None)
-        .await
-        .unwrap();
+    let b = try_connect(&format!("{}&resume={token}", url(&s, "pk_two")), None).await.unwrap();
     assert_eq!(b.welcome["resumed"], false);
 }
 
@@ -147,29 +120,18 @@ async fn after_the_grace_period_others_see_left_and_the_token_no_longer_resumes(
     let delta = a.recv_type("presence").await;
     assert_eq!(left(&delta), vec![id.clone()]);
     let again = resume(&s, &token).await;
-    assert_eq!(
-        again.welcome["resumed"], false,
-        "this instance knows the session ended"
-    );
+    assert_eq!(again.welcome["resumed"], false, "this instance knows the session ended");
     assert_ne!(again.peer_id, id);
 }
 
 /// Subscribes and returns the fresh token the snapshot and ack carry.
 async fn subscribe_for_token(c: &mut Client, channel: &str, name: &str) -> String {
     let r = c.req();
-    c.send(json!({"type":"subscribe","channel":channel,"name":name,"requestId":r}))
-        .await;
+    c.send(json!({"type":"subscribe","channel":channel,"name":name,"requestId":r})).await;
     let snap = c.recv_type("presence").await;
     let ack = c.recv_type("ack").await;
-    let token = snap["resumeToken"]
-        .as_str()
-        .expect("snapshot carries a token")
-        .to_string();
-    assert_eq!(
-        ack["resumeToken"],
-        token.as_str(),
-        "ack carries the same token"
-    );
+    let token = snap["resumeToken"].as_str().expect("snapshot carries a token").to_string();
+    assert_eq!(ack["resumeToken"], token.as_str(), "ack carries the same token");
     token
 }
 
@@ -188,30 +150,20 @@ async fn a_restart_with_the_same_secret_keeps_identities_names_and_channels() {
 
     let second = server_with(config(toml)).await;
     let mut a2 = resume(&second, &a_tok).await;
-    assert_eq!(
-        (a2.welcome["resumed"].clone(), a2.peer_id.clone()),
-        (json!(true), a.peer_id.clone())
-    );
+    assert_eq!((a2.welcome["resumed"].clone(), a2.peer_id.clone()), (json!(true), a.peer_id.clone()));
     let snap = a2.recv_type("presence").await;
-    assert_eq!(
-        snap["channel"], "lobby",
-        "channels come back from the token"
-    );
+    assert_eq!(snap["channel"], "lobby", "channels come back from the token");
     assert!(joined(&snap).is_empty());
     let mut b2 = resume(&second, &b_tok).await;
     assert_eq!(b2.peer_id, b.peer_id);
-    assert_eq!(
-        b2.recv_type("presence").await["joined"],
-        json!([{"peerId": a.peer_id, "name": "alice"}])
-    );
+    assert_eq!(b2.recv_type("presence").await["joined"], json!([{"peerId": a.peer_id, "name": "alice"}]));
     let refresh = a2.recv_type("presence").await;
     assert_eq!(
         refresh["joined"],
         json!([{"peerId": b.peer_id, "name": "bob"}]),
         "joined for a known peer is a refresh"
     );
-    a2.send(json!({"type":"send","to":b.peer_id,"data":"after restart"}))
-        .await;
+    a2.send(json!({"type":"send","to":b.peer_id,"data":"after restart"})).await;
     assert_eq!(b2.recv_type("message").await["data"], "after restart");
 }
 
@@ -222,9 +174,7 @@ async fn unsubscribe_ack_carries_a_token_without_the_channel() {
     let mut a = connect(&first).await;
     subscribe_for_token(&mut a, "one", "alice").await;
     subscribe_for_token(&mut a, "two", "alice").await;
-    let ack = a
-        .request(json!({"type":"unsubscribe","channel":"one"}))
-        .await;
+    let ack = a.request(json!({"type":"unsubscribe","channel":"one"})).await;
     let token = ack["resumeToken"].as_str().unwrap().to_string();
     first.shutdown();
     first.stopped().await;
@@ -253,4 +203,29 @@ async fn a_restart_with_another_secret_gives_new_identities() {
     let a2 = resume(&second, &a.token).await;
     assert_eq!(a2.welcome["resumed"], false);
     assert_ne!(a2.peer_id, a.peer_id);
+}
+
+#[tokio::test]
+async fn frames_sent_by_a_taking_over_socket_before_its_welcome_wait_for_it() {
+    let s = server().await;
+    let (mut a, b) = room(&s).await;
+    // Open the new socket by hand so a frame can go out before the welcome is read.
+    let url = format!("{}&resume={}", url(&s, KEY), b.token);
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    let sub = json!({"type":"subscribe","channel":"second","name":"bob","requestId":1}).to_string();
+    futures_util::SinkExt::send(&mut ws, tokio_tungstenite::tungstenite::Message::text(sub)).await.unwrap();
+    let mut types = Vec::new();
+    while types.len() < 4 {
+        let m = tokio::time::timeout(WAIT, futures_util::StreamExt::next(&mut ws)).await.unwrap().unwrap().unwrap();
+        if let tokio_tungstenite::tungstenite::Message::Text(t) = m {
+            let v: serde_json::Value = serde_json::from_str(&t).unwrap();
+            types.push(v["type"].as_str().unwrap().to_string());
+        }
+    }
+    assert_eq!(
+        types,
+        ["welcome", "presence", "presence", "ack"],
+        "welcome first, then the lobby snapshot, then the answer"
+    );
+    a.silent_for(Duration::from_millis(200)).await;
 }

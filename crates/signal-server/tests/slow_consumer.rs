@@ -27,9 +27,7 @@ async fn a_client_that_stops_reading_is_cut_off_and_others_carry_on() {
     let mut cut_off = false;
     for _ in 0..400 {
         let r = sender.req();
-        sender
-            .send(json!({"type":"send","to":mute.peer_id,"data":blob,"requestId":r}))
-            .await;
+        sender.send(json!({"type":"send","to":mute.peer_id,"data":blob,"requestId":r})).await;
         let mut reply = sender.recv().await;
         if reply["type"] == "presence" {
             // The sender shares the channel, so it also sees the slow peer leave.
@@ -40,30 +38,18 @@ async fn a_client_that_stops_reading_is_cut_off_and_others_carry_on() {
         match reply["type"].as_str() {
             Some("ack") => acked += 1,
             Some("error") => {
-                assert_eq!(
-                    reply["code"], "unknown_peer",
-                    "once cut off, the peer is gone: {reply}"
-                );
+                assert_eq!(reply["code"], "unknown_peer", "once cut off, the peer is gone: {reply}");
                 cut_off = true;
                 break;
             }
             other => panic!("unexpected {other:?}"),
         }
     }
-    assert!(
-        cut_off,
-        "the slow consumer was cut off after {acked} frames"
-    );
+    assert!(cut_off, "the slow consumer was cut off after {acked} frames");
     let delta = watcher.recv_type("presence").await;
-    assert_eq!(
-        left(&delta),
-        vec![mute.peer_id.clone()],
-        "its session ended"
-    );
+    assert_eq!(left(&delta), vec![mute.peer_id.clone()], "its session ended");
     // The server still serves everyone else promptly.
-    let reply = sender
-        .request(json!({"type":"send","to":watcher.peer_id,"data":"ok"}))
-        .await;
+    let reply = sender.request(json!({"type":"send","to":watcher.peer_id,"data":"ok"})).await;
     assert_eq!(reply["type"], "ack");
     assert_eq!(watcher.recv_type("message").await["data"], "ok");
     tokio::time::sleep(Duration::from_millis(100)).await;

@@ -18,19 +18,8 @@ impl State {
         };
         s.channels.insert(channel.to_string());
         let name = s.name.clone();
-        self.channels
-            .entry(channel.to_string())
-            .or_default()
-            .insert(peer.clone());
-        self.announce(
-            channel,
-            peer,
-            vec![PresenceEntry {
-                peer_id: peer.to_string(),
-                name,
-            }],
-            vec![],
-        );
+        self.channels.entry(channel.to_string()).or_default().insert(peer.clone());
+        self.announce(channel, peer, vec![PresenceEntry { peer_id: peer.to_string(), name }], vec![]);
     }
 
     /// Removes `peer` from `channel` and tells the other members (`left`).
@@ -51,28 +40,11 @@ impl State {
 
     /// Sends a presence delta to the live members of `channel` other than `about`.
     /// Members in their grace period get a fresh snapshot when they resume instead.
-    fn announce(
-        &mut self,
-        channel: &str,
-        about: &str,
-        joined: Vec<PresenceEntry>,
-        left: Vec<String>,
-    ) {
-        let frame = ServerFrame::Presence {
-            channel: channel.to_string(),
-            joined,
-            left,
-            resume_token: None,
-        };
+    fn announce(&mut self, channel: &str, about: &str, joined: Vec<PresenceEntry>, left: Vec<String>) {
+        let frame = ServerFrame::Presence { channel: channel.to_string(), joined, left, resume_token: None };
         let text = Utf8Bytes::from(frame.to_json());
         for conn in self.live_members(channel, about) {
-            self.push_out(
-                conn,
-                Outbound {
-                    text: text.clone(),
-                    replay: false,
-                },
-            );
+            self.push_out(conn, Outbound { text: text.clone(), replay: false });
         }
     }
 
@@ -87,12 +59,7 @@ impl State {
     }
 
     /// The full member list of `channel` minus `me`.
-    pub(super) fn snapshot(
-        &self,
-        channel: &str,
-        me: &str,
-        resume_token: Option<String>,
-    ) -> ServerFrame {
+    pub(super) fn snapshot(&self, channel: &str, me: &str, resume_token: Option<String>) -> ServerFrame {
         let joined = self
             .channels
             .get(channel)
@@ -101,41 +68,19 @@ impl State {
             .filter(|p| &***p != me)
             .filter_map(|p| {
                 let name = self.sessions.get(p)?.name.clone();
-                Some(PresenceEntry {
-                    peer_id: p.to_string(),
-                    name,
-                })
+                Some(PresenceEntry { peer_id: p.to_string(), name })
             })
             .collect();
-        ServerFrame::Presence {
-            channel: channel.to_string(),
-            joined,
-            left: vec![],
-            resume_token,
-        }
+        ServerFrame::Presence { channel: channel.to_string(), joined, left: vec![], resume_token }
     }
 
     /// Delivers app data to every member of `channel` but `except`. Returns the members
     /// whose resume queue was full.
-    pub(super) fn broadcast_app(
-        &mut self,
-        channel: &str,
-        except: &str,
-        frame: &ServerFrame,
-    ) -> Vec<Arc<str>> {
+    pub(super) fn broadcast_app(&mut self, channel: &str, except: &str, frame: &ServerFrame) -> Vec<Arc<str>> {
         let text = Utf8Bytes::from(frame.to_json());
-        let members: Vec<Arc<str>> = self
-            .channels
-            .get(channel)
-            .into_iter()
-            .flatten()
-            .filter(|p| &***p != except)
-            .cloned()
-            .collect();
-        members
-            .into_iter()
-            .filter(|m| !self.deliver(m, text.clone()))
-            .collect()
+        let members: Vec<Arc<str>> =
+            self.channels.get(channel).into_iter().flatten().filter(|p| &***p != except).cloned().collect();
+        members.into_iter().filter(|m| !self.deliver(m, text.clone())).collect()
     }
 
     /// Delivers app data to a live socket, or queues it for a session that is away.
@@ -160,13 +105,7 @@ impl State {
 
     /// Sends a connection-specific frame (welcome, snapshot, ack, error).
     pub(super) fn push(&mut self, conn: ConnId, frame: &ServerFrame) {
-        self.push_out(
-            conn,
-            Outbound {
-                text: Utf8Bytes::from(frame.to_json()),
-                replay: false,
-            },
-        );
+        self.push_out(conn, Outbound { text: Utf8Bytes::from(frame.to_json()), replay: false });
     }
 
     /// Hands a frame to a socket's bounded queue. A socket that cannot keep up is closed
@@ -182,12 +121,17 @@ impl State {
                 self.kill(conn, SLOW_CONSUMER, "slow consumer", true);
             }
             Err(TrySendError::Closed(out)) => {
-                // The socket task has ended; its Disconnected report is on the way.
+                // The socket task has ended; its Disconnected report is on the way. App
+                // frames wait for a resume, within the same bound as a live queue.
                 let peer = c.peer.clone();
-                if out.replay {
-                    if let Some(s) = self.sessions.get_mut(&peer) {
-                        s.pending.push_back(out);
+                let cap = self.cfg.outbound_queue;
+                match self.sessions.get_mut(&peer) {
+                    Some(s) if out.replay && s.pending.len() < cap => s.pending.push_back(out),
+                    Some(_) if out.replay => {
+                        tracing::warn!(conn, peer = %peer, "backlog of a closed socket is full; ending its session");
+                        self.end_session(&peer);
                     }
+                    _ => {}
                 }
             }
         }
@@ -200,28 +144,13 @@ impl State {
         message: impl Into<String>,
         request_id: Option<RequestId>,
     ) {
-        let frame = ServerFrame::Error {
-            code,
-            message: message.into(),
-            request_id,
-        };
+        let frame = ServerFrame::Error { code, message: message.into(), request_id };
         self.push(conn, &frame);
     }
 
-    pub(super) fn ack(
-        &mut self,
-        conn: ConnId,
-        request_id: Option<RequestId>,
-        resume_token: Option<String>,
-    ) {
+    pub(super) fn ack(&mut self, conn: ConnId, request_id: Option<RequestId>, resume_token: Option<String>) {
         if let Some(request_id) = request_id {
-            self.push(
-                conn,
-                &ServerFrame::Ack {
-                    request_id,
-                    resume_token,
-                },
-            );
+            self.push(conn, &ServerFrame::Ack { request_id, resume_token });
         }
     }
 }

@@ -7,120 +7,71 @@ use std::sync::Arc;
 use peerchat_protocol::{ClientFrame, ErrorCode, RawValue, RequestId, ServerFrame};
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
-use super::state::State;
+use super::state::{State, MAX_EARLY_FRAMES};
 use super::ConnId;
 
 impl State {
     pub(super) fn on_frame(&mut self, conn: ConnId, frame: ClientFrame) {
-        let Some(c) = self.conns.get(&conn) else {
-            return;
-        };
+        let Some(c) = self.conns.get(&conn) else { return };
         let peer = c.peer.clone();
+        // A socket that took over a session waits for its welcome; so do its frames.
+        let waiting = self.sessions.get_mut(&peer).and_then(|s| s.handover.as_mut()).filter(|h| h.conn == conn);
+        if let Some(h) = waiting {
+            if h.early_frames.len() < MAX_EARLY_FRAMES {
+                h.early_frames.push(frame);
+            } else {
+                let req = frame.request_id().cloned();
+                self.error(conn, ErrorCode::InvalidArgs, "wait for the welcome before sending more", req);
+            }
+            return;
+        }
         match frame {
-            ClientFrame::Subscribe {
-                channel,
-                name,
-                request_id,
-            } => self.subscribe(conn, &peer, channel, name, request_id),
-            ClientFrame::Unsubscribe {
-                channel,
-                request_id,
-            } => {
-                let member = self
-                    .sessions
-                    .get(&peer)
-                    .is_some_and(|s| s.channels.contains(&channel));
+            ClientFrame::Subscribe { channel, name, request_id } => {
+                self.subscribe(conn, &peer, channel, name, request_id)
+            }
+            ClientFrame::Unsubscribe { channel, request_id } => {
+                let member = self.sessions.get(&peer).is_some_and(|s| s.channels.contains(&channel));
                 if !member {
-                    return self.error(
-                        conn,
-                        ErrorCode::NotSubscribed,
-                        "not subscribed to this channel",
-                        request_id,
-                    );
+                    return self.error(conn, ErrorCode::NotSubscribed, "not subscribed to this channel", request_id);
                 }
                 self.leave_channel(&peer, &channel);
                 let token = request_id.is_some().then(|| self.token_for(&peer));
                 self.ack(conn, request_id, token);
             }
-            ClientFrame::Publish {
-                channel,
-                data,
-                request_id,
-            } => self.publish(conn, &peer, channel, data, request_id),
-            ClientFrame::Send {
-                to,
-                data,
-                request_id,
-            } => self.direct(conn, &peer, to, data, request_id, true),
-            ClientFrame::Signal {
-                to,
-                data,
-                request_id,
-            } => self.direct(conn, &peer, to, data, request_id, false),
+            ClientFrame::Publish { channel, data, request_id } => self.publish(conn, &peer, channel, data, request_id),
+            ClientFrame::Send { to, data, request_id } => self.direct(conn, &peer, to, data, request_id, true),
+            ClientFrame::Signal { to, data, request_id } => self.direct(conn, &peer, to, data, request_id, false),
             // Answered by the connection task itself; never reaches the hub.
             ClientFrame::Ping { .. } => {}
             _ => {}
         }
     }
 
-    fn subscribe(
-        &mut self,
-        conn: ConnId,
-        peer: &Arc<str>,
-        channel: String,
-        name: String,
-        req: Option<RequestId>,
-    ) {
+    fn subscribe(&mut self, conn: ConnId, peer: &Arc<str>, channel: String, name: String, req: Option<RequestId>) {
         let cfg = self.cfg.clone();
-        if channel.is_empty()
-            || channel.len() > cfg.max_channel_bytes
-            || channel.chars().any(char::is_control)
-        {
-            let msg = format!(
-                "channel must be 1 to {} bytes without control characters",
-                cfg.max_channel_bytes
-            );
+        if channel.is_empty() || channel.len() > cfg.max_channel_bytes || channel.chars().any(char::is_control) {
+            let msg = format!("channel must be 1 to {} bytes without control characters", cfg.max_channel_bytes);
             return self.error(conn, ErrorCode::InvalidArgs, msg, req);
         }
-        if name.trim().is_empty()
-            || name.len() > cfg.max_name_bytes
-            || name.chars().any(char::is_control)
-        {
-            let msg = format!(
-                "name must be 1 to {} bytes without control characters",
-                cfg.max_name_bytes
-            );
+        if name.trim().is_empty() || name.len() > cfg.max_name_bytes || name.chars().any(char::is_control) {
+            let msg = format!("name must be 1 to {} bytes without control characters", cfg.max_name_bytes);
             return self.error(conn, ErrorCode::InvalidArgs, msg, req);
         }
         let Some(s) = self.sessions.get(peer) else {
             return;
         };
-        let allowed = self
-            .keys
-            .by_id(&s.kid)
-            .is_some_and(|k| k.allows_channel(&channel));
+        let allowed = self.keys.by_id(&s.kid).is_some_and(|k| k.allows_channel(&channel));
         if !allowed {
-            return self.error(
-                conn,
-                ErrorCode::ChannelNotAuthorized,
-                "this key may not use this channel",
-                req,
-            );
+            return self.error(conn, ErrorCode::ChannelNotAuthorized, "this key may not use this channel", req);
         }
         let already = s.channels.contains(&channel);
         if !already && s.channels.len() >= cfg.max_channels_per_peer {
-            let msg = format!(
-                "at most {} channels per connection",
-                cfg.max_channels_per_peer
-            );
+            let msg = format!("at most {} channels per connection", cfg.max_channels_per_peer);
             return self.error(conn, ErrorCode::InvalidArgs, msg, req);
         }
         let members = self.channels.get(&channel).map_or(0, |m| m.len());
         if !already && members >= cfg.max_peers_per_channel {
-            let msg = format!(
-                "channel holds its maximum of {} peers",
-                cfg.max_peers_per_channel
-            );
+            let msg = format!("channel holds its maximum of {} peers", cfg.max_peers_per_channel);
             return self.error(conn, ErrorCode::ChannelFull, msg, req);
         }
         let renamed = s.name != name;
@@ -131,12 +82,7 @@ impl State {
         // refresh); a new channel announces it there. Re-subscribing unchanged only
         // re-sends the snapshot.
         if renamed {
-            let others: Vec<String> = self.sessions[peer]
-                .channels
-                .iter()
-                .filter(|c| **c != channel)
-                .cloned()
-                .collect();
+            let others: Vec<String> = self.sessions[peer].channels.iter().filter(|c| **c != channel).cloned().collect();
             for ch in others {
                 self.join_channel(peer, &ch);
             }
@@ -150,43 +96,18 @@ impl State {
         self.ack(conn, req, Some(token));
     }
 
-    fn publish(
-        &mut self,
-        conn: ConnId,
-        peer: &Arc<str>,
-        channel: String,
-        data: Box<RawValue>,
-        req: Option<RequestId>,
-    ) {
-        let member = self
-            .sessions
-            .get(peer)
-            .is_some_and(|s| s.channels.contains(&channel));
+    fn publish(&mut self, conn: ConnId, peer: &Arc<str>, channel: String, data: Box<RawValue>, req: Option<RequestId>) {
+        let member = self.sessions.get(peer).is_some_and(|s| s.channels.contains(&channel));
         if !member {
-            return self.error(
-                conn,
-                ErrorCode::NotSubscribed,
-                "publish to a channel you have not subscribed to",
-                req,
-            );
+            return self.error(conn, ErrorCode::NotSubscribed, "publish to a channel you have not subscribed to", req);
         }
         if !self.take_quota(peer) {
-            return self.error(
-                conn,
-                ErrorCode::OverMessageQuota,
-                "the key's message quota is used up",
-                req,
-            );
+            return self.error(conn, ErrorCode::OverMessageQuota, "the key's message quota is used up", req);
         }
-        let frame = ServerFrame::Message {
-            from: peer.to_string(),
-            channel: Some(channel.clone()),
-            data,
-        };
+        let frame = ServerFrame::Message { from: peer.to_string(), channel: Some(channel.clone()), data };
         let missed = self.broadcast_app(&channel, peer, &frame);
         for m in missed {
-            let msg =
-                format!("peer {m} is reconnecting and its queue is full; not delivered to it");
+            let msg = format!("peer {m} is reconnecting and its queue is full; not delivered to it");
             self.error(conn, ErrorCode::PeerUnavailable, msg, req.clone());
         }
         self.ack(conn, req, None);
@@ -210,42 +131,20 @@ impl State {
             _ => false,
         };
         if !reachable {
-            return self.error(
-                conn,
-                ErrorCode::UnknownPeer,
-                "no such peer in your channels",
-                req,
-            );
+            return self.error(conn, ErrorCode::UnknownPeer, "no such peer in your channels", req);
         }
         if counted && !self.take_quota(peer) {
-            return self.error(
-                conn,
-                ErrorCode::OverMessageQuota,
-                "the key's message quota is used up",
-                req,
-            );
+            return self.error(conn, ErrorCode::OverMessageQuota, "the key's message quota is used up", req);
         }
         let frame = if counted {
-            ServerFrame::Message {
-                from: peer.to_string(),
-                channel: None,
-                data,
-            }
+            ServerFrame::Message { from: peer.to_string(), channel: None, data }
         } else {
-            ServerFrame::Signal {
-                from: peer.to_string(),
-                data,
-            }
+            ServerFrame::Signal { from: peer.to_string(), data }
         };
         if self.deliver(&to, Utf8Bytes::from(frame.to_json())) {
             self.ack(conn, req, None);
         } else {
-            self.error(
-                conn,
-                ErrorCode::PeerUnavailable,
-                "peer is reconnecting and its queue is full",
-                req,
-            );
+            self.error(conn, ErrorCode::PeerUnavailable, "peer is reconnecting and its queue is full", req);
         }
     }
 
@@ -254,8 +153,6 @@ impl State {
             return false;
         };
         let now = self.now;
-        self.key_use
-            .get_mut(&kid)
-            .is_some_and(|u| u.quota.take(now))
+        self.key_use.get_mut(&kid).is_some_and(|u| u.quota.take(now))
     }
 }

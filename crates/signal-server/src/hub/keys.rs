@@ -53,15 +53,8 @@ impl KeyTable {
 
     /// Replaces every key; returns the ids of keys that are no longer present.
     pub fn replace(&self, keys: &[KeyConfig]) -> Vec<Arc<str>> {
-        let entries: Vec<Arc<KeyEntry>> = keys
-            .iter()
-            .map(|k| {
-                Arc::new(KeyEntry {
-                    id: k.key.fingerprint().into(),
-                    config: k.clone(),
-                })
-            })
-            .collect();
+        let entries: Vec<Arc<KeyEntry>> =
+            keys.iter().map(|k| Arc::new(KeyEntry { id: k.key.fingerprint().into(), config: k.clone() })).collect();
         let digests = keys.iter().map(|k| k.key.digest()).collect();
         let mut guard = self.inner.write().unwrap_or_else(|p| p.into_inner());
         let removed = guard

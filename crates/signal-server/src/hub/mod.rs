@@ -3,8 +3,8 @@
 //! Connection tasks talk to it through [`HubHandle`], a clonable handle over a bounded
 //! `mpsc` queue; requests that need an answer carry a `oneshot`. The hub never awaits
 //! a connection: it hands frames to each connection's bounded outbound queue with
-//! `try_send`, and a connection that cannot keep up is closed (its frames wait for its
-//! resume). All protocol decisions live in [`state::State`], which takes the time as an
+//! `try_send`, and a connection that cannot keep up is closed with 1013 and its session
+//! ends. All protocol decisions live in [`state::State`], which takes the time as an
 //! argument and owns no socket.
 
 mod delivery;
@@ -89,12 +89,7 @@ pub struct Connected {
 pub(crate) enum Command {
     Connect(ConnectRequest, oneshot::Sender<Result<Connected, u16>>),
     Frame(ConnId, ClientFrame),
-    Disconnected {
-        conn: ConnId,
-        peer: Arc<str>,
-        ends_session: bool,
-        unsent: Vec<Outbound>,
-    },
+    Disconnected { conn: ConnId, peer: Arc<str>, ends_session: bool, unsent: Vec<Outbound> },
     SetKeys(Vec<KeyConfig>, oneshot::Sender<usize>),
     Disconnect(String, oneshot::Sender<bool>),
     Stats(oneshot::Sender<Stats>),
@@ -135,9 +130,7 @@ impl HubHandle {
                     }
                 };
                 let now = Instant::now();
-                let unix = SystemTime::now()
-                    .duration_since(SystemTime::UNIX_EPOCH)
-                    .unwrap_or_default();
+                let unix = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
                 state.handle(cmd, now, unix);
             }
         });
@@ -157,9 +150,7 @@ impl HubHandle {
 
     /// Registers a connection; `Err(close code)` when it must be refused.
     pub async fn connect(&self, req: ConnectRequest) -> Result<Connected, u16> {
-        self.ask(|tx| Command::Connect(req, tx))
-            .await
-            .unwrap_or(Err(peerchat_protocol::close::GOING_AWAY))
+        self.ask(|tx| Command::Connect(req, tx)).await.unwrap_or(Err(peerchat_protocol::close::GOING_AWAY))
     }
 
     /// Hands a parsed frame to the hub (waits while the hub's queue is full).
@@ -168,22 +159,8 @@ impl HubHandle {
     }
 
     /// Reports that a connection ended, with the replayable frames it did not write.
-    pub async fn disconnected(
-        &self,
-        conn: ConnId,
-        peer: Arc<str>,
-        ends_session: bool,
-        unsent: Vec<Outbound>,
-    ) {
-        let _ = self
-            .tx
-            .send(Command::Disconnected {
-                conn,
-                peer,
-                ends_session,
-                unsent,
-            })
-            .await;
+    pub async fn disconnected(&self, conn: ConnId, peer: Arc<str>, ends_session: bool, unsent: Vec<Outbound>) {
+        let _ = self.tx.send(Command::Disconnected { conn, peer, ends_session, unsent }).await;
     }
 
     /// Replaces the configured keys. Sockets of removed keys are closed with 4001 and
@@ -194,9 +171,7 @@ impl HubHandle {
 
     /// Administrative disconnect of a peer (close 4020, session ends). False if unknown.
     pub async fn disconnect_peer(&self, peer_id: &str) -> bool {
-        self.ask(|tx| Command::Disconnect(peer_id.to_string(), tx))
-            .await
-            .unwrap_or(false)
+        self.ask(|tx| Command::Disconnect(peer_id.to_string(), tx)).await.unwrap_or(false)
     }
 
     /// Counts of connections, sessions and channels.

@@ -8,7 +8,7 @@ use std::time::Duration;
 use peerchat_protocol::{close, ServerFrame, Welcome};
 
 use super::keys::KeyEntry;
-use super::state::{KeyUse, Session, State, HANDOVER_WAIT};
+use super::state::{Handover, KeyUse, Session, State, HANDOVER_WAIT};
 use super::{ConnId, ConnectRequest, Connected, Outbound};
 use crate::rate::FixedWindow;
 use crate::token::TokenClaims;
@@ -21,25 +21,15 @@ impl State {
         };
         // A token for a session this process holds is honoured whatever its age (the
         // grace period bounds it); restoring after a restart also needs it unexpired.
-        let claims = req
-            .resume
-            .as_deref()
-            .and_then(|t| self.signer.verify_signature(t))
-            .filter(|c| *c.kid == *kid);
-        let known = claims
-            .as_ref()
-            .is_some_and(|c| self.sessions.contains_key(c.pid.as_str()));
+        let claims = req.resume.as_deref().and_then(|t| self.signer.verify_signature(t)).filter(|c| *c.kid == *kid);
+        let known = claims.as_ref().is_some_and(|c| self.sessions.contains_key(c.pid.as_str()));
         let takeover = claims.as_ref().filter(|_| known).and_then(|c| {
-            self.sessions[c.pid.as_str()]
-                .conn
-                .or(self.sessions[c.pid.as_str()].handover.map(|h| h.0))
+            let s = &self.sessions[c.pid.as_str()];
+            s.conn.or(s.handover.as_ref().map(|h| h.conn))
         });
         let usage = self.key_use.entry(kid.clone()).or_insert_with(|| KeyUse {
             live: 0,
-            quota: FixedWindow::new(
-                key.config.messages_per_period,
-                Duration::from_secs(key.config.period_secs),
-            ),
+            quota: FixedWindow::new(key.config.messages_per_period, Duration::from_secs(key.config.period_secs)),
         });
         // A takeover replaces a socket, so it does not need a free slot.
         if takeover.is_none() && usage.live >= key.config.max_connections {
@@ -50,28 +40,22 @@ impl State {
         self.next_conn += 1;
         let (peer, resumed) = match claims {
             Some(c) if known => (Arc::<str>::from(c.pid.as_str()), true),
-            Some(c) if c.iid != self.instance && c.exp > self.unix.as_secs() => {
-                (self.restore(c, &key), true)
-            }
+            Some(c) if c.iid != self.instance && c.exp > self.unix.as_secs() => (self.restore(c, &key), true),
             _ => (self.new_session(kid.clone()), false),
         };
-        self.conns.insert(
-            conn,
-            super::state::Conn {
-                peer: peer.clone(),
-                kid,
-                out: req.out,
-                control: req.control,
-            },
-        );
+        self.conns.insert(conn, super::state::Conn { peer: peer.clone(), kid, out: req.out, control: req.control });
         match takeover {
             Some(old) => {
                 // The old socket hands back what it did not write; the new one gets its
-                // welcome once that arrives, so frames stay in order.
+                // welcome once that arrives, so frames stay in order. A socket that was
+                // itself still waiting for its welcome has nothing to hand back.
                 let deadline = self.now + HANDOVER_WAIT;
                 let s = self.sessions.get_mut(&peer).expect("known session");
-                s.conn = None;
-                s.handover = Some((conn, deadline));
+                let mut awaiting = s.handover.take().map(|h| h.awaiting).unwrap_or_default();
+                if s.conn.take() == Some(old) {
+                    awaiting.push(old);
+                }
+                s.handover = Some(Handover { conn, deadline, awaiting, early_frames: Vec::new() });
                 self.timers.insert((deadline, peer.clone()));
                 if let Some(c) = self.conns.remove(&old) {
                     c.control.close(close::NORMAL, "resumed");
@@ -81,20 +65,15 @@ impl State {
             }
             None => self.finish_connect(conn, &peer, resumed),
         }
-        Ok(Connected {
-            conn,
-            peer_id: peer,
-            resumed,
-        })
+        Ok(Connected { conn, peer_id: peer, resumed })
     }
 
-    /// Attaches `conn` to the session and sends welcome, snapshots and queued frames.
+    /// Attaches `conn` to the session and sends welcome, snapshots and queued frames,
+    /// then handles any frames the socket sent while it waited for its welcome.
     pub(super) fn finish_connect(&mut self, conn: ConnId, peer: &Arc<str>, resumed: bool) {
-        let Some(s) = self.sessions.get_mut(peer) else {
-            return;
-        };
+        let Some(s) = self.sessions.get_mut(peer) else { return };
         s.conn = Some(conn);
-        s.handover = None;
+        let early = s.handover.take().map(|h| h.early_frames).unwrap_or_default();
         s.grace_until = None;
         let pending: Vec<Outbound> = s.pending.drain(..).collect();
         let channels: Vec<String> = s.channels.iter().cloned().collect();
@@ -115,20 +94,21 @@ impl State {
             self.push_out(conn, o);
         }
         tracing::info!(conn, peer = %peer, resumed, "connected");
+        for frame in early {
+            self.on_frame(conn, frame);
+        }
     }
 
     fn new_session(&mut self, kid: Arc<str>) -> Arc<str> {
         let peer: Arc<str> = super::state::random_id(12).into();
-        self.sessions
-            .insert(peer.clone(), empty_session(String::new(), kid));
+        self.sessions.insert(peer.clone(), empty_session(String::new(), kid));
         peer
     }
 
     /// Rebuilds a session from a token issued by an earlier server instance.
     fn restore(&mut self, c: TokenClaims, key: &KeyEntry) -> Arc<str> {
         let peer: Arc<str> = c.pid.as_str().into();
-        self.sessions
-            .insert(peer.clone(), empty_session(c.name.clone(), key.id.clone()));
+        self.sessions.insert(peer.clone(), empty_session(c.name.clone(), key.id.clone()));
         for ch in c.ch.iter().take(self.cfg.max_channels_per_peer) {
             let room = self.channels.get(ch).map_or(0, |m| m.len());
             if key.allows_channel(ch) && room < self.cfg.max_peers_per_channel {
@@ -160,13 +140,7 @@ impl State {
     }
 
     /// Closes a connection from the hub's side and detaches it at once.
-    pub(super) fn kill(
-        &mut self,
-        conn: ConnId,
-        code: u16,
-        reason: &'static str,
-        ends_session: bool,
-    ) {
+    pub(super) fn kill(&mut self, conn: ConnId, code: u16, reason: &'static str, ends_session: bool) {
         if let Some(c) = self.conns.get(&conn) {
             c.control.close(code, reason);
         }
@@ -182,7 +156,7 @@ impl State {
         let Some(s) = self.sessions.get_mut(&c.peer) else {
             return;
         };
-        let serving = s.conn == Some(conn) || s.handover.is_some_and(|h| h.0 == conn);
+        let serving = s.conn == Some(conn) || s.handover.as_ref().is_some_and(|h| h.conn == conn);
         if !serving {
             return;
         }
@@ -198,21 +172,11 @@ impl State {
         tracing::debug!(conn, peer = %c.peer, "session in grace period");
     }
 
-    pub(super) fn on_disconnected(
-        &mut self,
-        conn: ConnId,
-        peer: Arc<str>,
-        ends_session: bool,
-        unsent: Vec<Outbound>,
-    ) {
+    pub(super) fn on_disconnected(&mut self, conn: ConnId, peer: Arc<str>, ends_session: bool, unsent: Vec<Outbound>) {
         self.detach(conn, ends_session);
         let Some(s) = self.sessions.get_mut(&peer) else {
             if !unsent.is_empty() {
-                tracing::debug!(
-                    conn,
-                    frames = unsent.len(),
-                    "session ended with frames unsent"
-                );
+                tracing::debug!(conn, frames = unsent.len(), "session ended with frames unsent");
             }
             return;
         };
@@ -220,8 +184,12 @@ impl State {
         for o in unsent.into_iter().rev() {
             s.pending.push_front(o);
         }
-        if let Some((new, _)) = s.handover {
-            self.finish_connect(new, &peer, true);
+        if let Some(h) = s.handover.as_mut() {
+            h.awaiting.retain(|c| *c != conn);
+            if h.awaiting.is_empty() {
+                let new = h.conn;
+                self.finish_connect(new, &peer, true);
+            }
         } else if let Some(live) = s.conn {
             let pending: Vec<Outbound> = s.pending.drain(..).collect();
             pending.into_iter().for_each(|o| self.push_out(live, o));
@@ -234,7 +202,7 @@ impl State {
             return;
         };
         let channels: Vec<String> = s.channels.iter().cloned().collect();
-        let conns = [s.conn, s.handover.map(|h| h.0)];
+        let conns = [s.conn, s.handover.as_ref().map(|h| h.conn)];
         for ch in channels {
             self.leave_channel(peer, &ch);
         }

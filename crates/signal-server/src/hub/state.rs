@@ -16,7 +16,7 @@ use crate::token::TokenSigner;
 
 /// Close code for a connection whose outbound queue overflowed ("try again later").
 /// The session ends with it: the client reconnects as a new peer.
-pub const SLOW_CONSUMER: u16 = 1013;
+pub const SLOW_CONSUMER: u16 = peerchat_protocol::close::TRY_AGAIN_LATER;
 
 /// How long a takeover waits for the old socket to hand back its unsent frames.
 pub(super) const HANDOVER_WAIT: Duration = Duration::from_secs(2);
@@ -38,11 +38,26 @@ pub(super) struct Session {
     /// The socket that currently serves the session.
     pub conn: Option<ConnId>,
     /// A socket that resumed the session and waits for the old one to hand over.
-    pub handover: Option<(ConnId, Instant)>,
+    pub handover: Option<Handover>,
     pub grace_until: Option<Instant>,
     /// App frames waiting for a resume.
     pub pending: VecDeque<Outbound>,
 }
+
+/// A resume that took over a live socket, waiting for that socket's unsent frames.
+pub(super) struct Handover {
+    /// The new socket; it gets its welcome when the hand-back is complete.
+    pub conn: ConnId,
+    /// When to give up waiting and welcome the new socket anyway.
+    pub deadline: Instant,
+    /// Old sockets whose hand-back has not arrived yet.
+    pub awaiting: Vec<ConnId>,
+    /// Frames the new socket sent before its welcome, handled right after it.
+    pub early_frames: Vec<peerchat_protocol::ClientFrame>,
+}
+
+/// Most frames a resuming socket may send before its welcome; more are refused.
+pub(super) const MAX_EARLY_FRAMES: usize = 64;
 
 /// A registered socket.
 pub(super) struct Conn {
@@ -114,12 +129,9 @@ impl State {
                 let _ = reply.send(self.connect(req));
             }
             Command::Frame(conn, frame) => self.on_frame(conn, frame),
-            Command::Disconnected {
-                conn,
-                peer,
-                ends_session,
-                unsent,
-            } => self.on_disconnected(conn, peer, ends_session, unsent),
+            Command::Disconnected { conn, peer, ends_session, unsent } => {
+                self.on_disconnected(conn, peer, ends_session, unsent)
+            }
             Command::SetKeys(keys, reply) => {
                 let _ = reply.send(self.set_keys(keys));
             }
@@ -131,11 +143,7 @@ impl State {
                     connections: self.conns.len(),
                     sessions: self.sessions.len(),
                     channels: self.channels.len(),
-                    sessions_in_grace: self
-                        .sessions
-                        .values()
-                        .filter(|s| s.grace_until.is_some())
-                        .count(),
+                    sessions_in_grace: self.sessions.values().filter(|s| s.grace_until.is_some()).count(),
                 });
             }
         }
@@ -155,11 +163,10 @@ impl State {
             if s.conn.is_none() && s.grace_until == Some(t) {
                 tracing::debug!(peer = %peer, "grace period over");
                 self.end_session(&peer);
-            } else if let Some((new, deadline)) = s.handover {
-                if deadline == t {
-                    tracing::warn!(peer = %peer, "old socket did not hand over in time");
-                    self.finish_connect(new, &peer, true);
-                }
+            } else if let Some(h) = s.handover.as_ref().filter(|h| h.deadline == t) {
+                tracing::warn!(peer = %peer, "old socket did not hand over in time");
+                let new = h.conn;
+                self.finish_connect(new, &peer, true);
             }
         }
     }
@@ -169,30 +176,16 @@ impl State {
         for k in &keys {
             let id: Arc<str> = k.key.fingerprint().into();
             if let Some(u) = self.key_use.get_mut(&id) {
-                u.quota
-                    .set_limits(k.messages_per_period, Duration::from_secs(k.period_secs));
+                u.quota.set_limits(k.messages_per_period, Duration::from_secs(k.period_secs));
             }
         }
-        let victims: Vec<ConnId> = self
-            .conns
-            .iter()
-            .filter(|(_, c)| removed.contains(&c.kid))
-            .map(|(id, _)| *id)
-            .collect();
+        let victims: Vec<ConnId> =
+            self.conns.iter().filter(|(_, c)| removed.contains(&c.kid)).map(|(id, _)| *id).collect();
         for id in &victims {
-            self.kill(
-                *id,
-                peerchat_protocol::close::INVALID_KEY,
-                "key revoked",
-                true,
-            );
+            self.kill(*id, peerchat_protocol::close::INVALID_KEY, "key revoked", true);
         }
-        let orphans: Vec<Arc<str>> = self
-            .sessions
-            .iter()
-            .filter(|(_, s)| removed.contains(&s.kid))
-            .map(|(p, _)| p.clone())
-            .collect();
+        let orphans: Vec<Arc<str>> =
+            self.sessions.iter().filter(|(_, s)| removed.contains(&s.kid)).map(|(p, _)| p.clone()).collect();
         for p in orphans {
             self.end_session(&p);
         }
@@ -204,13 +197,10 @@ impl State {
             return false;
         };
         let peer: Arc<str> = peer.into();
-        match s.conn.or(s.handover.map(|(c, _)| c)) {
-            Some(c) => self.kill(
-                c,
-                peerchat_protocol::close::ADMIN_DISCONNECT,
-                "disconnected by an administrator",
-                true,
-            ),
+        match s.conn.or(s.handover.as_ref().map(|h| h.conn)) {
+            Some(c) => {
+                self.kill(c, peerchat_protocol::close::ADMIN_DISCONNECT, "disconnected by an administrator", true)
+            }
             None => self.end_session(&peer),
         }
         true

@@ -57,13 +57,7 @@ pub async fn try_connect(url: &str, origin: Option<&str>) -> Result<Client, Refu
     }
     match tokio_tungstenite::connect_async(req).await {
         Ok((ws, _)) => {
-            let mut c = Client {
-                ws,
-                welcome: Value::Null,
-                peer_id: String::new(),
-                token: String::new(),
-                next_req: 0,
-            };
+            let mut c = Client { ws, welcome: Value::Null, peer_id: String::new(), token: String::new(), next_req: 0 };
             let w = c.recv().await;
             assert_eq!(w["type"], "welcome", "first frame is welcome: {w}");
             c.peer_id = w["peerId"].as_str().unwrap().to_string();
@@ -73,53 +67,35 @@ pub async fn try_connect(url: &str, origin: Option<&str>) -> Result<Client, Refu
         }
         Err(WsError::Http(resp)) => Err(Refused {
             status: resp.status().as_u16(),
-            body: resp
-                .body()
-                .as_ref()
-                .map(|b| String::from_utf8_lossy(b).into_owned())
-                .unwrap_or_default(),
+            body: resp.body().as_ref().map(|b| String::from_utf8_lossy(b).into_owned()).unwrap_or_default(),
         }),
         Err(e) => panic!("connect failed: {e}"),
     }
 }
 
 pub async fn connect(server: &ServerHandle) -> Client {
-    try_connect(&url(server, KEY), None)
-        .await
-        .expect("upgrade accepted")
+    try_connect(&url(server, KEY), None).await.expect("upgrade accepted")
 }
 
 pub async fn resume(server: &ServerHandle, token: &str) -> Client {
-    try_connect(&format!("{}&resume={token}", url(server, KEY)), None)
-        .await
-        .expect("upgrade accepted")
+    try_connect(&format!("{}&resume={token}", url(server, KEY)), None).await.expect("upgrade accepted")
 }
 
 impl Client {
     pub async fn send(&mut self, v: Value) {
-        self.ws
-            .send(Message::text(v.to_string()))
-            .await
-            .expect("send");
+        self.ws.send(Message::text(v.to_string())).await.expect("send");
     }
 
     pub async fn send_text(&mut self, s: &str) {
-        self.ws
-            .send(Message::text(s.to_string()))
-            .await
-            .expect("send");
+        self.ws.send(Message::text(s.to_string())).await.expect("send");
     }
 
     /// Next text frame as JSON; panics on close or after `WAIT`.
     pub async fn recv(&mut self) -> Value {
         loop {
-            let msg = tokio::time::timeout(WAIT, self.ws.next())
-                .await
-                .expect("a frame within the wait");
+            let msg = tokio::time::timeout(WAIT, self.ws.next()).await.expect("a frame within the wait");
             match msg {
-                Some(Ok(Message::Text(t))) => {
-                    return serde_json::from_str(&t).expect("server sends JSON")
-                }
+                Some(Ok(Message::Text(t))) => return serde_json::from_str(&t).expect("server sends JSON"),
                 Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
                 other => panic!("expected a text frame, got {other:?}"),
             }
@@ -136,16 +112,10 @@ impl Client {
     /// Reads until the server closes; returns the close code and reason.
     pub async fn closed(&mut self) -> (u16, String) {
         loop {
-            let msg = tokio::time::timeout(WAIT, self.ws.next())
-                .await
-                .expect("close within the wait");
+            let msg = tokio::time::timeout(WAIT, self.ws.next()).await.expect("close within the wait");
             match msg {
-                Some(Ok(Message::Close(Some(f)))) => {
-                    return (u16::from(f.code), f.reason.to_string())
-                }
-                Some(Ok(Message::Close(None))) => {
-                    return (u16::from(CloseCode::Status), String::new())
-                }
+                Some(Ok(Message::Close(Some(f)))) => return (u16::from(f.code), f.reason.to_string()),
+                Some(Ok(Message::Close(None))) => return (u16::from(CloseCode::Status), String::new()),
                 Some(Ok(_)) => continue,
                 Some(Err(e)) => panic!("socket error before close frame: {e}"),
                 None => panic!("stream ended without a close frame"),
@@ -168,8 +138,7 @@ impl Client {
     /// Subscribes and returns the snapshot (checks snapshot-then-ack ordering).
     pub async fn subscribe(&mut self, channel: &str, name: &str) -> Value {
         let r = self.req();
-        self.send(json!({"type":"subscribe","channel":channel,"name":name,"requestId":r}))
-            .await;
+        self.send(json!({"type":"subscribe","channel":channel,"name":name,"requestId":r})).await;
         let snap = self.recv_type("presence").await;
         assert_eq!(snap["channel"], channel);
         let ack = self.recv_type("ack").await;
@@ -195,19 +164,9 @@ impl Client {
 
 /// Peer ids listed as joined in a presence frame.
 pub fn joined(p: &Value) -> Vec<String> {
-    p["joined"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["peerId"].as_str().unwrap().to_string())
-        .collect()
+    p["joined"].as_array().unwrap().iter().map(|e| e["peerId"].as_str().unwrap().to_string()).collect()
 }
 
 pub fn left(p: &Value) -> Vec<String> {
-    p["left"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e.as_str().unwrap().to_string())
-        .collect()
+    p["left"].as_array().unwrap().iter().map(|e| e.as_str().unwrap().to_string()).collect()
 }
