@@ -5,27 +5,55 @@
 //! names the field at fault and still echoes the frame's `requestId` when it was readable.
 //! Unknown fields are ignored so that newer clients keep working with this server.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use crate::{FrameError, RequestId, MAX_REQUEST_ID_LEN};
 
-/// A frame sent by a client.
-#[derive(Debug, Clone)]
+/// A frame sent by a client. Serialises to the wire JSON with [`ClientFrame::to_json`].
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum ClientFrame {
     /// Join a channel under a display name.
-    Subscribe { channel: String, name: String, request_id: Option<RequestId> },
+    Subscribe {
+        channel: String,
+        name: String,
+        #[serde(rename = "requestId", skip_serializing_if = "Option::is_none")]
+        request_id: Option<RequestId>,
+    },
     /// Leave a channel.
-    Unsubscribe { channel: String, request_id: Option<RequestId> },
+    Unsubscribe {
+        channel: String,
+        #[serde(rename = "requestId", skip_serializing_if = "Option::is_none")]
+        request_id: Option<RequestId>,
+    },
     /// Send `data` to every other subscriber of `channel`.
-    Publish { channel: String, data: Box<RawValue>, request_id: Option<RequestId> },
+    Publish {
+        channel: String,
+        data: Box<RawValue>,
+        #[serde(rename = "requestId", skip_serializing_if = "Option::is_none")]
+        request_id: Option<RequestId>,
+    },
     /// Send `data` to one peer that shares a channel.
-    Send { to: String, data: Box<RawValue>, request_id: Option<RequestId> },
+    Send {
+        to: String,
+        data: Box<RawValue>,
+        #[serde(rename = "requestId", skip_serializing_if = "Option::is_none")]
+        request_id: Option<RequestId>,
+    },
     /// Relay WebRTC negotiation to one peer; `data` must be a JSON object.
-    Signal { to: String, data: Box<RawValue>, request_id: Option<RequestId> },
+    Signal {
+        to: String,
+        data: Box<RawValue>,
+        #[serde(rename = "requestId", skip_serializing_if = "Option::is_none")]
+        request_id: Option<RequestId>,
+    },
     /// Application-level keepalive; `t` (a number) is echoed in the `pong`.
-    Ping { t: Option<Box<RawValue>> },
+    Ping {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        t: Option<Box<RawValue>>,
+    },
 }
 
 #[derive(Deserialize)]
@@ -121,6 +149,12 @@ impl ClientFrame {
                 Err(e)
             }
         }
+    }
+
+    /// Serialises the frame as the JSON text sent on the wire.
+    pub fn to_json(&self) -> String {
+        // Cannot fail: string keys only, and RawValue is valid JSON.
+        serde_json::to_string(self).unwrap_or_default()
     }
 
     /// The frame's `requestId`, if any.
@@ -233,6 +267,22 @@ mod tests {
         let f = ClientFrame::parse(r#"{"type":"ping","t":1700000000000123}"#).unwrap();
         assert!(matches!(f, ClientFrame::Ping { t: Some(ref t) } if t.get() == "1700000000000123"));
         assert!(matches!(ClientFrame::parse(r#"{"type":"ping"}"#).unwrap(), ClientFrame::Ping { t: None }));
+    }
+
+    #[test]
+    fn serialised_frames_parse_back() {
+        let texts = [
+            r#"{"type":"subscribe","channel":"c","name":"n","requestId":1}"#,
+            r#"{"type":"unsubscribe","channel":"c"}"#,
+            r#"{"type":"publish","channel":"c","data":{"a":[1]},"requestId":"x"}"#,
+            r#"{"type":"send","to":"p","data":null}"#,
+            r#"{"type":"signal","to":"p","data":{"gen":1}}"#,
+            r#"{"type":"ping","t":5}"#,
+            r#"{"type":"ping"}"#,
+        ];
+        for t in texts {
+            assert_eq!(ClientFrame::parse(t).unwrap().to_json(), t);
+        }
     }
 
     #[test]

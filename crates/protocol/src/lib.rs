@@ -14,6 +14,7 @@ mod client;
 mod codes;
 mod error;
 mod ids;
+mod key;
 pub mod peer;
 mod server;
 pub mod signal;
@@ -22,6 +23,7 @@ pub use client::ClientFrame;
 pub use codes::{close, ErrorCode};
 pub use error::FrameError;
 pub use ids::{is_valid_peer_id, RequestId, MAX_PEER_ID_LEN};
+pub use key::PublishableKey;
 pub use server::{IceServer, PresenceEntry, ServerFrame, Welcome};
 
 /// Re-exported so users of the crate name the same raw JSON type.
