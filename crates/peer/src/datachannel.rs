@@ -1,0 +1,307 @@
+//! A backpressure-aware DataChannel over a raw engine channel.
+//!
+//! `send(..).await` is sequenced (concurrent sends go out in call order and never burst
+//! the buffer), waits while the buffered amount would exceed `max_buffered_amount`, and
+//! fails at once with [`DataChannelOverflowError`] when `max_queued_sends` sends are
+//! already pending, so a producer can drop (game ticks) or throttle (file chunks).
+//! Messages over the negotiated maximum size fail with [`DataChannelError::TooLarge`].
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, watch, Mutex, Notify};
+
+use crate::engine::{ChannelEvent, RawChannel};
+
+/// Incoming messages held before the engine is asked to wait.
+const INCOMING_QUEUE: usize = 256;
+/// Re-check interval while waiting for the buffer to drain (a safety net under the
+/// buffered-amount-low event).
+const DRAIN_POLL: Duration = Duration::from_millis(20);
+
+/// Limits of a [`DataChannel`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DataChannelOptions {
+    /// Most bytes buffered in the channel before `send` waits.
+    pub max_buffered_amount: usize,
+    /// Buffered amount at which waiting sends resume.
+    pub buffered_amount_low_threshold: usize,
+    /// Most sends pending at once; one more fails with an overflow error.
+    pub max_queued_sends: usize,
+}
+
+impl Default for DataChannelOptions {
+    fn default() -> Self {
+        DataChannelOptions {
+            max_buffered_amount: 1_048_576,
+            buffered_amount_low_threshold: 524_288,
+            max_queued_sends: 256,
+        }
+    }
+}
+
+/// A message on a channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Message {
+    /// A text message (the chat JSON travels as text).
+    Text(String),
+    /// A binary message.
+    Binary(Vec<u8>),
+}
+
+impl Message {
+    /// Payload size in bytes.
+    pub fn len(&self) -> usize {
+        match self {
+            Message::Text(t) => t.len(),
+            Message::Binary(b) => b.len(),
+        }
+    }
+
+    /// Whether the payload is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl From<String> for Message {
+    fn from(s: String) -> Self {
+        Message::Text(s)
+    }
+}
+
+impl From<&str> for Message {
+    fn from(s: &str) -> Self {
+        Message::Text(s.to_string())
+    }
+}
+
+impl From<Vec<u8>> for Message {
+    fn from(b: Vec<u8>) -> Self {
+        Message::Binary(b)
+    }
+}
+
+/// A send refused because `max_queued_sends` sends were already pending.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "DataChannel overflow: {queued_sends} sends pending (max {max_queued_sends}), {buffered_amount} bytes buffered (max {max_buffered_amount}); message of {message_size} bytes not sent"
+)]
+pub struct DataChannelOverflowError {
+    pub queued_sends: usize,
+    pub max_queued_sends: usize,
+    pub buffered_amount: usize,
+    pub max_buffered_amount: usize,
+    pub message_size: usize,
+}
+
+/// Errors of [`DataChannel::send`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DataChannelError {
+    /// Too many sends pending; the message was not sent.
+    #[error(transparent)]
+    Overflow(#[from] DataChannelOverflowError),
+    /// The message exceeds the largest message the connection carries.
+    #[error("message of {size} bytes exceeds the maximum of {max}")]
+    TooLarge { size: usize, max: usize },
+    /// The channel is closed.
+    #[error("the channel is closed")]
+    Closed,
+    /// The engine refused the send.
+    #[error("{0}")]
+    Engine(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Connecting,
+    Open,
+    Closed,
+}
+
+struct Inner {
+    raw: RawChannel,
+    label: String,
+    opts: DataChannelOptions,
+    max_message_size: usize,
+    order: Mutex<()>,
+    pending: AtomicUsize,
+    last_buffered: AtomicUsize,
+    low: Notify,
+    phase: watch::Receiver<Phase>,
+    incoming: Mutex<mpsc::Receiver<Message>>,
+}
+
+/// A DataChannel with backpressure-aware sends. Cheap to clone.
+#[derive(Clone)]
+pub struct DataChannel {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for DataChannel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DataChannel").field("label", &self.inner.label).finish()
+    }
+}
+
+struct PendingGuard<'a>(&'a AtomicUsize);
+
+impl Drop for PendingGuard<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl DataChannel {
+    /// Wraps a raw channel. `open` says whether it is already open (channels announced
+    /// by the other side are).
+    pub(crate) async fn wrap(raw: RawChannel, opts: DataChannelOptions, max_message_size: usize, open: bool) -> Self {
+        let label = raw.label().await;
+        raw.set_low_threshold(opts.buffered_amount_low_threshold.min(u32::MAX as usize) as u32).await;
+        let (phase_tx, phase) = watch::channel(if open { Phase::Open } else { Phase::Connecting });
+        let (msg_tx, msg_rx) = mpsc::channel(INCOMING_QUEUE);
+        let inner = Arc::new(Inner {
+            raw: raw.clone(),
+            label,
+            opts,
+            max_message_size,
+            order: Mutex::new(()),
+            pending: AtomicUsize::new(0),
+            last_buffered: AtomicUsize::new(0),
+            low: Notify::new(),
+            phase,
+            incoming: Mutex::new(msg_rx),
+        });
+        let weak = Arc::downgrade(&inner);
+        tokio::spawn(async move {
+            while let Some(ev) = raw.next_event().await {
+                match ev {
+                    ChannelEvent::Open => {
+                        let _ = phase_tx.send(Phase::Open);
+                    }
+                    ChannelEvent::Text(t) => {
+                        if msg_tx.send(Message::Text(t)).await.is_err() {
+                            break;
+                        }
+                    }
+                    ChannelEvent::Binary(b) => {
+                        if msg_tx.send(Message::Binary(b)).await.is_err() {
+                            break;
+                        }
+                    }
+                    ChannelEvent::BufferedAmountLow => {
+                        if let Some(i) = weak.upgrade() {
+                            i.low.notify_waiters();
+                        }
+                    }
+                    ChannelEvent::Closed => break,
+                }
+            }
+            let _ = phase_tx.send(Phase::Closed);
+            if let Some(i) = weak.upgrade() {
+                i.low.notify_waiters();
+            }
+        });
+        DataChannel { inner }
+    }
+
+    /// The channel's label.
+    pub fn label(&self) -> &str {
+        &self.inner.label
+    }
+
+    /// The limits this channel enforces.
+    pub fn options(&self) -> DataChannelOptions {
+        self.inner.opts
+    }
+
+    /// Largest message this channel can carry.
+    pub fn max_message_size(&self) -> usize {
+        self.inner.max_message_size
+    }
+
+    /// Whether the channel is open.
+    pub fn is_open(&self) -> bool {
+        *self.inner.phase.borrow() == Phase::Open
+    }
+
+    /// Whether the channel has closed.
+    pub fn is_closed(&self) -> bool {
+        *self.inner.phase.borrow() == Phase::Closed
+    }
+
+    /// Sends that are pending right now (waiting or being written).
+    pub fn queued_sends(&self) -> usize {
+        self.inner.pending.load(Ordering::Acquire)
+    }
+
+    /// Waits until the channel is open; `Err(Closed)` if it closes first.
+    pub async fn opened(&self) -> Result<(), DataChannelError> {
+        let mut phase = self.inner.phase.clone();
+        loop {
+            match *phase.borrow_and_update() {
+                Phase::Open => return Ok(()),
+                Phase::Closed => return Err(DataChannelError::Closed),
+                Phase::Connecting => {}
+            }
+            if phase.changed().await.is_err() {
+                return Err(DataChannelError::Closed);
+            }
+        }
+    }
+
+    /// Sends a message, waiting for buffer room; see the module docs.
+    pub async fn send(&self, msg: impl Into<Message>) -> Result<(), DataChannelError> {
+        let msg = msg.into();
+        let i = &*self.inner;
+        let size = msg.len();
+        if size > i.max_message_size {
+            return Err(DataChannelError::TooLarge { size, max: i.max_message_size });
+        }
+        let before = i.pending.fetch_add(1, Ordering::AcqRel);
+        let _guard = PendingGuard(&i.pending);
+        if before >= i.opts.max_queued_sends {
+            return Err(DataChannelOverflowError {
+                queued_sends: before,
+                max_queued_sends: i.opts.max_queued_sends,
+                buffered_amount: i.last_buffered.load(Ordering::Acquire),
+                max_buffered_amount: i.opts.max_buffered_amount,
+                message_size: size,
+            }
+            .into());
+        }
+        let _turn = i.order.lock().await;
+        self.opened().await?;
+        loop {
+            let notified = i.low.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let buffered = i.raw.buffered_amount().await;
+            i.last_buffered.store(buffered, Ordering::Release);
+            if buffered == 0 || buffered + size <= i.opts.max_buffered_amount {
+                break;
+            }
+            if self.is_closed() {
+                return Err(DataChannelError::Closed);
+            }
+            let _ = tokio::time::timeout(DRAIN_POLL, notified).await;
+        }
+        let sent = match &msg {
+            Message::Text(t) => i.raw.send_text(t).await,
+            Message::Binary(b) => i.raw.send_binary(b).await,
+        };
+        sent.map_err(|e| if self.is_closed() { DataChannelError::Closed } else { DataChannelError::Engine(e.0) })
+    }
+
+    /// The next incoming message; `None` once the channel has closed.
+    pub async fn recv(&self) -> Option<Message> {
+        self.inner.incoming.lock().await.recv().await
+    }
+
+    /// Closes the channel.
+    pub async fn close(&self) {
+        self.inner.raw.close().await;
+    }
+}

@@ -1,0 +1,281 @@
+//! The WebRTC engine, behind one module: everything that names the `webrtc` crate lives
+//! here (and in `channel.rs`), so another engine can replace it without touching the
+//! rest of the SDK. Engine callbacks become [`EngineEvent`] messages tagged with the
+//! connection generation; no callback touches shared state.
+
+mod channel;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use peerchat_protocol::signal::{IceCandidate, SessionDescription};
+use tokio::sync::mpsc;
+use webrtc::data_channel::RTCDataChannelInit;
+use webrtc::peer_connection::{
+    PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCConfigurationBuilder, RTCIceCandidateInit,
+    RTCIceConnectionState, RTCIceGatheringState, RTCIceServer, RTCPeerConnectionIceEvent, RTCPeerConnectionState,
+    RTCSdpType, RTCSessionDescription, SettingEngineBuilder,
+};
+
+pub use channel::{ChannelEvent, RawChannel};
+
+use crate::options::{EngineSettings, IceServer};
+
+/// The native peer connection, as returned by [`crate::RemotePeer::pc`].
+pub type NativePeerConnection = Arc<dyn PeerConnection>;
+
+/// Engine failures, with the engine's message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("webrtc engine: {0}")]
+pub struct EngineError(pub String);
+
+fn err(e: impl std::fmt::Display) -> EngineError {
+    EngineError(e.to_string())
+}
+
+/// Connection-level state, reduced to what the SDK acts on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LinkState {
+    Connecting,
+    Connected,
+    Disconnected,
+    Failed,
+    Closed,
+}
+
+/// What an engine connection reports.
+pub(crate) enum EngineEvent {
+    /// A local candidate to trickle to the other side.
+    Candidate(IceCandidate),
+    /// ICE finished gathering.
+    GatheringComplete,
+    /// ICE or peer-connection state changed.
+    Link(LinkState),
+    /// The other side opened an in-band channel.
+    RemoteChannel(RawChannel),
+}
+
+/// Engine events tagged with the generation of the connection that produced them.
+pub(crate) type EventTx = mpsc::UnboundedSender<(u64, EngineEvent)>;
+
+/// Options for a new connection.
+#[derive(Clone, Debug)]
+pub(crate) struct ConnectionConfig {
+    pub ice_servers: Vec<IceServer>,
+    pub settings: EngineSettings,
+}
+
+struct Handler {
+    gen: u64,
+    // Unbounded on purpose: callbacks run on the engine's driver, and waiting for room
+    // in a queue there would stall ICE/DTLS/SCTP (and could deadlock with a caller that
+    // awaits the driver). The volume is bounded by ICE itself: a few candidates and
+    // state changes per connection; data never travels through this queue.
+    tx: EventTx,
+}
+
+#[async_trait::async_trait]
+impl PeerConnectionEventHandler for Handler {
+    async fn on_ice_candidate(&self, event: RTCPeerConnectionIceEvent) {
+        if let Ok(init) = event.candidate.to_json() {
+            let c = IceCandidate {
+                candidate: init.candidate,
+                // The engine hard-codes an empty mid; with one bundled m-line the mid is "0".
+                sdp_mid: Some("0".into()),
+                sdp_m_line_index: Some(0),
+                username_fragment: init.username_fragment,
+            };
+            let _ = self.tx.send((self.gen, EngineEvent::Candidate(c)));
+        }
+    }
+
+    async fn on_ice_gathering_state_change(&self, state: RTCIceGatheringState) {
+        if state == RTCIceGatheringState::Complete {
+            let _ = self.tx.send((self.gen, EngineEvent::GatheringComplete));
+        }
+    }
+
+    async fn on_ice_connection_state_change(&self, state: RTCIceConnectionState) {
+        let link = match state {
+            RTCIceConnectionState::Disconnected => LinkState::Disconnected,
+            RTCIceConnectionState::Failed => LinkState::Failed,
+            _ => return,
+        };
+        let _ = self.tx.send((self.gen, EngineEvent::Link(link)));
+    }
+
+    async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {
+        let link = match state {
+            RTCPeerConnectionState::Connecting | RTCPeerConnectionState::New => LinkState::Connecting,
+            RTCPeerConnectionState::Connected => LinkState::Connected,
+            RTCPeerConnectionState::Disconnected => LinkState::Disconnected,
+            RTCPeerConnectionState::Failed => LinkState::Failed,
+            RTCPeerConnectionState::Closed => LinkState::Closed,
+            _ => return,
+        };
+        let _ = self.tx.send((self.gen, EngineEvent::Link(link)));
+    }
+
+    async fn on_data_channel(&self, dc: Arc<dyn webrtc::data_channel::DataChannel>) {
+        let _ = self.tx.send((self.gen, EngineEvent::RemoteChannel(RawChannel::new(dc))));
+    }
+}
+
+/// One native peer connection of one generation.
+pub(crate) struct Connection {
+    pc: NativePeerConnection,
+}
+
+/// Options of a channel opened with [`Connection::create_channel`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ChannelInit {
+    /// Deliver in order.
+    pub ordered: bool,
+    /// Retransmissions before giving up (`None`: reliable).
+    pub max_retransmits: Option<u16>,
+    /// Out-of-band negotiated stream id.
+    pub negotiated: Option<u16>,
+}
+
+impl ChannelInit {
+    /// Ordered and reliable.
+    pub fn reliable() -> Self {
+        ChannelInit { ordered: true, max_retransmits: None, negotiated: None }
+    }
+
+    /// Unordered, no retransmissions (the chat channel of the peer conventions).
+    pub fn unreliable() -> Self {
+        ChannelInit { ordered: false, max_retransmits: Some(0), negotiated: None }
+    }
+}
+
+impl Connection {
+    /// Builds a connection that gathers on every interface and on loopback.
+    pub async fn new(cfg: &ConnectionConfig, gen: u64, tx: EventTx) -> Result<Connection, EngineError> {
+        let servers = cfg
+            .ice_servers
+            .iter()
+            .map(|s| RTCIceServer {
+                urls: s.urls.clone(),
+                username: s.username.clone().unwrap_or_default(),
+                credential: s.credential.clone().unwrap_or_default(),
+            })
+            .collect();
+        let config = RTCConfigurationBuilder::new().with_ice_servers(servers).build();
+        let setting = SettingEngineBuilder::new()
+            .with_multicast_dns_mode(rtc::ice::mdns::MulticastDnsMode::Disabled)
+            .with_ice_connection_attempts(Some(Duration::from_millis(50)), None)
+            .with_ice_timeouts(
+                Some(Duration::from_secs(4)),
+                Some(Duration::from_secs(12)),
+                Some(Duration::from_secs(1)),
+            )
+            .build();
+        let addrs: Vec<String> = if cfg.settings.udp_addrs.is_empty() {
+            vec!["0.0.0.0:0".into(), "127.0.0.1:0".into()]
+        } else {
+            cfg.settings.udp_addrs.clone()
+        };
+        let mut builder = PeerConnectionBuilder::new()
+            .with_configuration(config)
+            .with_setting_engine(setting)
+            .with_handler(Arc::new(Handler { gen, tx }))
+            .with_udp_addrs(addrs);
+        if cfg.settings.reactor_threads > 0 {
+            builder = builder.with_dedicated_reactor_pool_size(cfg.settings.reactor_threads);
+        }
+        let pc = builder.build().await.map_err(err)?;
+        Ok(Connection { pc: Arc::new(pc) })
+    }
+
+    /// The native connection (the app's escape hatch).
+    pub fn native(&self) -> NativePeerConnection {
+        self.pc.clone()
+    }
+
+    /// Creates the negotiated `control` channel (id 0), or an in-band app channel.
+    pub async fn create_channel(&self, label: &str, init: ChannelInit) -> Result<RawChannel, EngineError> {
+        let init = RTCDataChannelInit {
+            ordered: init.ordered,
+            max_retransmits: init.max_retransmits,
+            negotiated: init.negotiated,
+            ..Default::default()
+        };
+        let dc = self.pc.create_data_channel(label, Some(init)).await.map_err(err)?;
+        Ok(RawChannel::new(dc))
+    }
+
+    /// Creates an offer (an ICE restart when asked) and sets it as local description.
+    pub async fn offer(&self, ice_restart: bool) -> Result<SessionDescription, EngineError> {
+        if ice_restart {
+            self.pc.restart_ice().await.map_err(err)?;
+        }
+        let offer = self.pc.create_offer(None).await.map_err(err)?;
+        self.pc.set_local_description(offer.clone()).await.map_err(err)?;
+        Ok(to_wire(&offer))
+    }
+
+    /// Creates an answer to the current remote offer and sets it locally.
+    pub async fn answer(&self) -> Result<SessionDescription, EngineError> {
+        let answer = self.pc.create_answer(None).await.map_err(err)?;
+        self.pc.set_local_description(answer.clone()).await.map_err(err)?;
+        Ok(to_wire(&answer))
+    }
+
+    /// Whether a local offer waits for its answer (signaling state have-local-offer).
+    pub async fn has_local_offer(&self) -> bool {
+        matches!(self.pc.pending_local_description().await, Some(d) if d.sdp_type == RTCSdpType::Offer)
+    }
+
+    /// Rolls back a pending local offer (the polite side, on glare).
+    pub async fn rollback(&self) -> Result<(), EngineError> {
+        let rb = RTCSessionDescription::rollback(None).map_err(err)?;
+        self.pc.set_local_description(rb).await.map_err(err)
+    }
+
+    /// Applies a remote offer or answer.
+    pub async fn set_remote(&self, d: &SessionDescription) -> Result<(), EngineError> {
+        let desc = match d.kind.as_str() {
+            "offer" => RTCSessionDescription::offer(d.sdp.clone()),
+            "answer" => RTCSessionDescription::answer(d.sdp.clone()),
+            "pranswer" => RTCSessionDescription::pranswer(d.sdp.clone()),
+            other => return Err(EngineError(format!("unsupported description type `{other}`"))),
+        }
+        .map_err(err)?;
+        self.pc.set_remote_description(desc).await.map_err(err)
+    }
+
+    /// Whether a remote description is set (candidates can be added).
+    pub async fn has_remote(&self) -> bool {
+        self.pc.remote_description().await.is_some()
+    }
+
+    /// Adds a remote candidate.
+    pub async fn add_candidate(&self, c: &IceCandidate) -> Result<(), EngineError> {
+        let init = RTCIceCandidateInit {
+            candidate: c.candidate.clone(),
+            sdp_mid: c.sdp_mid.clone(),
+            sdp_mline_index: c.sdp_m_line_index,
+            username_fragment: c.username_fragment.clone(),
+            ..Default::default()
+        };
+        self.pc.add_ice_candidate(init).await.map_err(err)
+    }
+
+    /// Largest message the connection can carry (negotiated with the other side).
+    pub async fn max_message_size(&self) -> usize {
+        match self.pc.sctp().await {
+            Some(sctp) => sctp.max_message_size().await.map(|n| n as usize).unwrap_or(65_536),
+            None => 65_536,
+        }
+    }
+
+    /// Closes the connection (idempotent).
+    pub async fn close(&self) {
+        let _ = self.pc.close().await;
+    }
+}
+
+fn to_wire(d: &RTCSessionDescription) -> SessionDescription {
+    SessionDescription { kind: d.sdp_type.to_string(), sdp: d.sdp.clone() }
+}

@@ -1,0 +1,190 @@
+//! Typed errors of the SDK. Every failure an app can act on has its own variant.
+
+use peerchat_protocol::ErrorCode;
+
+/// Errors of the peer, its signalling connection and server-routed requests.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PeerError {
+    /// The server refused the key (HTTP 401 at the upgrade).
+    #[error("the server refused the publishable key")]
+    InvalidKey,
+    /// The key does not allow this origin (HTTP 403 at the upgrade).
+    #[error("the key does not allow this origin")]
+    OriginNotAllowed,
+    /// The URL is malformed or does not lead to a signalling endpoint.
+    #[error("bad signalling URL: {0}")]
+    BadUrl(String),
+    /// The upgrade was refused with another HTTP status.
+    #[error("the server refused the connection (HTTP {0})")]
+    Refused(u16),
+    /// The key was revoked while connected (close 4001).
+    #[error("the publishable key was revoked")]
+    KeyRevoked,
+    /// The key's concurrent-connection limit is reached (close 4010).
+    #[error("too many connections for this key")]
+    TooManyConnections,
+    /// This connection sent too many frames (close 4011).
+    #[error("rate limited by the server")]
+    RateLimited,
+    /// An administrator disconnected this peer (close 4020).
+    #[error("disconnected by an administrator")]
+    AdminDisconnect,
+    /// The server closed for repeated malformed frames (close 1008 or 1007).
+    #[error("closed by the server for a protocol violation")]
+    PolicyViolation,
+    /// A frame was larger than the server accepts (close 1009).
+    #[error("a message was too big for the server")]
+    MessageTooBig,
+    /// Reconnecting failed `attempts` times in a row.
+    #[error("could not reconnect after {attempts} attempts")]
+    ReconnectGaveUp { attempts: u32 },
+    /// `send`/`send_to` before `join`, or after `leave`.
+    #[error("not joined to a room")]
+    NotJoined,
+    /// `join` while already joined.
+    #[error("already joined to a room")]
+    AlreadyJoined,
+    /// `send_to` addressed to this peer itself.
+    #[error("cannot send to yourself")]
+    SelfSend,
+    /// Arguments the server (or the SDK) rejected.
+    #[error("invalid arguments: {0}")]
+    InvalidArgs(String),
+    /// The key's message quota is used up; the message was not delivered.
+    #[error("the key's message quota is used up")]
+    OverMessageQuota,
+    /// No such peer in the room.
+    #[error("unknown peer")]
+    UnknownPeer,
+    /// The peer is reconnecting and its queue is full.
+    #[error("peer unavailable: {0}")]
+    PeerUnavailable(String),
+    /// The key may not join this room.
+    #[error("the key may not join this room")]
+    ChannelNotAuthorized,
+    /// The room is full.
+    #[error("the room is full")]
+    ChannelFull,
+    /// Another error code from the server.
+    #[error("server error {code}: {message}")]
+    Server { code: String, message: String },
+    /// The request got no answer in time.
+    #[error("the server did not answer in time")]
+    Timeout,
+    /// The signalling connection dropped before the request was acknowledged; it may or
+    /// may not have been delivered.
+    #[error("connection lost before the server acknowledged the request")]
+    ConnectionLost,
+    /// Too many requests are waiting for a reconnect.
+    #[error("too many requests waiting for the connection")]
+    QueueFull,
+    /// The peer was closed.
+    #[error("the peer is closed")]
+    Closed,
+}
+
+impl PeerError {
+    /// Maps an `error.code` from the server.
+    pub fn from_server(code: ErrorCode, message: String) -> PeerError {
+        match code {
+            ErrorCode::InvalidArgs => PeerError::InvalidArgs(message),
+            ErrorCode::NotSubscribed => PeerError::NotJoined,
+            ErrorCode::UnknownPeer => PeerError::UnknownPeer,
+            ErrorCode::SelfSend => PeerError::SelfSend,
+            ErrorCode::PeerUnavailable => PeerError::PeerUnavailable(message),
+            ErrorCode::OverMessageQuota => PeerError::OverMessageQuota,
+            ErrorCode::ChannelNotAuthorized => PeerError::ChannelNotAuthorized,
+            ErrorCode::ChannelFull => PeerError::ChannelFull,
+            other => PeerError::Server { code: other.to_string(), message },
+        }
+    }
+
+    /// A stable snake_case name, for JSON output and UIs.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            PeerError::InvalidKey => "invalid_key",
+            PeerError::OriginNotAllowed => "origin_not_allowed",
+            PeerError::BadUrl(_) => "bad_url",
+            PeerError::Refused(_) => "refused",
+            PeerError::KeyRevoked => "key_revoked",
+            PeerError::TooManyConnections => "too_many_connections",
+            PeerError::RateLimited => "rate_limited",
+            PeerError::AdminDisconnect => "admin_disconnect",
+            PeerError::PolicyViolation => "policy_violation",
+            PeerError::MessageTooBig => "message_too_big",
+            PeerError::ReconnectGaveUp { .. } => "reconnect_gave_up",
+            PeerError::NotJoined => "not_joined",
+            PeerError::AlreadyJoined => "already_joined",
+            PeerError::SelfSend => "self_send",
+            PeerError::InvalidArgs(_) => "invalid_args",
+            PeerError::OverMessageQuota => "over_message_quota",
+            PeerError::UnknownPeer => "unknown_peer",
+            PeerError::PeerUnavailable(_) => "peer_unavailable",
+            PeerError::ChannelNotAuthorized => "channel_not_authorized",
+            PeerError::ChannelFull => "channel_full",
+            PeerError::Server { .. } => "server_error",
+            PeerError::Timeout => "timeout",
+            PeerError::ConnectionLost => "connection_lost",
+            PeerError::QueueFull => "queue_full",
+            PeerError::Closed => "closed",
+        }
+    }
+
+    /// Whether the peer cannot continue after this error (it closes).
+    pub fn is_fatal(&self) -> bool {
+        matches!(
+            self,
+            PeerError::InvalidKey
+                | PeerError::OriginNotAllowed
+                | PeerError::BadUrl(_)
+                | PeerError::Refused(_)
+                | PeerError::KeyRevoked
+                | PeerError::TooManyConnections
+                | PeerError::RateLimited
+                | PeerError::AdminDisconnect
+                | PeerError::PolicyViolation
+                | PeerError::MessageTooBig
+                | PeerError::ReconnectGaveUp { .. }
+        )
+    }
+
+    /// The error a server close code stands for; `None` for closes after which the SDK
+    /// reconnects (1000, 1001, 1013 and unknown codes).
+    pub fn from_close(code: u16) -> Option<PeerError> {
+        use peerchat_protocol::close;
+        match code {
+            close::INVALID_KEY => Some(PeerError::KeyRevoked),
+            close::OVER_CONNECTION_LIMIT => Some(PeerError::TooManyConnections),
+            close::OVER_RATE => Some(PeerError::RateLimited),
+            close::ADMIN_DISCONNECT => Some(PeerError::AdminDisconnect),
+            close::POLICY | close::INVALID_PAYLOAD => Some(PeerError::PolicyViolation),
+            close::TOO_BIG => Some(PeerError::MessageTooBig),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn close_codes_map_to_fatal_errors() {
+        for (code, kind) in [
+            (4001, "key_revoked"),
+            (4010, "too_many_connections"),
+            (4011, "rate_limited"),
+            (4020, "admin_disconnect"),
+            (1008, "policy_violation"),
+            (1009, "message_too_big"),
+        ] {
+            let e = PeerError::from_close(code).unwrap();
+            assert_eq!(e.kind(), kind);
+            assert!(e.is_fatal());
+        }
+        for code in [1000, 1001, 1006, 1013] {
+            assert_eq!(PeerError::from_close(code), None);
+        }
+    }
+}

@@ -1,0 +1,47 @@
+//! What a [`crate::Peer`] reports to the app.
+
+use crate::error::PeerError;
+use crate::remote::RemotePeer;
+
+/// State of the signalling connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignallingState {
+    /// First connection attempt in progress.
+    Connecting,
+    /// Connected and joined.
+    Connected,
+    /// The socket dropped; reconnecting with backoff. Peer connections keep working.
+    Reconnecting,
+    /// Closed for good (after `close()` or a fatal error).
+    Closed,
+}
+
+impl SignallingState {
+    /// Lower-case name, as in the chat-cli JSON output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SignallingState::Connecting => "connecting",
+            SignallingState::Connected => "connected",
+            SignallingState::Reconnecting => "reconnecting",
+            SignallingState::Closed => "closed",
+        }
+    }
+}
+
+/// An event of a [`crate::Peer`].
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum PeerEvent {
+    /// The server assigned (or, after a resume, confirmed) this peer's id.
+    Welcome { peer_id: String, resumed: bool },
+    /// A remote peer is in the room (from a snapshot or a `joined` delta).
+    PeerJoined(RemotePeer),
+    /// A remote peer left the room (or its identity changed after a server restart).
+    PeerLeft(RemotePeer),
+    /// Data routed by the server (`send` or `publish` of another peer).
+    Message { from: String, channel: Option<String>, data: serde_json::Value },
+    /// The signalling connection changed state.
+    Signalling(SignallingState),
+    /// Something failed. Fatal errors ([`PeerError::is_fatal`]) end the peer.
+    Error(PeerError),
+}

@@ -1,0 +1,35 @@
+//! peerchat's peer SDK: join a room through the signalling server, see remote peers come
+//! and go, and talk to each one over a native WebRTC peer connection.
+//!
+//! * [`Peer`]: connects with a publishable key, joins a room, reports [`PeerEvent`]s,
+//!   sends server-routed data with [`Peer::send`] / [`Peer::send_to`].
+//! * [`RemotePeer`]: one per person in the room: its [`PeerState`], its state changes,
+//!   its current native connection ([`RemotePeer::pc`]) and the channels it opens.
+//! * [`DataChannel`]: backpressure-aware sends with typed overflow and size errors.
+//!
+//! Reconnects are the SDK's job: a dropped signalling socket reconnects with backoff and
+//! resume while peer connections keep carrying data; a broken path is repaired by an ICE
+//! restart, then by rebuilding the connection. Apps re-open their channels on every
+//! transition of a remote peer to [`PeerState::Connected`].
+//!
+//! The negotiation follows the peer conventions of `docs/protocol.md`, so any WebRTC
+//! stack (a browser page too) can be the other peer.
+
+mod backoff;
+pub mod datachannel;
+pub mod engine;
+pub mod error;
+pub mod events;
+pub mod options;
+mod peer;
+pub mod remote;
+mod signalling;
+
+pub use datachannel::{DataChannel, DataChannelError, DataChannelOptions, DataChannelOverflowError, Message};
+pub use engine::{ChannelInit, NativePeerConnection};
+pub use error::PeerError;
+pub use events::{PeerEvent, SignallingState};
+pub use options::{EngineSettings, IceServer, PeerOptions, ReconnectPolicy};
+pub use peer::Peer;
+pub use peerchat_protocol::PublishableKey;
+pub use remote::{OpenChannelError, PeerState, RemotePeer, StateChange, StateChanges};

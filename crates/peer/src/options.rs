@@ -1,0 +1,123 @@
+//! Options of a [`crate::Peer`]: where to connect, how to reconnect, which ICE servers
+//! to use, and engine tuning.
+
+use std::time::Duration;
+
+use peerchat_protocol::PublishableKey;
+
+/// How the SDK reconnects its signalling socket after a drop.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReconnectPolicy {
+    /// Delay before the first retry.
+    pub initial_delay: Duration,
+    /// Each further delay is the previous one times this.
+    pub multiplier: f64,
+    /// Upper bound of a delay.
+    pub max_delay: Duration,
+    /// Random spread applied to each delay: 0.2 means ±20 %.
+    pub jitter: f64,
+    /// Attempts before giving up (the peer then closes with an error).
+    pub max_attempts: u32,
+}
+
+impl Default for ReconnectPolicy {
+    fn default() -> Self {
+        ReconnectPolicy {
+            initial_delay: Duration::from_millis(500),
+            multiplier: 2.0,
+            max_delay: Duration::from_secs(30),
+            jitter: 0.2,
+            max_attempts: 100,
+        }
+    }
+}
+
+/// A STUN or TURN server.
+#[derive(Clone, PartialEq, Eq)]
+pub struct IceServer {
+    /// `stun:`, `turn:` or `turns:` URLs.
+    pub urls: Vec<String>,
+    /// TURN user name.
+    pub username: Option<String>,
+    /// TURN credential (never printed).
+    pub credential: Option<String>,
+}
+
+impl std::fmt::Debug for IceServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IceServer")
+            .field("urls", &self.urls)
+            .field("username", &self.username)
+            .field("credential", &self.credential.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+/// Tuning of the WebRTC engine; the defaults are the measured best on loopback.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EngineSettings {
+    /// Local UDP addresses to gather host candidates on. Empty: every usable interface,
+    /// loopback included.
+    pub udp_addrs: Vec<String>,
+    /// Dedicated reactor threads for the engine's I/O (0: use the caller's runtime).
+    pub reactor_threads: usize,
+    /// Interval between control-channel pings.
+    pub control_ping_interval: Duration,
+    /// Silence on the control channel after which the path is considered dead.
+    pub control_dead_after: Duration,
+    /// How long an ICE restart may take before the connection is rebuilt.
+    pub ice_restart_timeout: Duration,
+    /// How long a new connection may take to reach `connected` before it is rebuilt.
+    pub connect_timeout: Duration,
+}
+
+impl Default for EngineSettings {
+    fn default() -> Self {
+        EngineSettings {
+            udp_addrs: Vec::new(),
+            reactor_threads: 1,
+            control_ping_interval: Duration::from_secs(5),
+            control_dead_after: Duration::from_secs(15),
+            ice_restart_timeout: Duration::from_secs(10),
+            connect_timeout: Duration::from_secs(20),
+        }
+    }
+}
+
+/// Everything a [`crate::Peer`] needs. Constructing a peer does not connect.
+#[derive(Debug, Clone)]
+pub struct PeerOptions {
+    /// `ws://HOST:PORT/v1` or `wss://…`.
+    pub url: String,
+    /// The publishable key (printed redacted).
+    pub key: PublishableKey,
+    /// `None` turns reconnecting off.
+    pub reconnect: Option<ReconnectPolicy>,
+    /// Silence on the signalling socket after which it is considered dead.
+    pub inactivity_timeout: Duration,
+    /// ICE servers added to those the server announces in `welcome`.
+    pub ice_servers: Vec<IceServer>,
+    /// `Origin` header to send (for keys with an origin allow-list).
+    pub origin: Option<String>,
+    /// How long a server-routed request waits for its `ack`.
+    pub request_timeout: Duration,
+    /// Engine tuning.
+    pub engine: EngineSettings,
+}
+
+impl PeerOptions {
+    /// Options with the defaults: reconnect on, 60 s inactivity timeout, no extra ICE
+    /// servers.
+    pub fn new(url: impl Into<String>, key: PublishableKey) -> Self {
+        PeerOptions {
+            url: url.into(),
+            key,
+            reconnect: Some(ReconnectPolicy::default()),
+            inactivity_timeout: Duration::from_secs(60),
+            ice_servers: Vec::new(),
+            origin: None,
+            request_timeout: Duration::from_secs(10),
+            engine: EngineSettings::default(),
+        }
+    }
+}

@@ -1,0 +1,263 @@
+//! [`Peer`]: the app's handle, and the core task that owns the room's remote peers.
+//!
+//! The core task is the only owner of the map of remote peers. It reacts to signalling
+//! events (welcome, presence, relayed signals and messages) and to the app's commands,
+//! and reports [`PeerEvent`]s on a bounded queue.
+
+use std::collections::HashMap;
+
+use peerchat_protocol::signal::SignalPayload;
+use peerchat_protocol::{ClientFrame, PresenceEntry, RawValue};
+use tokio::sync::{mpsc, oneshot, Mutex};
+
+use crate::engine::ConnectionConfig;
+use crate::error::PeerError;
+use crate::events::PeerEvent;
+use crate::options::{IceServer, PeerOptions};
+use crate::remote::{self, RemoteCmd, RemotePeer};
+use crate::signalling::{SigEvent, Signalling};
+
+/// Events waiting for the app; the core waits when the app does not keep up.
+const EVENT_QUEUE: usize = 1024;
+
+enum CoreCmd {
+    Remotes(oneshot::Sender<Vec<RemotePeer>>),
+    Close(oneshot::Sender<()>),
+}
+
+/// A peer in a room: signalling plus one native connection per remote peer.
+pub struct Peer {
+    sig: Signalling,
+    cmd: mpsc::Sender<CoreCmd>,
+    events: Mutex<mpsc::Receiver<PeerEvent>>,
+    room: std::sync::Mutex<Option<String>>,
+    me: std::sync::Mutex<Option<String>>,
+}
+
+impl std::fmt::Debug for Peer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Peer").field("id", &self.peer_id()).finish()
+    }
+}
+
+impl Peer {
+    /// Creates a peer. Nothing connects until [`Peer::join`]. Must be called inside a
+    /// Tokio runtime.
+    pub fn new(opts: PeerOptions) -> Peer {
+        let (sig_tx, sig_rx) = mpsc::channel(EVENT_QUEUE);
+        let sig = Signalling::spawn(opts.clone(), sig_tx);
+        let (ev_tx, ev_rx) = mpsc::channel(EVENT_QUEUE);
+        let (cmd_tx, cmd_rx) = mpsc::channel(16);
+        let core = Core {
+            sig: sig.clone(),
+            events: ev_tx,
+            me: None,
+            remotes: HashMap::new(),
+            cfg: ConnectionConfig { ice_servers: opts.ice_servers.clone(), settings: opts.engine.clone() },
+            extra_ice: opts.ice_servers.clone(),
+        };
+        tokio::spawn(core.run(sig_rx, cmd_rx));
+        Peer {
+            sig,
+            cmd: cmd_tx,
+            events: Mutex::new(ev_rx),
+            room: std::sync::Mutex::new(None),
+            me: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// Connects (if needed) and joins `channel` as `name`. Returns this peer's id.
+    pub async fn join(&self, channel: &str, name: &str) -> Result<String, PeerError> {
+        let id = self.sig.join(channel.to_string(), name.to_string()).await?;
+        *lock(&self.room) = Some(channel.to_string());
+        *lock(&self.me) = Some(id.clone());
+        Ok(id)
+    }
+
+    /// Leaves the room (others see this peer leave at once). The peer can join again.
+    pub async fn leave(&self) -> Result<(), PeerError> {
+        lock(&self.room).take();
+        self.sig.leave().await
+    }
+
+    /// This peer's id once joined.
+    pub fn peer_id(&self) -> Option<String> {
+        lock(&self.me).clone()
+    }
+
+    /// Sends `data` to everyone else in the room through the server.
+    pub async fn send(&self, data: &serde_json::Value) -> Result<(), PeerError> {
+        let channel = lock(&self.room).clone().ok_or(PeerError::NotJoined)?;
+        let frame = ClientFrame::Publish { channel, data: raw(data)?, request_id: None };
+        self.sig.request(frame).await
+    }
+
+    /// Sends `data` to one peer through the server.
+    pub async fn send_to(&self, peer_id: &str, data: &serde_json::Value) -> Result<(), PeerError> {
+        if lock(&self.room).is_none() {
+            return Err(PeerError::NotJoined);
+        }
+        if lock(&self.me).as_deref() == Some(peer_id) {
+            return Err(PeerError::SelfSend);
+        }
+        if !peerchat_protocol::is_valid_peer_id(peer_id) {
+            return Err(PeerError::InvalidArgs("not a valid peer id".into()));
+        }
+        let frame = ClientFrame::Send { to: peer_id.to_string(), data: raw(data)?, request_id: None };
+        self.sig.request(frame).await
+    }
+
+    /// The next event; `None` once the peer is closed and every event was read.
+    pub async fn next_event(&self) -> Option<PeerEvent> {
+        self.events.lock().await.recv().await
+    }
+
+    /// The remote peers in the room now.
+    pub async fn remotes(&self) -> Vec<RemotePeer> {
+        let (tx, rx) = oneshot::channel();
+        if self.cmd.send(CoreCmd::Remotes(tx)).await.is_err() {
+            return Vec::new();
+        }
+        rx.await.unwrap_or_default()
+    }
+
+    /// Leaves, closes every peer connection and the signalling socket. Terminal.
+    pub async fn close(&self) {
+        lock(&self.room).take();
+        self.sig.close().await;
+        let (tx, rx) = oneshot::channel();
+        if self.cmd.send(CoreCmd::Close(tx)).await.is_ok() {
+            let _ = rx.await;
+        }
+    }
+}
+
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn raw(data: &serde_json::Value) -> Result<Box<RawValue>, PeerError> {
+    serde_json::value::to_raw_value(data).map_err(|e| PeerError::InvalidArgs(e.to_string()))
+}
+
+struct Core {
+    sig: Signalling,
+    events: mpsc::Sender<PeerEvent>,
+    me: Option<String>,
+    remotes: HashMap<String, RemotePeer>,
+    cfg: ConnectionConfig,
+    extra_ice: Vec<IceServer>,
+}
+
+impl Core {
+    async fn emit(&self, e: PeerEvent) {
+        let _ = self.events.send(e).await;
+    }
+
+    async fn run(mut self, mut sig: mpsc::Receiver<SigEvent>, mut cmds: mpsc::Receiver<CoreCmd>) {
+        loop {
+            tokio::select! {
+                ev = sig.recv() => match ev {
+                    Some(ev) => self.on_sig(ev).await,
+                    None => break,
+                },
+                cmd = cmds.recv() => match cmd {
+                    Some(CoreCmd::Remotes(reply)) => { let _ = reply.send(self.remotes.values().cloned().collect()); }
+                    Some(CoreCmd::Close(reply)) => {
+                        self.drop_all(false).await;
+                        let _ = reply.send(());
+                        break;
+                    }
+                    None => break,
+                },
+            }
+        }
+        self.drop_all(false).await;
+    }
+
+    /// Closes every remote peer; with `announce`, the app gets `PeerLeft` for each.
+    async fn drop_all(&mut self, announce: bool) {
+        for (_, r) in self.remotes.drain() {
+            r.close().await;
+            if announce {
+                let _ = self.events.send(PeerEvent::PeerLeft(r)).await;
+            }
+        }
+    }
+
+    async fn on_sig(&mut self, ev: SigEvent) {
+        match ev {
+            SigEvent::State(s) => self.emit(PeerEvent::Signalling(s)).await,
+            SigEvent::Welcome { peer_id, resumed, ice_servers } => {
+                let mut servers = self.extra_ice.clone();
+                servers.extend(ice_servers);
+                self.cfg.ice_servers = servers;
+                if self.me.as_deref() != Some(peer_id.as_str()) && self.me.is_some() {
+                    // A new identity: every pair changes, so every remote peer is new too.
+                    tracing::info!("signalling session not resumed; reconciling remote peers");
+                    self.drop_all(true).await;
+                }
+                self.me = Some(peer_id.clone());
+                self.emit(PeerEvent::Welcome { peer_id, resumed }).await;
+            }
+            SigEvent::Presence { joined, left, snapshot } => self.on_presence(joined, left, snapshot).await,
+            SigEvent::Message { from, channel, data } => {
+                let data = serde_json::from_str(data.get()).unwrap_or(serde_json::Value::Null);
+                self.emit(PeerEvent::Message { from, channel, data }).await;
+            }
+            SigEvent::Signal { from, data } => match SignalPayload::parse(data.get()) {
+                Ok(p) => match self.remotes.get(&from) {
+                    Some(r) => {
+                        let _ = r.shared.cmd.send(RemoteCmd::Signal(p)).await;
+                    }
+                    None => tracing::debug!(from = %from, "signal from an unknown peer dropped"),
+                },
+                Err(e) => tracing::warn!(from = %from, error = %e, "malformed signal dropped"),
+            },
+            SigEvent::Fatal(e) => {
+                self.drop_all(true).await;
+                self.emit(PeerEvent::Error(e)).await;
+            }
+        }
+    }
+
+    async fn on_presence(&mut self, joined: Vec<PresenceEntry>, left: Vec<String>, snapshot: bool) {
+        let Some(me) = self.me.clone() else { return };
+        if snapshot {
+            let listed: std::collections::HashSet<&str> = joined.iter().map(|e| e.peer_id.as_str()).collect();
+            let gone: Vec<String> = self.remotes.keys().filter(|k| !listed.contains(k.as_str())).cloned().collect();
+            for id in gone {
+                self.remove(&id).await;
+            }
+        }
+        for e in joined {
+            if e.peer_id == me || !peerchat_protocol::is_valid_peer_id(&e.peer_id) {
+                continue;
+            }
+            match self.remotes.get(&e.peer_id) {
+                Some(r) => r.set_name(&e.name),
+                None => {
+                    let r = remote::spawn(remote::Spawn {
+                        me: me.clone(),
+                        id: e.peer_id.clone(),
+                        name: e.name.clone(),
+                        sig: self.sig.clone(),
+                        cfg: self.cfg.clone(),
+                    });
+                    self.remotes.insert(e.peer_id, r.clone());
+                    self.emit(PeerEvent::PeerJoined(r)).await;
+                }
+            }
+        }
+        for id in left {
+            self.remove(&id).await;
+        }
+    }
+
+    async fn remove(&mut self, id: &str) {
+        if let Some(r) = self.remotes.remove(id) {
+            r.close().await;
+            self.emit(PeerEvent::PeerLeft(r)).await;
+        }
+    }
+}

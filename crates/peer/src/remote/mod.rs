@@ -1,0 +1,209 @@
+//! A remote peer in the room: its identity, its connection state, the native peer
+//! connection of the moment, and the DataChannels it opens. One task per remote peer
+//! ([`task`]) owns all of that; this handle only sends it commands and reads what it
+//! publishes.
+
+mod task;
+
+use std::sync::Arc;
+
+use tokio::sync::{broadcast, mpsc, oneshot, watch, Mutex};
+
+use crate::datachannel::{DataChannel, DataChannelOptions};
+use crate::engine::{ChannelInit, NativePeerConnection};
+pub(crate) use task::{spawn, RemoteCmd, Spawn};
+
+/// Connection state of a remote peer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PeerState {
+    /// Known from presence; no connection yet (the polite side waits for an offer).
+    Idle,
+    /// First connection being negotiated.
+    Connecting,
+    /// The control channel is open: data flows peer to peer.
+    Connected,
+    /// The path broke; ICE restart or rebuild in progress.
+    Reconnecting,
+    /// Gone (left the room, or the local peer closed).
+    Closed,
+}
+
+impl PeerState {
+    /// Lower-case name, as in the chat-cli JSON output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PeerState::Idle => "idle",
+            PeerState::Connecting => "connecting",
+            PeerState::Connected => "connected",
+            PeerState::Reconnecting => "reconnecting",
+            PeerState::Closed => "closed",
+        }
+    }
+}
+
+/// A transition of a remote peer's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StateChange {
+    pub from: PeerState,
+    pub to: PeerState,
+}
+
+/// Why a channel could not be opened.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum OpenChannelError {
+    /// There is no connection to open it on (not yet, or no longer).
+    #[error("no connection to this peer")]
+    NotConnected,
+    /// The remote peer is closed.
+    #[error("the remote peer is closed")]
+    Closed,
+    /// The engine refused.
+    #[error("{0}")]
+    Engine(String),
+}
+
+pub(crate) struct Shared {
+    pub id: String,
+    pub polite: bool,
+    pub name: watch::Sender<String>,
+    pub state: watch::Receiver<PeerState>,
+    pub changes: broadcast::Sender<StateChange>,
+    pub pc: watch::Receiver<Option<NativePeerConnection>>,
+    pub cmd: mpsc::Sender<RemoteCmd>,
+    pub incoming: Mutex<mpsc::Receiver<DataChannel>>,
+}
+
+/// A remote peer. Cheap to clone; all clones are the same peer.
+#[derive(Clone)]
+pub struct RemotePeer {
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for RemotePeer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RemotePeer").field("id", &self.shared.id).field("state", &self.state()).finish()
+    }
+}
+
+impl PartialEq for RemotePeer {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.shared, &other.shared)
+    }
+}
+
+/// State changes of one remote peer, in order.
+pub struct StateChanges {
+    rx: broadcast::Receiver<StateChange>,
+    state: watch::Receiver<PeerState>,
+    last: PeerState,
+}
+
+impl StateChanges {
+    /// The next transition; `None` after `Closed`. A reader that fell more than 256
+    /// transitions behind gets one change from its last seen state to the current one.
+    pub async fn next(&mut self) -> Option<StateChange> {
+        if self.last == PeerState::Closed {
+            return None;
+        }
+        let change = match self.rx.recv().await {
+            Ok(c) => c,
+            Err(broadcast::error::RecvError::Lagged(_)) => StateChange { from: self.last, to: *self.state.borrow() },
+            Err(broadcast::error::RecvError::Closed) => StateChange { from: self.last, to: PeerState::Closed },
+        };
+        self.last = change.to;
+        Some(change)
+    }
+}
+
+impl RemotePeer {
+    /// The remote peer's id.
+    pub fn id(&self) -> &str {
+        &self.shared.id
+    }
+
+    /// Its display name (from `hello` or presence).
+    pub fn name(&self) -> String {
+        self.shared.name.borrow().clone()
+    }
+
+    /// Whether this side is the polite one of the pair (the remote id is greater).
+    pub fn polite(&self) -> bool {
+        self.shared.polite
+    }
+
+    /// The current state.
+    pub fn state(&self) -> PeerState {
+        *self.shared.state.borrow()
+    }
+
+    /// Transitions from now on.
+    pub fn state_changes(&self) -> StateChanges {
+        StateChanges { rx: self.shared.changes.subscribe(), state: self.shared.state.clone(), last: self.state() }
+    }
+
+    /// Waits until the peer reaches `state` (or closes; then false unless `state` is
+    /// `Closed`).
+    pub async fn wait_for(&self, state: PeerState) -> bool {
+        let mut rx = self.shared.state.clone();
+        loop {
+            let now = *rx.borrow_and_update();
+            if now == state {
+                return true;
+            }
+            if now == PeerState::Closed || rx.changed().await.is_err() {
+                return state == PeerState::Closed;
+            }
+        }
+    }
+
+    /// The native peer connection of the moment. It is replaced when the connection is
+    /// rebuilt: do not keep it.
+    pub fn pc(&self) -> Option<NativePeerConnection> {
+        self.shared.pc.borrow().clone()
+    }
+
+    /// Opens an in-band channel on the current connection.
+    pub async fn open_channel(
+        &self,
+        label: &str,
+        init: ChannelInit,
+        opts: DataChannelOptions,
+    ) -> Result<DataChannel, OpenChannelError> {
+        let (tx, rx) = oneshot::channel();
+        let cmd = RemoteCmd::OpenChannel { label: label.to_string(), init, opts, reply: tx };
+        self.shared.cmd.send(cmd).await.map_err(|_| OpenChannelError::Closed)?;
+        rx.await.map_err(|_| OpenChannelError::Closed)?
+    }
+
+    /// The next channel the other side opens; `None` once this peer is closed.
+    pub async fn next_channel(&self) -> Option<DataChannel> {
+        self.shared.incoming.lock().await.recv().await
+    }
+
+    /// Forces an ICE restart (as if the path had failed).
+    pub async fn restart_ice(&self) {
+        let _ = self.shared.cmd.send(RemoteCmd::RestartIce).await;
+    }
+
+    /// Forces a rebuild of the connection with a new generation.
+    pub async fn rebuild(&self) {
+        let _ = self.shared.cmd.send(RemoteCmd::Rebuild).await;
+    }
+
+    pub(crate) fn set_name(&self, name: &str) {
+        self.shared.name.send_if_modified(|n| {
+            if n != name {
+                *n = name.to_string();
+                true
+            } else {
+                false
+            }
+        });
+    }
+
+    pub(crate) async fn close(&self) {
+        let _ = self.shared.cmd.send(RemoteCmd::Close).await;
+        self.wait_for(PeerState::Closed).await;
+    }
+}

@@ -1,0 +1,480 @@
+//! The task that owns one remote peer's connection: perfect negotiation with
+//! generations, queued candidates, the negotiated `control` channel with its pings, and
+//! recovery (ICE restart, then rebuild). Engine callbacks reach it as messages.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+
+use peerchat_protocol::peer::{PeerMessage, CONTROL_ID, CONTROL_LABEL};
+use peerchat_protocol::signal::{IceCandidate, SessionDescription, SignalBody, SignalPayload};
+use peerchat_protocol::{ClientFrame, RawValue};
+use tokio::sync::{broadcast, mpsc, oneshot, watch, Mutex};
+use tokio::time::{sleep_until, Instant};
+
+use super::{OpenChannelError, PeerState, RemotePeer, Shared, StateChange};
+use crate::datachannel::{DataChannel, DataChannelOptions};
+use crate::engine::{
+    ChannelEvent, ChannelInit, Connection, ConnectionConfig, EngineEvent, LinkState, NativePeerConnection, RawChannel,
+};
+use crate::signalling::Signalling;
+
+/// Candidates held until the remote description is set.
+const MAX_PENDING_CANDIDATES: usize = 256;
+/// Channels the other side opened that the app has not taken yet.
+const INCOMING_CHANNELS: usize = 64;
+/// How long to wait for the other side's rebuild after its connection closed.
+const AWAIT_REMOTE_REBUILD: Duration = Duration::from_secs(3);
+
+pub(crate) enum RemoteCmd {
+    Signal(SignalPayload),
+    OpenChannel {
+        label: String,
+        init: ChannelInit,
+        opts: DataChannelOptions,
+        reply: oneshot::Sender<Result<DataChannel, OpenChannelError>>,
+    },
+    RestartIce,
+    Rebuild,
+    Close,
+}
+
+enum Control {
+    Open,
+    Text(String),
+    Closed,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Recovery {
+    /// Waiting for the first connection (or a rebuilt one) to come up.
+    Connect,
+    /// ICE restart in progress.
+    IceRestart,
+    /// The other side's connection closed; give it time to rebuild.
+    AwaitRemote,
+}
+
+pub(crate) struct Spawn {
+    pub me: String,
+    pub id: String,
+    pub name: String,
+    pub sig: Signalling,
+    pub cfg: ConnectionConfig,
+}
+
+/// Starts the task for one remote peer and returns its handle.
+pub(crate) fn spawn(s: Spawn) -> RemotePeer {
+    let polite = s.me.as_bytes() < s.id.as_bytes();
+    let (cmd_tx, cmd_rx) = mpsc::channel(64);
+    let (state_tx, state_rx) = watch::channel(PeerState::Idle);
+    let (pc_tx, pc_rx) = watch::channel(None);
+    let (changes, _) = broadcast::channel(256);
+    let (incoming_tx, incoming_rx) = mpsc::channel(INCOMING_CHANNELS);
+    let (name_tx, _) = watch::channel(s.name);
+    let shared = Arc::new(Shared {
+        id: s.id.clone(),
+        polite,
+        name: name_tx,
+        state: state_rx,
+        changes: changes.clone(),
+        pc: pc_rx,
+        cmd: cmd_tx,
+        incoming: Mutex::new(incoming_rx),
+    });
+    let (engine_tx, engine_rx) = mpsc::unbounded_channel();
+    let (control_tx, control_rx) = mpsc::channel(64);
+    let task = Task {
+        id: s.id,
+        polite,
+        sig: s.sig,
+        cfg: s.cfg,
+        gen: 0,
+        highest_gen: 0,
+        conn: None,
+        control: None,
+        control_open: false,
+        pending: VecDeque::new(),
+        making_offer: false,
+        state: PeerState::Idle,
+        state_tx,
+        changes,
+        pc_tx,
+        incoming_tx,
+        engine_tx,
+        control_tx,
+        last_control: Instant::now(),
+        recovery: None,
+    };
+    tokio::spawn(task.run(cmd_rx, engine_rx, control_rx));
+    RemotePeer { shared }
+}
+
+struct Task {
+    id: String,
+    polite: bool,
+    sig: Signalling,
+    cfg: ConnectionConfig,
+    gen: u64,
+    highest_gen: u64,
+    conn: Option<Connection>,
+    control: Option<RawChannel>,
+    control_open: bool,
+    pending: VecDeque<(u64, IceCandidate)>,
+    making_offer: bool,
+    state: PeerState,
+    state_tx: watch::Sender<PeerState>,
+    changes: broadcast::Sender<StateChange>,
+    pc_tx: watch::Sender<Option<NativePeerConnection>>,
+    incoming_tx: mpsc::Sender<DataChannel>,
+    engine_tx: mpsc::UnboundedSender<(u64, EngineEvent)>,
+    control_tx: mpsc::Sender<(u64, Control)>,
+    last_control: Instant,
+    recovery: Option<(Recovery, Instant)>,
+}
+
+impl Task {
+    async fn run(
+        mut self,
+        mut cmds: mpsc::Receiver<RemoteCmd>,
+        mut engine: mpsc::UnboundedReceiver<(u64, EngineEvent)>,
+        mut control: mpsc::Receiver<(u64, Control)>,
+    ) {
+        if !self.polite {
+            self.rebuild().await;
+        }
+        let mut ping = tokio::time::interval(self.cfg.settings.control_ping_interval);
+        ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let deadline = self.recovery.map(|(_, d)| d);
+            tokio::select! {
+                cmd = cmds.recv() => match cmd {
+                    None | Some(RemoteCmd::Close) => break,
+                    Some(cmd) => self.on_cmd(cmd).await,
+                },
+                Some((gen, ev)) = engine.recv() => if gen == self.gen { self.on_engine(ev).await },
+                Some((gen, ev)) = control.recv() => if gen == self.gen { self.on_control(ev).await },
+                _ = ping.tick() => self.on_tick().await,
+                _ = sleep_opt(deadline) => self.on_deadline().await,
+            }
+        }
+        self.close_conn().await;
+        self.set_state(PeerState::Closed);
+    }
+
+    fn set_state(&mut self, to: PeerState) {
+        if self.state == to {
+            return;
+        }
+        let from = self.state;
+        self.state = to;
+        tracing::debug!(peer = %self.id, from = from.as_str(), to = to.as_str(), "state");
+        let _ = self.state_tx.send(to);
+        let _ = self.changes.send(StateChange { from, to });
+    }
+
+    fn send_signal(&self, body: SignalBody) {
+        let payload = SignalPayload { gen: self.gen, body };
+        let Ok(data) = RawValue::from_string(payload.to_json()) else { return };
+        let frame = ClientFrame::Signal { to: self.id.clone(), data, request_id: None };
+        if let Err(e) = self.sig.fire(frame) {
+            tracing::warn!(peer = %self.id, error = %e, "signal not sent");
+        }
+    }
+
+    async fn close_conn(&mut self) {
+        if let Some(c) = self.conn.take() {
+            c.close().await;
+        }
+        self.control = None;
+        self.control_open = false;
+        self.making_offer = false;
+        let _ = self.pc_tx.send(None);
+    }
+
+    /// Replaces the connection with a fresh one of generation `gen`, with its control
+    /// channel.
+    async fn new_conn(&mut self, gen: u64) -> bool {
+        self.close_conn().await;
+        self.gen = gen;
+        self.highest_gen = self.highest_gen.max(gen);
+        self.pending.retain(|(g, _)| *g >= gen);
+        let conn = match Connection::new(&self.cfg, gen, self.engine_tx.clone()).await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!(peer = %self.id, error = %e, "cannot create a peer connection");
+                return false;
+            }
+        };
+        let init = ChannelInit { ordered: true, max_retransmits: None, negotiated: Some(CONTROL_ID) };
+        let control = match conn.create_channel(CONTROL_LABEL, init).await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!(peer = %self.id, error = %e, "cannot create the control channel");
+                conn.close().await;
+                return false;
+            }
+        };
+        let tx = self.control_tx.clone();
+        let reader = control.clone();
+        tokio::spawn(async move {
+            while let Some(ev) = reader.next_event().await {
+                let msg = match ev {
+                    ChannelEvent::Open => Control::Open,
+                    ChannelEvent::Text(t) => Control::Text(t),
+                    ChannelEvent::Closed => break,
+                    _ => continue,
+                };
+                if tx.send((gen, msg)).await.is_err() {
+                    return;
+                }
+            }
+            let _ = tx.send((gen, Control::Closed)).await;
+        });
+        let _ = self.pc_tx.send(Some(conn.native()));
+        self.conn = Some(conn);
+        self.control = Some(control);
+        self.last_control = Instant::now();
+        let to = if self.state == PeerState::Idle || self.state == PeerState::Connecting {
+            PeerState::Connecting
+        } else {
+            PeerState::Reconnecting
+        };
+        self.set_state(to);
+        true
+    }
+
+    /// Rebuilds the connection with a new generation and offers on it.
+    async fn rebuild(&mut self) {
+        let gen = self.highest_gen + 1;
+        tracing::info!(peer = %self.id, gen, "building peer connection");
+        if self.new_conn(gen).await {
+            self.offer(false).await;
+        }
+        self.recovery = Some((Recovery::Connect, Instant::now() + self.cfg.settings.connect_timeout));
+    }
+
+    async fn offer(&mut self, ice_restart: bool) {
+        let Some(conn) = &self.conn else { return };
+        self.making_offer = true;
+        let result = conn.offer(ice_restart).await;
+        self.making_offer = false;
+        match result {
+            Ok(desc) => self.send_signal(SignalBody::Description(desc)),
+            Err(e) => tracing::warn!(peer = %self.id, error = %e, "offer failed"),
+        }
+    }
+
+    async fn restart_ice(&mut self) {
+        if self.conn.is_none() {
+            return self.rebuild().await;
+        }
+        tracing::info!(peer = %self.id, gen = self.gen, "ICE restart");
+        if self.state == PeerState::Connected {
+            self.set_state(PeerState::Reconnecting);
+        }
+        self.offer(true).await;
+        self.recovery = Some((Recovery::IceRestart, Instant::now() + self.cfg.settings.ice_restart_timeout));
+    }
+
+    async fn on_cmd(&mut self, cmd: RemoteCmd) {
+        match cmd {
+            RemoteCmd::Signal(p) => self.on_signal(p).await,
+            RemoteCmd::OpenChannel { label, init, opts, reply } => {
+                let result = match &self.conn {
+                    None => Err(OpenChannelError::NotConnected),
+                    Some(conn) => match conn.create_channel(&label, ChannelInit { negotiated: None, ..init }).await {
+                        Ok(raw) => Ok(DataChannel::wrap(raw, opts, conn.max_message_size().await, false).await),
+                        Err(e) => Err(OpenChannelError::Engine(e.0)),
+                    },
+                };
+                let _ = reply.send(result);
+            }
+            RemoteCmd::RestartIce => self.restart_ice().await,
+            RemoteCmd::Rebuild => self.rebuild().await,
+            RemoteCmd::Close => {}
+        }
+    }
+
+    async fn on_signal(&mut self, p: SignalPayload) {
+        if p.gen < self.gen {
+            tracing::debug!(peer = %self.id, gen = p.gen, current = self.gen, "stale signal dropped");
+            return;
+        }
+        self.highest_gen = self.highest_gen.max(p.gen);
+        match p.body {
+            SignalBody::Description(d) if d.kind == "offer" => self.on_offer(p.gen, d).await,
+            SignalBody::Description(d) if d.kind == "answer" => {
+                if p.gen != self.gen {
+                    return;
+                }
+                let Some(conn) = &self.conn else { return };
+                if !conn.has_local_offer().await {
+                    tracing::debug!(peer = %self.id, "answer without a pending offer dropped");
+                    return;
+                }
+                if let Err(e) = conn.set_remote(&d).await {
+                    tracing::warn!(peer = %self.id, error = %e, "bad answer");
+                    return;
+                }
+                self.flush_candidates().await;
+            }
+            SignalBody::Description(d) => {
+                tracing::debug!(peer = %self.id, kind = %d.kind, "unsupported description ignored")
+            }
+            SignalBody::Candidate(None) => {}
+            SignalBody::Candidate(Some(c)) => {
+                let ready = p.gen == self.gen && matches!(&self.conn, Some(conn) if conn.has_remote().await);
+                if ready {
+                    if let Some(conn) = &self.conn {
+                        if let Err(e) = conn.add_candidate(&c).await {
+                            tracing::debug!(peer = %self.id, error = %e, "candidate rejected");
+                        }
+                    }
+                } else {
+                    if self.pending.len() >= MAX_PENDING_CANDIDATES {
+                        self.pending.pop_front();
+                        tracing::warn!(peer = %self.id, "too many early candidates; dropping the oldest");
+                    }
+                    self.pending.push_back((p.gen, c));
+                }
+            }
+        }
+    }
+
+    async fn on_offer(&mut self, gen: u64, offer: SessionDescription) {
+        if gen > self.gen || self.conn.is_none() {
+            // The other side (re)built its connection: answer on a fresh one.
+            if !self.new_conn(gen).await {
+                return;
+            }
+            self.recovery = Some((Recovery::Connect, Instant::now() + self.cfg.settings.connect_timeout));
+        }
+        let Some(conn) = &self.conn else { return };
+        let collision = self.making_offer || conn.has_local_offer().await;
+        if collision {
+            if !self.polite {
+                tracing::debug!(peer = %self.id, "glare: impolite side ignores the offer");
+                return;
+            }
+            if let Err(e) = conn.rollback().await {
+                tracing::warn!(peer = %self.id, error = %e, "rollback failed");
+            }
+        }
+        if let Err(e) = conn.set_remote(&offer).await {
+            tracing::warn!(peer = %self.id, error = %e, "bad offer");
+            return;
+        }
+        self.flush_candidates().await;
+        let Some(conn) = &self.conn else { return };
+        match conn.answer().await {
+            Ok(answer) => self.send_signal(SignalBody::Description(answer)),
+            Err(e) => tracing::warn!(peer = %self.id, error = %e, "answer failed"),
+        }
+    }
+
+    async fn flush_candidates(&mut self) {
+        let Some(conn) = &self.conn else { return };
+        let gen = self.gen;
+        let now: Vec<IceCandidate> = self.pending.iter().filter(|(g, _)| *g == gen).map(|(_, c)| c.clone()).collect();
+        self.pending.retain(|(g, _)| *g > gen);
+        for c in now {
+            if let Err(e) = conn.add_candidate(&c).await {
+                tracing::debug!(peer = %self.id, error = %e, "queued candidate rejected");
+            }
+        }
+    }
+
+    async fn on_engine(&mut self, ev: EngineEvent) {
+        match ev {
+            EngineEvent::Candidate(c) => self.send_signal(SignalBody::Candidate(Some(c))),
+            EngineEvent::GatheringComplete => {}
+            EngineEvent::Link(LinkState::Connected) => {
+                if self.control_open {
+                    self.mark_connected();
+                }
+            }
+            EngineEvent::Link(LinkState::Disconnected | LinkState::Failed) => {
+                if matches!(self.recovery, None | Some((Recovery::AwaitRemote, _))) {
+                    self.restart_ice().await;
+                }
+            }
+            EngineEvent::Link(_) => {}
+            EngineEvent::RemoteChannel(raw) => {
+                let max = match &self.conn {
+                    Some(c) => c.max_message_size().await,
+                    None => 65_536,
+                };
+                let dc = DataChannel::wrap(raw, DataChannelOptions::default(), max, true).await;
+                if self.incoming_tx.try_send(dc).is_err() {
+                    tracing::warn!(peer = %self.id, "incoming channel not taken by the app; closing it");
+                }
+            }
+        }
+    }
+
+    fn mark_connected(&mut self) {
+        self.recovery = None;
+        self.last_control = Instant::now();
+        self.set_state(PeerState::Connected);
+    }
+
+    async fn on_control(&mut self, ev: Control) {
+        match ev {
+            Control::Open => {
+                self.control_open = true;
+                self.mark_connected();
+            }
+            Control::Text(t) => {
+                self.last_control = Instant::now();
+                if self.state == PeerState::Reconnecting && self.control_open {
+                    self.mark_connected();
+                }
+                if let Some(PeerMessage::Ping { t }) = PeerMessage::parse(&t) {
+                    if let Some(c) = &self.control {
+                        let _ = c.send_text(&PeerMessage::Pong { t }.to_json()).await;
+                    }
+                }
+            }
+            Control::Closed => {
+                self.control_open = false;
+                tracing::info!(peer = %self.id, gen = self.gen, "connection closed by the other side");
+                if self.state == PeerState::Connected {
+                    self.set_state(PeerState::Reconnecting);
+                }
+                self.recovery = Some((Recovery::AwaitRemote, Instant::now() + AWAIT_REMOTE_REBUILD));
+            }
+        }
+    }
+
+    async fn on_tick(&mut self) {
+        if !self.control_open {
+            return;
+        }
+        if let Some(c) = &self.control {
+            let t = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis() as u64)
+                .unwrap_or(0);
+            let _ = c.send_text(&PeerMessage::Ping { t }.to_json()).await;
+        }
+        let silent = self.last_control.elapsed() >= self.cfg.settings.control_dead_after;
+        if silent && self.recovery.is_none() {
+            tracing::info!(peer = %self.id, "control channel silent; restarting ICE");
+            self.restart_ice().await;
+        }
+    }
+
+    async fn on_deadline(&mut self) {
+        let Some((kind, _)) = self.recovery.take() else { return };
+        tracing::info!(peer = %self.id, ?kind, "recovery timed out; rebuilding the connection");
+        self.rebuild().await;
+    }
+}
+
+async fn sleep_opt(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}

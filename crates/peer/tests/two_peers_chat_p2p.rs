@@ -1,0 +1,38 @@
+//! Two peers join a room through the real server, connect over real WebRTC on loopback,
+//! and exchange chat messages on channels each side opens (and receives).
+
+mod support;
+use peerchat_peer::{ChannelInit, DataChannelOptions, Message, PeerState};
+use support::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_peers_connect_and_chat_over_datachannels() {
+    let s = server().await;
+    let a = joined(&s, "lobby", "alice").await;
+    let b = joined(&s, "lobby", "bob").await;
+    let ra = next_joined(&a).await; // bob, as seen by alice
+    let rb = next_joined(&b).await; // alice, as seen by bob
+    assert_eq!(ra.id(), b.peer_id().unwrap());
+    assert_eq!(rb.id(), a.peer_id().unwrap());
+    assert_ne!(ra.polite(), rb.polite(), "exactly one side of the pair is polite");
+    let t = std::time::Instant::now();
+    assert!(tokio::time::timeout(WAIT, ra.wait_for(PeerState::Connected)).await.unwrap());
+    assert!(tokio::time::timeout(WAIT, rb.wait_for(PeerState::Connected)).await.unwrap());
+    eprintln!("connected in {:?}", t.elapsed());
+    assert!(ra.pc().is_some());
+
+    let opts = DataChannelOptions::default();
+    let out_a = ra.open_channel("messages", ChannelInit::unreliable(), opts).await.unwrap();
+    let out_b = rb.open_channel("messages", ChannelInit::unreliable(), opts).await.unwrap();
+    let in_b = tokio::time::timeout(WAIT, rb.next_channel()).await.unwrap().unwrap();
+    let in_a = tokio::time::timeout(WAIT, ra.next_channel()).await.unwrap().unwrap();
+    assert_eq!(in_b.label(), "messages");
+    out_a.send(r#"{"type":"chat","id":"1","text":"hi bob"}"#).await.unwrap();
+    out_b.send(r#"{"type":"chat","id":"2","text":"hi alice"}"#).await.unwrap();
+    let got_b = tokio::time::timeout(WAIT, in_b.recv()).await.unwrap().unwrap();
+    let got_a = tokio::time::timeout(WAIT, in_a.recv()).await.unwrap().unwrap();
+    assert_eq!(got_b, Message::Text(r#"{"type":"chat","id":"1","text":"hi bob"}"#.into()));
+    assert_eq!(got_a, Message::Text(r#"{"type":"chat","id":"2","text":"hi alice"}"#.into()));
+    a.close().await;
+    b.close().await;
+}
