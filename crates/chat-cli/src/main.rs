@@ -1,1 +1,64 @@
-fn main() {}
+//! `chat-cli`: a terminal peer on the peerchat SDK, for scripts, bots and tests.
+//!
+//! ```text
+//! chat-cli --url ws://127.0.0.1:8787/v1 --key pk_... --room lobby --name alice [--json]
+//! ```
+//! Each stdin line is sent as chat to every connected peer over the "messages"
+//! DataChannel; events are printed one per line. End of stdin leaves cleanly and exits 0.
+
+mod chat;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+/// Command-line arguments.
+#[derive(Parser)]
+#[command(name = "chat-cli", version, about = "peerchat terminal peer")]
+pub struct Args {
+    /// Signalling server URL, e.g. ws://127.0.0.1:8787/v1.
+    #[arg(long)]
+    pub url: String,
+    /// Publishable key.
+    #[arg(long)]
+    pub key: String,
+    /// Room to join.
+    #[arg(long)]
+    pub room: String,
+    /// Display name.
+    #[arg(long)]
+    pub name: String,
+    /// One JSON object per line on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+// Args holds the key: no derived Debug.
+impl std::fmt::Debug for Args {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Args").field("url", &self.url).field("room", &self.room).field("name", &self.name).finish()
+    }
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,rtc_dtls=error,rtc_ice=error")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("chat-cli: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(chat::run(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(code) => ExitCode::from(code),
+    }
+}

@@ -31,5 +31,6 @@ pub use error::PeerError;
 pub use events::{PeerEvent, SignallingState};
 pub use options::{EngineSettings, IceServer, PeerOptions, ReconnectPolicy};
 pub use peer::Peer;
+pub use peerchat_protocol::peer as peer_message;
 pub use peerchat_protocol::PublishableKey;
 pub use remote::{OpenChannelError, PeerState, RemotePeer, StateChange, StateChanges};
