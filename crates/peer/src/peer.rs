@@ -19,6 +19,10 @@ use crate::signalling::{SigEvent, Signalling};
 
 /// Events waiting for the app; the core waits when the app does not keep up.
 const EVENT_QUEUE: usize = 1024;
+/// How long a peer that a snapshot no longer lists, but whose connection is healthy, may
+/// take to reappear (it is reconnecting to a restarted server too) before it counts as
+/// gone. Matches the server's default grace period.
+const RECONCILE_GRACE: std::time::Duration = std::time::Duration::from_secs(30);
 
 enum CoreCmd {
     Remotes(oneshot::Sender<Vec<RemotePeer>>),
@@ -53,6 +57,7 @@ impl Peer {
             events: ev_tx,
             me: None,
             remotes: HashMap::new(),
+            unconfirmed: HashMap::new(),
             cfg: ConnectionConfig { ice_servers: opts.ice_servers.clone(), settings: opts.engine.clone() },
             extra_ice: opts.ice_servers.clone(),
         };
@@ -145,6 +150,9 @@ struct Core {
     events: mpsc::Sender<PeerEvent>,
     me: Option<String>,
     remotes: HashMap<String, RemotePeer>,
+    /// Remote peers missing from the last snapshot, kept while their connection is
+    /// healthy, until this deadline.
+    unconfirmed: HashMap<String, tokio::time::Instant>,
     cfg: ConnectionConfig,
     extra_ice: Vec<IceServer>,
 }
@@ -156,7 +164,9 @@ impl Core {
 
     async fn run(mut self, mut sig: mpsc::Receiver<SigEvent>, mut cmds: mpsc::Receiver<CoreCmd>) {
         loop {
+            let deadline = self.unconfirmed.values().min().copied();
             tokio::select! {
+                _ = sleep_opt(deadline) => self.expire_unconfirmed().await,
                 ev = sig.recv() => match ev {
                     Some(ev) => self.on_sig(ev).await,
                     None => break,
@@ -177,6 +187,7 @@ impl Core {
 
     /// Closes every remote peer; with `announce`, the app gets `PeerLeft` for each.
     async fn drop_all(&mut self, announce: bool) {
+        self.unconfirmed.clear();
         for (_, r) in self.remotes.drain() {
             r.close().await;
             if announce {
@@ -224,16 +235,25 @@ impl Core {
     async fn on_presence(&mut self, joined: Vec<PresenceEntry>, left: Vec<String>, snapshot: bool) {
         let Some(me) = self.me.clone() else { return };
         if snapshot {
+            // Missing from the snapshot: gone, unless its connection is healthy; then it
+            // may be reconnecting to a restarted server and gets RECONCILE_GRACE to reappear.
             let listed: std::collections::HashSet<&str> = joined.iter().map(|e| e.peer_id.as_str()).collect();
-            let gone: Vec<String> = self.remotes.keys().filter(|k| !listed.contains(k.as_str())).cloned().collect();
-            for id in gone {
-                self.remove(&id).await;
+            let missing: Vec<RemotePeer> =
+                self.remotes.values().filter(|r| !listed.contains(r.id())).cloned().collect();
+            let deadline = tokio::time::Instant::now() + RECONCILE_GRACE;
+            for r in missing {
+                if r.state() == crate::remote::PeerState::Connected {
+                    self.unconfirmed.entry(r.id().to_string()).or_insert(deadline);
+                } else {
+                    self.remove(r.id()).await;
+                }
             }
         }
         for e in joined {
             if e.peer_id == me || !peerchat_protocol::is_valid_peer_id(&e.peer_id) {
                 continue;
             }
+            self.unconfirmed.remove(&e.peer_id);
             match self.remotes.get(&e.peer_id) {
                 Some(r) => r.set_name(&e.name),
                 None => {
@@ -254,10 +274,27 @@ impl Core {
         }
     }
 
+    async fn expire_unconfirmed(&mut self) {
+        let now = tokio::time::Instant::now();
+        let due: Vec<String> = self.unconfirmed.iter().filter(|(_, d)| **d <= now).map(|(k, _)| k.clone()).collect();
+        for id in due {
+            tracing::info!(peer = %id, "peer did not reappear after a snapshot; it left");
+            self.remove(&id).await;
+        }
+    }
+
     async fn remove(&mut self, id: &str) {
+        self.unconfirmed.remove(id);
         if let Some(r) = self.remotes.remove(id) {
             r.close().await;
             self.emit(PeerEvent::PeerLeft(r)).await;
         }
+    }
+}
+
+async fn sleep_opt(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
     }
 }

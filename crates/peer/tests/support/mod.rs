@@ -46,3 +46,43 @@ pub async fn next_joined(p: &Peer) -> RemotePeer {
     })
     .await
 }
+
+/// A connected pair: (peer a, peer b, b as seen by a, a as seen by b).
+pub async fn connected_pair(s: &ServerHandle) -> (Peer, Peer, RemotePeer, RemotePeer) {
+    let a = joined(s, "lobby", "alice").await;
+    let b = joined(s, "lobby", "bob").await;
+    let ra = next_joined(&a).await;
+    let rb = next_joined(&b).await;
+    assert!(tokio::time::timeout(WAIT, ra.wait_for(peerchat_peer::PeerState::Connected)).await.unwrap());
+    assert!(tokio::time::timeout(WAIT, rb.wait_for(peerchat_peer::PeerState::Connected)).await.unwrap());
+    (a, b, ra, rb)
+}
+
+/// Opens a chat channel from `from` (a remote handle) and returns it with the matching
+/// incoming channel on the other side (`to`).
+pub async fn channel_pair(
+    from: &RemotePeer,
+    to: &RemotePeer,
+) -> (peerchat_peer::DataChannel, peerchat_peer::DataChannel) {
+    let out = from
+        .open_channel("messages", peerchat_peer::ChannelInit::reliable(), peerchat_peer::DataChannelOptions::default())
+        .await
+        .expect("channel opens");
+    let inc = tokio::time::timeout(WAIT, to.next_channel()).await.expect("channel arrives").expect("peer open");
+    tokio::time::timeout(WAIT, out.opened()).await.unwrap().unwrap();
+    (out, inc)
+}
+
+/// Sends `text` and asserts it arrives on `inc`.
+pub async fn roundtrip(out: &peerchat_peer::DataChannel, inc: &peerchat_peer::DataChannel, text: &str) {
+    out.send(text).await.expect("send");
+    let got = tokio::time::timeout(WAIT, inc.recv()).await.expect("message in time").expect("channel open");
+    assert_eq!(got, peerchat_peer::Message::Text(text.to_string()));
+}
+
+/// A server config with `[server]` fields and the test key.
+pub fn config(server_fields: &str) -> Config {
+    let text = format!("[server]\n{server_fields}\n[[keys]]\nkey = \"{KEY}\"");
+    let file = signal_server::FileConfig::parse(&text, "test").unwrap();
+    Config::build(file, Some("127.0.0.1:0".into()), vec![]).unwrap()
+}

@@ -1,0 +1,79 @@
+//! The SDK repairs connections by itself: a forced ICE restart keeps the connection and
+//! its channels; a rebuilt connection gets a new native peer connection and state
+//! changes back to `connected`, after which a freshly opened channel works; glare (both
+//! sides offering at once) resolves.
+
+mod support;
+use peerchat_peer::{PeerState, StateChange};
+use std::sync::Arc;
+use support::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forced_ice_restart_keeps_the_connection_and_its_channels() {
+    let s = server().await;
+    let (_a, _b, ra, rb) = connected_pair(&s).await;
+    let (out, inc) = channel_pair(&ra, &rb).await;
+    roundtrip(&out, &inc, "before").await;
+    let pc_before = ra.pc().unwrap();
+    ra.restart_ice().await;
+    roundtrip(&out, &inc, "during").await;
+    assert!(tokio::time::timeout(WAIT, ra.wait_for(PeerState::Connected)).await.unwrap());
+    roundtrip(&out, &inc, "after").await;
+    assert!(Arc::ptr_eq(&pc_before, &ra.pc().unwrap()), "an ICE restart keeps the peer connection");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rebuilt_connection_comes_back_connected_with_a_new_pc() {
+    let s = server().await;
+    let (_a, _b, ra, rb) = connected_pair(&s).await;
+    let pc_before = ra.pc().unwrap();
+    let mut changes_a = ra.state_changes();
+    let mut changes_b = rb.state_changes();
+    ra.rebuild().await;
+    let mut seen = Vec::new();
+    while seen.last() != Some(&PeerState::Connected) {
+        let c: StateChange = tokio::time::timeout(WAIT, changes_a.next()).await.unwrap().unwrap();
+        seen.push(c.to);
+    }
+    assert_eq!(seen, vec![PeerState::Reconnecting, PeerState::Connected]);
+    // The other side saw its connection replaced too.
+    let c = tokio::time::timeout(WAIT, changes_b.next()).await.unwrap().unwrap();
+    assert_eq!(c.to, PeerState::Reconnecting);
+    assert!(tokio::time::timeout(WAIT, rb.wait_for(PeerState::Connected)).await.unwrap());
+    assert!(!Arc::ptr_eq(&pc_before, &ra.pc().unwrap()), "a rebuild replaces the peer connection");
+    // The seed pattern: open a fresh channel after `connected`.
+    let (out, inc) = channel_pair(&rb, &ra).await;
+    roundtrip(&out, &inc, "after rebuild").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn glare_when_both_sides_rebuild_at_once_resolves() {
+    let s = server().await;
+    let (_a, _b, ra, rb) = connected_pair(&s).await;
+    tokio::join!(ra.rebuild(), rb.rebuild());
+    assert!(tokio::time::timeout(WAIT, ra.wait_for(PeerState::Connected)).await.unwrap());
+    assert!(tokio::time::timeout(WAIT, rb.wait_for(PeerState::Connected)).await.unwrap());
+    let (out, inc) = channel_pair(&ra, &rb).await;
+    roundtrip(&out, &inc, "after glare").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_peers_form_a_full_mesh() {
+    let s = server().await;
+    let a = joined(&s, "lobby", "a").await;
+    let b = joined(&s, "lobby", "b").await;
+    let c = joined(&s, "lobby", "c").await;
+    for p in [&a, &b, &c] {
+        let first = next_joined(p).await;
+        let second = next_joined(p).await;
+        for r in [first, second] {
+            assert!(tokio::time::timeout(WAIT, r.wait_for(PeerState::Connected)).await.unwrap(), "{r:?}");
+        }
+    }
+    let ra = a.remotes().await;
+    let rc = c.remotes().await;
+    let c_in_a = ra.iter().find(|r| Some(r.id().to_string()) == c.peer_id()).unwrap();
+    let a_in_c = rc.iter().find(|r| Some(r.id().to_string()) == a.peer_id()).unwrap();
+    let (out, inc) = channel_pair(c_in_a, a_in_c).await;
+    roundtrip(&out, &inc, "a to c").await;
+}

@@ -1,0 +1,147 @@
+//! Signalling outages do not stop peer-to-peer data: a server restart mid-chat and a
+//! killed signalling socket both end with the same identities, working presence and
+//! chat that never paused.
+
+mod support;
+use peerchat_peer::{PeerEvent, PeerState, SignallingState};
+use signal_server::{Config, Server};
+use std::time::Duration;
+use support::*;
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+
+async fn wait_signalling(p: &peerchat_peer::Peer, want: SignallingState) {
+    wait_event(p, |e| match e {
+        PeerEvent::Signalling(s) if *s == want => Some(()),
+        _ => None,
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chat_keeps_flowing_across_a_server_restart_and_identities_survive() {
+    let secret = "secret = \"a-restart-secret-of-enough-length\"";
+    let first = Server::spawn(config(secret)).await.unwrap();
+    let addr = first.addr();
+    let (a, b, ra, rb) = connected_pair(&first).await;
+    let (a_id, b_id) = (a.peer_id().unwrap(), b.peer_id().unwrap());
+    let (out, inc) = channel_pair(&ra, &rb).await;
+    roundtrip(&out, &inc, "before").await;
+
+    first.shutdown();
+    first.stopped().await;
+    wait_signalling(&a, SignallingState::Reconnecting).await;
+    // The server is down: the DataChannel still carries chat.
+    roundtrip(&out, &inc, "while the server is down").await;
+    assert_eq!(ra.state(), PeerState::Connected);
+
+    let mut cfg: Config = config(secret);
+    cfg.listen = addr;
+    let _second = Server::spawn(cfg).await.unwrap();
+    wait_signalling(&a, SignallingState::Connected).await;
+    wait_signalling(&b, SignallingState::Connected).await;
+    roundtrip(&out, &inc, "after the restart").await;
+    assert_eq!(a.peer_id().unwrap(), a_id);
+    assert_eq!(b.peer_id().unwrap(), b_id);
+    // Presence is right: each still sees exactly the other, and server routing works.
+    let remotes = a.remotes().await;
+    assert_eq!(remotes.len(), 1);
+    assert_eq!(remotes[0].id(), b_id);
+    a.send_to(&b_id, &serde_json::json!({"type":"hello","name":"alice"})).await.unwrap();
+    let got = wait_event(&b, |e| match e {
+        PeerEvent::Message { from, .. } => Some(from.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(got, a_id);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_with_another_secret_reconciles_to_one_remote_per_person() {
+    let first = server().await;
+    let addr = first.addr();
+    let (a, b, _ra, _rb) = connected_pair(&first).await;
+    first.shutdown();
+    first.stopped().await;
+    let mut cfg = Config::for_keys(&[KEY]);
+    cfg.listen = addr;
+    let _second = Server::spawn(cfg).await.unwrap();
+    // New identities: each side ends with exactly one remote, the other's new id, connected.
+    tokio::time::timeout(WAIT, async {
+        loop {
+            let (ida, idb) = (a.peer_id(), b.peer_id());
+            let (ra, rb) = (a.remotes().await, b.remotes().await);
+            let done = ra.len() == 1
+                && rb.len() == 1
+                && Some(ra[0].id().to_string()) == idb
+                && Some(rb[0].id().to_string()) == ida
+                && ra[0].state() == PeerState::Connected
+                && rb[0].state() == PeerState::Connected;
+            if done {
+                return;
+            }
+            // Keep the event queues drained.
+            while let Ok(Some(_)) = tokio::time::timeout(Duration::from_millis(50), a.next_event()).await {}
+            while let Ok(Some(_)) = tokio::time::timeout(Duration::from_millis(50), b.next_event()).await {}
+        }
+    })
+    .await
+    .expect("reconciled");
+}
+
+/// A TCP proxy whose connections can all be cut at once.
+async fn proxy(target: std::net::SocketAddr) -> (std::net::SocketAddr, watch::Sender<u32>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (cut_tx, cut_rx) = watch::channel(0u32);
+    tokio::spawn(async move {
+        while let Ok((mut client, _)) = listener.accept().await {
+            let mut cut = cut_rx.clone();
+            cut.borrow_and_update();
+            tokio::spawn(async move {
+                let Ok(mut upstream) = TcpStream::connect(target).await else { return };
+                tokio::select! {
+                    _ = tokio::io::copy_bidirectional(&mut client, &mut upstream) => {}
+                    _ = cut.changed() => {
+                        let _ = client.shutdown().await;
+                    }
+                }
+            });
+        }
+    });
+    (addr, cut_tx)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_signalling_socket_resumes_without_anyone_noticing() {
+    let s = server().await;
+    let (paddr, cut) = proxy(s.addr()).await;
+    let mut opts = options(&s);
+    opts.url = format!("ws://{paddr}/v1");
+    let a = peerchat_peer::Peer::new(opts);
+    a.join("lobby", "alice").await.unwrap();
+    let b = joined(&s, "lobby", "bob").await;
+    let ra = next_joined(&a).await;
+    let rb = next_joined(&b).await;
+    assert!(tokio::time::timeout(WAIT, ra.wait_for(PeerState::Connected)).await.unwrap());
+    let (out, inc) = channel_pair(&rb, &ra).await;
+    let id = a.peer_id().unwrap();
+
+    cut.send_modify(|n| *n += 1);
+    wait_signalling(&a, SignallingState::Reconnecting).await;
+    roundtrip(&out, &inc, "during the drop").await;
+    wait_signalling(&a, SignallingState::Connected).await;
+    assert_eq!(a.peer_id().unwrap(), id, "resumed with the same id");
+    roundtrip(&out, &inc, "after the drop").await;
+    // Bob saw no leave.
+    let left = tokio::time::timeout(Duration::from_millis(300), async {
+        loop {
+            if let Some(PeerEvent::PeerLeft(_)) = b.next_event().await {
+                return;
+            }
+        }
+    })
+    .await;
+    assert!(left.is_err(), "bob saw alice leave");
+}
