@@ -246,7 +246,7 @@ impl Task {
 
     /// Rebuilds the connection with a new generation and offers on it.
     async fn rebuild(&mut self) {
-        let gen = self.highest_gen + 1;
+        let gen = self.highest_gen.saturating_add(1);
         tracing::info!(peer = %self.id, gen, "building peer connection");
         if self.new_conn(gen).await {
             self.offer(false).await;

@@ -1,0 +1,201 @@
+//! chat-cli as scripts use it: real processes, the real server, real WebRTC on loopback.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::Value;
+use signal_server::{Config, FileConfig, Server, ServerHandle};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{Child, ChildStdin, Command};
+use tokio::sync::mpsc;
+
+const KEY: &str = "pk_test_cli";
+const WAIT: Duration = Duration::from_secs(20);
+const BIN: &str = env!("CARGO_BIN_EXE_chat-cli");
+
+fn config(server_fields: &str) -> Config {
+    let text = format!("[server]\n{server_fields}\n[[keys]]\nkey = \"{KEY}\"");
+    Config::build(FileConfig::parse(&text, "t").unwrap(), Some("127.0.0.1:0".into()), vec![]).unwrap()
+}
+
+struct Cli {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    events: mpsc::UnboundedReceiver<Value>,
+    id: String,
+}
+
+impl Cli {
+    async fn start(url: &str, key: &str, name: &str) -> Cli {
+        let mut child = Command::new(BIN)
+            .args(["--url", url, "--key", key, "--room", "lobby", "--name", name, "--json"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let stdin = child.stdin.take();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let (tx, rx) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            while let Ok(Some(l)) = lines.next_line().await {
+                let v: Value = serde_json::from_str(&l).unwrap_or_else(|_| panic!("not JSON: {l}"));
+                let _ = tx.send(v);
+            }
+        });
+        let mut cli = Cli { child, stdin, events: rx, id: String::new() };
+        let w = cli.expect("welcome", |_| true).await;
+        cli.id = w["peerId"].as_str().unwrap().to_string();
+        cli
+    }
+
+    /// Waits for an event named `event` that satisfies `f`, skipping others.
+    async fn expect(&mut self, event: &str, f: impl Fn(&Value) -> bool) -> Value {
+        tokio::time::timeout(WAIT, async {
+            loop {
+                let v = self.events.recv().await.unwrap_or_else(|| panic!("output ended waiting for {event}"));
+                if v["event"] == event && f(&v) {
+                    return v;
+                }
+            }
+        })
+        .await
+        .unwrap_or_else(|_| panic!("no {event} event in time"))
+    }
+
+    /// Every event up to and including the first `event`.
+    async fn collect_until(&mut self, event: &str) -> Vec<Value> {
+        let mut seen = Vec::new();
+        tokio::time::timeout(WAIT, async {
+            loop {
+                let v = self.events.recv().await.expect("output continues");
+                let done = v["event"] == event;
+                seen.push(v);
+                if done {
+                    return;
+                }
+            }
+        })
+        .await
+        .unwrap_or_else(|_| panic!("no {event} in time; saw {seen:?}"));
+        seen
+    }
+
+    async fn say(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().unwrap();
+        stdin.write_all(format!("{line}\n").as_bytes()).await.unwrap();
+        stdin.flush().await.unwrap();
+    }
+
+    /// Closes stdin and returns the exit code.
+    async fn finish(mut self) -> i32 {
+        drop(self.stdin.take());
+        let status = tokio::time::timeout(WAIT, self.child.wait()).await.unwrap().unwrap();
+        status.code().unwrap_or(-1)
+    }
+}
+
+async fn pair(s: &ServerHandle) -> (Cli, Cli) {
+    let mut a = Cli::start(&s.url(), KEY, "alice").await;
+    let mut b = Cli::start(&s.url(), KEY, "bob").await;
+    a.expect("channel-open", |_| true).await;
+    b.expect("channel-open", |_| true).await;
+    (a, b)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_chat_peer_to_peer_and_leave_cleanly() {
+    let s = Server::spawn(config("")).await.unwrap();
+    let mut a = Cli::start(&s.url(), KEY, "alice").await;
+    let mut b = Cli::start(&s.url(), KEY, "bob").await;
+    let seen = a.collect_until("channel-open").await;
+    b.expect("channel-open", |_| true).await;
+    let has = |f: &dyn Fn(&Value) -> bool| seen.iter().any(f);
+    assert!(has(&|v| v["event"] == "peer-joined" && v["name"] == "bob" && v["peerId"] == b.id.as_str()), "{seen:?}");
+    assert!(has(&|v| v["event"] == "state-change" && v["from"] == "connecting" && v["to"] == "connected"), "{seen:?}");
+    assert_eq!(seen.last().unwrap()["label"], "messages");
+    // Bob's hello comes through the server (it may arrive before or after the channel).
+    let hello_seen = has(&|v| v["event"] == "message" && v["via"] == "server");
+    if !hello_seen {
+        a.expect("message", |v| v["via"] == "server").await;
+    }
+    a.say("hi bob, from a pipe").await;
+    let m = b.expect("message", |v| v["via"] == "p2p").await;
+    assert_eq!(m["text"], "hi bob, from a pipe");
+    assert_eq!(m["from"], a.id.as_str());
+    b.say("hi alice").await;
+    assert_eq!(a.expect("message", |v| v["via"] == "p2p").await["text"], "hi alice");
+    let a_id = a.id.clone();
+    assert_eq!(a.finish().await, 0, "end of stdin exits 0");
+    // A clean leave is seen at once, not after the 30 s grace period.
+    let t = std::time::Instant::now();
+    b.expect("peer-left", |v| v["peerId"] == a_id.as_str()).await;
+    assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chat_continues_across_a_server_restart() {
+    let secret = "secret = \"chat-cli-restart-secret-000\"";
+    let first = Server::spawn(config(secret)).await.unwrap();
+    let addr = first.addr();
+    let (mut a, mut b) = pair(&first).await;
+    first.shutdown();
+    first.stopped().await;
+    a.expect("signalling", |v| v["state"] == "reconnecting").await;
+    a.say("typed while the server is down").await;
+    assert_eq!(b.expect("message", |v| v["via"] == "p2p").await["text"], "typed while the server is down");
+    let mut cfg = config(secret);
+    cfg.listen = addr;
+    let _second = Server::spawn(cfg).await.unwrap();
+    a.expect("signalling", |v| v["state"] == "connected").await;
+    b.expect("signalling", |v| v["state"] == "connected").await;
+    b.say("and after it came back").await;
+    assert_eq!(a.expect("message", |v| v["via"] == "p2p").await["text"], "and after it came back");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_peer_process_leaves_after_the_grace_period() {
+    let s = Server::spawn(config("grace_period_secs = 2")).await.unwrap();
+    let (mut a, mut b) = pair(&s).await;
+    let b_id = b.id.clone();
+    b.child.start_kill().unwrap();
+    let _ = b.child.wait().await;
+    let left = a.expect("peer-left", |v| v["peerId"] == b_id.as_str()).await;
+    assert_eq!(left["event"], "peer-left");
+    a.say("anyone?").await;
+    a.expect("error", |v| v["kind"] == "no_peers").await;
+}
+
+#[tokio::test]
+async fn a_line_with_nobody_to_hear_it_is_an_error_event() {
+    let s = Server::spawn(config("")).await.unwrap();
+    let mut a = Cli::start(&s.url(), KEY, "alone").await;
+    a.say("hello?").await;
+    let e = a.expect("error", |_| true).await;
+    assert_eq!(e["kind"], "no_peers");
+    assert_eq!(a.finish().await, 0);
+}
+
+#[tokio::test]
+async fn a_bad_key_or_url_exits_non_zero_with_a_clear_message() {
+    let s = Server::spawn(config("")).await.unwrap();
+    let out = Command::new(BIN)
+        .args(["--url", &s.url(), "--key", "pk_nope", "--room", "r", "--name", "n", "--json"])
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .unwrap();
+    assert_ne!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("refused the publishable key"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.lines().any(|l| l.contains(r#""kind":"invalid_key""#)), "{stdout}");
+    let out = Command::new(BIN)
+        .args(["--url", "nonsense", "--key", KEY, "--room", "r", "--name", "n"])
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .unwrap();
+    assert_ne!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bad signalling URL"));
+}

@@ -1,0 +1,64 @@
+//! Signals from a misbehaving peer (bad SDP, bad candidates, nonsense generations, wrong
+//! shapes) are dropped without a panic, and the SDK peer keeps working with others.
+
+mod support;
+use futures_util::{SinkExt, StreamExt};
+use peerchat_peer::PeerState;
+use serde_json::json;
+use support::*;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garbage_signals_do_not_break_the_peer() {
+    let s = server().await;
+    let victim = joined(&s, "lobby", "victim").await;
+    let victim_id = victim.peer_id().unwrap();
+
+    // A raw client that speaks the wire protocol but sends nonsense signals.
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("{}?key={KEY}", s.url())).await.unwrap();
+    let _welcome = ws.next().await.unwrap().unwrap();
+    let sub = json!({"type":"subscribe","channel":"lobby","name":"mallory","requestId":1});
+    ws.send(WsMessage::text(sub.to_string())).await.unwrap();
+    let mallory = next_joined(&victim).await;
+    let garbage = [
+        json!({"gen": 1}),
+        json!({"gen": 0, "candidate": null}),
+        json!({"gen": "one", "candidate": null}),
+        json!({"gen": 1, "description": {"type": "offer", "sdp": "this is not SDP"}}),
+        json!({"gen": 1, "description": {"type": "answer", "sdp": "v=0"}}),
+        json!({"gen": 1, "description": {"type": "rollback", "sdp": ""}}),
+        json!({"gen": 1, "description": {"type": "nonsense", "sdp": ""}}),
+        json!({"gen": 1, "candidate": {"candidate": "candidate:not a candidate"}}),
+        json!({"gen": 1, "candidate": {"candidate": 42}}),
+        json!({"gen": u64::MAX, "description": {"type": "offer", "sdp": "v=0\r\n"}}),
+        json!({"gen": u64::MAX, "candidate": {"candidate": "candidate:1 1 udp 1 999.1.1.1 1 typ host"}}),
+        json!({"gen": 2, "description": {"type": "offer", "sdp": "v=0\r\no=- 0 0 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\n"}}),
+        json!({"description": {"type": "offer", "sdp": ""}}),
+        json!({"gen": 1, "description": {"type": "offer", "sdp": "x"}, "candidate": null}),
+    ];
+    for data in garbage {
+        let f = json!({"type":"signal","to":victim_id,"data":data});
+        ws.send(WsMessage::text(f.to_string())).await.unwrap();
+    }
+    // Signals from a peer that is not in the room at all.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_ne!(mallory.state(), PeerState::Connected);
+
+    // The victim still connects and chats with a well-behaved peer.
+    let friend = joined(&s, "lobby", "friend").await;
+    let r_friend = loop {
+        let r = next_joined(&victim).await;
+        if Some(r.id().to_string()) == friend.peer_id() {
+            break r;
+        }
+    };
+    let r_victim = loop {
+        let r = next_joined(&friend).await;
+        if r.id() == victim_id {
+            break r;
+        }
+    };
+    assert!(tokio::time::timeout(WAIT, r_friend.wait_for(PeerState::Connected)).await.unwrap());
+    let (out, inc) = channel_pair(&r_victim, &r_friend).await;
+    roundtrip(&out, &inc, "still fine").await;
+}
