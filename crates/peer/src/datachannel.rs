@@ -18,7 +18,11 @@ use crate::engine::{ChannelEvent, RawChannel};
 const INCOMING_QUEUE: usize = 256;
 /// Re-check interval while waiting for the buffer to drain (a safety net under the
 /// buffered-amount-low event).
-const DRAIN_POLL: Duration = Duration::from_millis(20);
+const DRAIN_POLL: Duration = Duration::from_millis(2);
+/// Most messages in flight at once, whatever their size: the engine's SCTP stalls with
+/// tens of thousands of tiny messages outstanding, so small messages are paced by count
+/// as well as by bytes.
+const MAX_IN_FLIGHT_MESSAGES: usize = 4096;
 
 /// Limits of a [`DataChannel`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,6 +133,9 @@ struct Inner {
     order: Mutex<()>,
     pending: AtomicUsize,
     last_buffered: AtomicUsize,
+    /// Upper bound of the buffered amount: the last reading plus what was sent since.
+    /// Only the sender holding `order` touches it.
+    estimate: Mutex<Estimate>,
     low: Notify,
     phase: watch::Receiver<Phase>,
     incoming: Mutex<mpsc::Receiver<Message>>,
@@ -144,6 +151,13 @@ impl std::fmt::Debug for DataChannel {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DataChannel").field("label", &self.inner.label).finish()
     }
+}
+
+/// What the sender knows about the buffer without asking the engine.
+#[derive(Default)]
+struct Estimate {
+    bytes: usize,
+    messages: usize,
 }
 
 struct PendingGuard<'a>(&'a AtomicUsize);
@@ -170,6 +184,7 @@ impl DataChannel {
             order: Mutex::new(()),
             pending: AtomicUsize::new(0),
             last_buffered: AtomicUsize::new(0),
+            estimate: Mutex::new(Estimate::default()),
             low: Notify::new(),
             phase,
             incoming: Mutex::new(msg_rx),
@@ -274,20 +289,36 @@ impl DataChannel {
         }
         let _turn = i.order.lock().await;
         self.opened().await?;
-        loop {
-            let notified = i.low.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            let buffered = i.raw.buffered_amount().await;
-            i.last_buffered.store(buffered, Ordering::Release);
-            if buffered == 0 || buffered + size <= i.opts.max_buffered_amount {
-                break;
+        let mut est = i.estimate.lock().await;
+        // The estimate only grows between readings (acks shrink the real amount), so
+        // while it leaves room the engine need not be asked.
+        let fits = |bytes: usize, messages: usize| {
+            (bytes == 0 || bytes + size <= i.opts.max_buffered_amount) && messages < MAX_IN_FLIGHT_MESSAGES
+        };
+        if !fits(est.bytes, est.messages) {
+            loop {
+                let notified = i.low.notified();
+                tokio::pin!(notified);
+                notified.as_mut().enable();
+                let buffered = i.raw.buffered_amount().await;
+                i.last_buffered.store(buffered, Ordering::Release);
+                // Messages still in flight, assuming the ones sent since the last reading
+                // are the ones outstanding (an upper bound for equal sizes).
+                let avg = (est.bytes / est.messages.max(1)).max(1);
+                let messages = buffered.div_ceil(avg).min(est.messages);
+                if fits(buffered, messages) {
+                    *est = Estimate { bytes: buffered, messages };
+                    break;
+                }
+                if self.is_closed() {
+                    return Err(DataChannelError::Closed);
+                }
+                let _ = tokio::time::timeout(DRAIN_POLL, notified).await;
             }
-            if self.is_closed() {
-                return Err(DataChannelError::Closed);
-            }
-            let _ = tokio::time::timeout(DRAIN_POLL, notified).await;
         }
+        est.bytes += size;
+        est.messages += 1;
+        drop(est);
         let sent = match &msg {
             Message::Text(t) => i.raw.send_text(t).await,
             Message::Binary(b) => i.raw.send_binary(b).await,

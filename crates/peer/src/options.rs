@@ -69,17 +69,23 @@ pub struct EngineSettings {
     pub ice_restart_timeout: Duration,
     /// How long a new connection may take to reach `connected` before it is rebuilt.
     pub connect_timeout: Duration,
+    /// SCTP receive window in bytes.
+    pub sctp_receive_buffer: u32,
+    /// UDP socket send and receive buffers in bytes (capped by the kernel).
+    pub socket_buffer: usize,
 }
 
 impl Default for EngineSettings {
     fn default() -> Self {
         EngineSettings {
             udp_addrs: Vec::new(),
-            reactor_threads: 1,
+            reactor_threads: 2,
             control_ping_interval: Duration::from_secs(5),
             control_dead_after: Duration::from_secs(15),
             ice_restart_timeout: Duration::from_secs(10),
             connect_timeout: Duration::from_secs(20),
+            sctp_receive_buffer: 1024 * 1024,
+            socket_buffer: 4 * 1024 * 1024,
         }
     }
 }

@@ -4,6 +4,7 @@
 //! connection generation; no callback touches shared state.
 
 mod channel;
+mod runtime;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -170,6 +171,7 @@ impl Connection {
                 Some(Duration::from_secs(12)),
                 Some(Duration::from_secs(1)),
             )
+            .with_sctp_max_receive_buffer_size(cfg.settings.sctp_receive_buffer)
             .build();
         let addrs: Vec<String> = if cfg.settings.udp_addrs.is_empty() {
             vec!["0.0.0.0:0".into(), "127.0.0.1:0".into()]
@@ -180,6 +182,7 @@ impl Connection {
             .with_configuration(config)
             .with_setting_engine(setting)
             .with_handler(Arc::new(Handler { gen, tx }))
+            .with_runtime(runtime::TunedRuntime::shared(cfg.settings.socket_buffer))
             .with_udp_addrs(addrs);
         if cfg.settings.reactor_threads > 0 {
             builder = builder.with_dedicated_reactor_pool_size(cfg.settings.reactor_threads);

@@ -1,0 +1,212 @@
+//! Rows: the SDK's DataChannels peer to peer on loopback, in one process with a real
+//! signalling server: setup time, ping round trip, bulk throughput paced by the SDK's
+//! DataChannel wrapper, and 200,000 one-byte messages. A row that stops making progress
+//! for `STALL` is reported as a stall.
+
+use std::time::{Duration, Instant};
+
+use peerchat_peer::{
+    ChannelInit, DataChannel, DataChannelOptions, Message, Peer, PeerEvent, PeerOptions, PeerState, PublishableKey,
+    RemotePeer,
+};
+use signal_server::{Config, Server, ServerHandle};
+
+use crate::stats::{ms, us, Samples};
+
+const KEY: &str = "pk_bench_engine";
+/// No progress for this long is a stall.
+pub const STALL: Duration = Duration::from_secs(10);
+
+pub struct Sizes {
+    pub setup_trials: usize,
+    pub pings: usize,
+    pub bulk_bytes: usize,
+    pub small_messages: usize,
+}
+
+async fn peer(s: &ServerHandle, room: &str, name: &str) -> anyhow::Result<Peer> {
+    let mut o = PeerOptions::new(s.url(), PublishableKey::new(KEY));
+    o.engine.udp_addrs = vec!["127.0.0.1:0".into()];
+    let p = Peer::new(o);
+    p.join(room, name).await?;
+    Ok(p)
+}
+
+async fn next_joined(p: &Peer) -> anyhow::Result<RemotePeer> {
+    tokio::time::timeout(STALL, async {
+        loop {
+            match p.next_event().await {
+                Some(PeerEvent::PeerJoined(r)) => return Ok(r),
+                Some(_) => continue,
+                None => anyhow::bail!("peer closed"),
+            }
+        }
+    })
+    .await?
+}
+
+/// A connected pair and a channel each way: (out from a, in at b, out from b, in at a).
+struct Pair {
+    _a: Peer,
+    _b: Peer,
+    ra: RemotePeer,
+    rb: RemotePeer,
+}
+
+async fn pair(s: &ServerHandle, room: &str) -> anyhow::Result<(Pair, Duration)> {
+    let a = peer(s, room, "a").await?;
+    let t0 = Instant::now();
+    let b = peer(s, room, "b").await?;
+    let ra = next_joined(&a).await?;
+    let rb = next_joined(&b).await?;
+    tokio::time::timeout(STALL, async {
+        ra.wait_for(PeerState::Connected).await;
+        rb.wait_for(PeerState::Connected).await;
+    })
+    .await?;
+    Ok((Pair { _a: a, _b: b, ra, rb }, t0.elapsed()))
+}
+
+async fn channel(from: &RemotePeer, to: &RemotePeer, init: ChannelInit) -> anyhow::Result<(DataChannel, DataChannel)> {
+    let kib: usize = std::env::var("BENCH_MAX_BUFFERED_KIB").ok().and_then(|v| v.parse().ok()).unwrap_or(1024);
+    let opts = DataChannelOptions {
+        max_buffered_amount: kib * 1024,
+        buffered_amount_low_threshold: kib * 512,
+        ..DataChannelOptions::default()
+    };
+    let out = from.open_channel("bench", init, opts).await?;
+    let inc = tokio::time::timeout(STALL, to.next_channel()).await?.ok_or_else(|| anyhow::anyhow!("no channel"))?;
+    out.opened().await?;
+    Ok((out, inc))
+}
+
+pub struct Row {
+    pub name: String,
+    pub ours: String,
+}
+
+pub async fn run(sizes: &Sizes) -> anyhow::Result<Vec<Row>> {
+    let s = Server::spawn(Config::for_keys(&[KEY])).await?;
+    let mut rows = Vec::new();
+
+    // Setup: join of the second peer -> both sides connected (control channel open).
+    let mut setups = Vec::new();
+    for i in 0..sizes.setup_trials {
+        let (_p, took) = pair(&s, &format!("setup-{i}")).await?;
+        setups.push(took);
+    }
+    let st = Samples::new(setups);
+    rows.push(Row {
+        name: format!("setup: join -> channel open ({} trials), p50 / p90", st.len()),
+        ours: format!("{} / {}", ms(st.pct(50.0)), ms(st.pct(90.0))),
+    });
+
+    let (p, _) = pair(&s, "traffic").await?;
+    // Ping: 64 B on the unordered, no-retransmit channel, echoed by the other side.
+    let (a_out, b_in) = channel(&p.ra, &p.rb, ChannelInit::unreliable()).await?;
+    let (b_out, a_in) = channel(&p.rb, &p.ra, ChannelInit::unreliable()).await?;
+    let echo = tokio::spawn(async move {
+        while let Some(m) = b_in.recv().await {
+            if b_out.send(m).await.is_err() {
+                break;
+            }
+        }
+    });
+    let payload = vec![7u8; 64];
+    let mut rtts = Vec::new();
+    let mut lost = 0;
+    for _ in 0..sizes.pings {
+        let t = Instant::now();
+        a_out.send(payload.clone()).await?;
+        match tokio::time::timeout(Duration::from_secs(1), a_in.recv()).await {
+            Ok(Some(_)) => rtts.push(t.elapsed()),
+            _ => lost += 1,
+        }
+    }
+    echo.abort();
+    let rt = Samples::new(rtts);
+    rows.push(Row {
+        name: format!("ping 64 B unordered, {} round trips, p50 / p99", sizes.pings),
+        ours: format!(
+            "{} / {}{}",
+            us(rt.pct(50.0)),
+            us(rt.pct(99.0)),
+            if lost > 0 { format!(" ({lost} lost)") } else { String::new() }
+        ),
+    });
+
+    for size in [1024usize, 16 * 1024, 64 * 1024] {
+        let (p, _) = pair(&s, &format!("bulk-{size}")).await?;
+        let (out, inc) = channel(&p.ra, &p.rb, ChannelInit::reliable()).await?;
+        let r = bulk(out, inc, size, sizes.bulk_bytes).await;
+        rows.push(Row {
+            name: format!("bulk, reliable ordered, {} KiB messages, {} MiB", size / 1024, sizes.bulk_bytes >> 20),
+            ours: r,
+        });
+    }
+
+    let (p, _) = pair(&s, "small").await?;
+    let (out, inc) = channel(&p.ra, &p.rb, ChannelInit::reliable()).await?;
+    let r = small(out, inc, sizes.small_messages).await;
+    rows.push(Row { name: format!("{} one-byte messages, reliable ordered", sizes.small_messages), ours: r });
+    Ok(rows)
+}
+
+/// Receives until `total` bytes arrived or no progress for `STALL`.
+async fn drain(inc: DataChannel, total: usize) -> (usize, usize, Instant) {
+    let (mut bytes, mut count) = (0usize, 0usize);
+    let mut last = Instant::now();
+    while bytes < total {
+        match tokio::time::timeout(STALL, inc.recv()).await {
+            Ok(Some(m)) => {
+                bytes += m.len();
+                count += 1;
+                last = Instant::now();
+            }
+            _ => break,
+        }
+    }
+    (bytes, count, last)
+}
+
+async fn bulk(out: DataChannel, inc: DataChannel, size: usize, total: usize) -> String {
+    let n = total / size;
+    let start = Instant::now();
+    let rx = tokio::spawn(drain(inc, n * size));
+    let tx = tokio::spawn(async move {
+        let chunk = vec![0xabu8; size];
+        for _ in 0..n {
+            if tokio::time::timeout(STALL, out.send(Message::Binary(chunk.clone()))).await.is_err() {
+                return false;
+            }
+        }
+        true
+    });
+    let sent_ok = tx.await.unwrap_or(false);
+    let (bytes, _, last) = rx.await.unwrap_or((0, 0, start));
+    if bytes < n * size || !sent_ok {
+        return format!("STALL after {} of {} MiB", bytes >> 20, (n * size) >> 20);
+    }
+    let secs = last.duration_since(start).as_secs_f64();
+    format!("{:.1} MB/s", bytes as f64 / secs / 1e6)
+}
+
+async fn small(out: DataChannel, inc: DataChannel, n: usize) -> String {
+    let start = Instant::now();
+    let rx = tokio::spawn(drain(inc, n));
+    let tx = tokio::spawn(async move {
+        for _ in 0..n {
+            if tokio::time::timeout(STALL, out.send(Message::Binary(vec![1u8]))).await.is_err() {
+                return false;
+            }
+        }
+        true
+    });
+    let sent_ok = tx.await.unwrap_or(false);
+    let (_, count, last) = rx.await.unwrap_or((0, 0, start));
+    let secs = last.duration_since(start).as_secs_f64();
+    if count < n || !sent_ok {
+        return format!("STALL: {count} of {n} delivered");
+    }
+    format!("{count} of {n} delivered, {:.0} msg/s", count as f64 / secs)
+}
