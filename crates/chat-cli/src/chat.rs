@@ -25,6 +25,8 @@ use crate::output::Out;
 use crate::Args;
 
 const LABEL: &str = "messages";
+/// How long a new channel may take to open.
+const OPEN_WAIT: Duration = Duration::from_secs(10);
 /// Chat ids remembered for de-duplication.
 const SEEN_IDS: usize = 10_000;
 
@@ -221,12 +223,16 @@ async fn on_change(out: &Out, state: &State, r: &RemotePeer, from: PeerState, to
         old.close().await;
     }
     match r.open_channel(LABEL, ChannelInit::unreliable(), DataChannelOptions::default()).await {
-        Ok(dc) => {
-            if dc.opened().await.is_ok() {
+        Ok(dc) => match tokio::time::timeout(OPEN_WAIT, dc.opened()).await {
+            Ok(Ok(())) => {
                 lock(state).outs.insert(r.id().to_string(), dc);
                 out.emit("channel-open", json!({ "peerId": r.id(), "label": LABEL }));
             }
-        }
+            _ => {
+                out.error("channel_failed", &format!("the channel to {} did not open", r.id()));
+                dc.close().await;
+            }
+        },
         Err(e) => out.error("channel_failed", &format!("cannot open a channel to {}: {e}", r.id())),
     }
 }

@@ -31,7 +31,7 @@ impl Cli {
             .args(["--url", url, "--key", key, "--room", "lobby", "--name", name, "--json"])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(if std::env::var_os("CHAT_CLI_TEST_LOGS").is_some() { Stdio::inherit() } else { Stdio::null() })
             .kill_on_drop(true)
             .spawn()
             .unwrap();
@@ -52,16 +52,18 @@ impl Cli {
 
     /// Waits for an event named `event` that satisfies `f`, skipping others.
     async fn expect(&mut self, event: &str, f: impl Fn(&Value) -> bool) -> Value {
-        tokio::time::timeout(WAIT, async {
+        let mut skipped = Vec::new();
+        let found = tokio::time::timeout(WAIT, async {
             loop {
                 let v = self.events.recv().await.unwrap_or_else(|| panic!("output ended waiting for {event}"));
                 if v["event"] == event && f(&v) {
                     return v;
                 }
+                skipped.push(v);
             }
         })
-        .await
-        .unwrap_or_else(|_| panic!("no {event} event in time"))
+        .await;
+        found.unwrap_or_else(|_| panic!("no {event} event in time; skipped {skipped:?}"))
     }
 
     /// Every event up to and including the first `event`.
@@ -198,4 +200,25 @@ async fn a_bad_key_or_url_exits_non_zero_with_a_clear_message() {
         .unwrap();
     assert_ne!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stderr).contains("bad signalling URL"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frozen_peer_is_detected_and_the_connection_recovers() {
+    let s = Server::spawn(config("")).await.unwrap();
+    let (mut a, mut b) = pair(&s).await;
+    let pid = b.child.id().unwrap().to_string();
+    let signal = |sig: &str| std::process::Command::new("kill").args([sig, &pid]).status().unwrap();
+    assert!(signal("-STOP").success());
+    // Silence on the path: alice's side notices and starts repairing it.
+    a.expect("state-change", |v| v["to"] == "reconnecting").await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(signal("-CONT").success());
+    a.expect("state-change", |v| v["to"] == "connected").await;
+    a.expect("channel-open", |_| true).await;
+    // Bob may have noticed nothing (an ICE restart keeps his channel) or may have
+    // reconnected too; either way chat flows both ways again.
+    a.say("are you back?").await;
+    assert_eq!(b.expect("message", |v| v["via"] == "p2p").await["text"], "are you back?");
+    b.say("yes").await;
+    assert_eq!(a.expect("message", |v| v["via"] == "p2p").await["text"], "yes");
 }

@@ -139,6 +139,7 @@ struct Inner {
     low: Notify,
     phase: watch::Receiver<Phase>,
     incoming: Mutex<mpsc::Receiver<Message>>,
+    closed_here: std::sync::atomic::AtomicBool,
 }
 
 /// A DataChannel with backpressure-aware sends. Cheap to clone.
@@ -188,6 +189,7 @@ impl DataChannel {
             low: Notify::new(),
             phase,
             incoming: Mutex::new(msg_rx),
+            closed_here: std::sync::atomic::AtomicBool::new(false),
         });
         let weak = Arc::downgrade(&inner);
         tokio::spawn(async move {
@@ -333,6 +335,12 @@ impl DataChannel {
 
     /// Closes the channel.
     pub async fn close(&self) {
+        self.inner.closed_here.store(true, Ordering::Release);
         self.inner.raw.close().await;
+    }
+
+    /// Whether this side closed the channel.
+    pub fn closed_here(&self) -> bool {
+        self.inner.closed_here.load(Ordering::Acquire)
     }
 }

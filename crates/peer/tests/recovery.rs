@@ -30,16 +30,16 @@ async fn a_rebuilt_connection_comes_back_connected_with_a_new_pc() {
     let mut changes_a = ra.state_changes();
     let mut changes_b = rb.state_changes();
     ra.rebuild().await;
-    let mut seen = Vec::new();
-    while seen.last() != Some(&PeerState::Connected) {
-        let c: StateChange = tokio::time::timeout(WAIT, changes_a.next()).await.unwrap().unwrap();
-        seen.push(c.to);
+    // Each side passes through `reconnecting` and comes back `connected` (under load an
+    // ICE hiccup may add transitions; the app only cares about the last `connected`).
+    for changes in [&mut changes_a, &mut changes_b] {
+        let mut seen = Vec::new();
+        while seen.last() != Some(&PeerState::Connected) || !seen.contains(&PeerState::Reconnecting) {
+            let c: StateChange = tokio::time::timeout(WAIT, changes.next()).await.unwrap().unwrap();
+            assert_ne!(c.to, PeerState::Closed);
+            seen.push(c.to);
+        }
     }
-    assert_eq!(seen, vec![PeerState::Reconnecting, PeerState::Connected]);
-    // The other side saw its connection replaced too.
-    let c = tokio::time::timeout(WAIT, changes_b.next()).await.unwrap().unwrap();
-    assert_eq!(c.to, PeerState::Reconnecting);
-    assert!(tokio::time::timeout(WAIT, rb.wait_for(PeerState::Connected)).await.unwrap());
     assert!(!Arc::ptr_eq(&pc_before, &ra.pc().unwrap()), "a rebuild replaces the peer connection");
     // The seed pattern: open a fresh channel after `connected`.
     let (out, inc) = channel_pair(&rb, &ra).await;

@@ -25,6 +25,15 @@ const MAX_PENDING_CANDIDATES: usize = 256;
 const INCOMING_CHANNELS: usize = 64;
 /// How long to wait for the other side's rebuild after its connection closed.
 const AWAIT_REMOTE_REBUILD: Duration = Duration::from_secs(3);
+/// How long the control ping sent after a repaired path may take to be answered. An
+/// SCTP association that backed off its retransmission timer during an outage can take
+/// many seconds to move data again; rebuilding is faster.
+const PROBE_WAIT: Duration = Duration::from_secs(3);
+/// How long an app channel may take to open before the connection is rebuilt. After an
+/// ICE restart the engine occasionally fails a new channel's open handshake (it closes or
+/// never opens; seen about once in eight recoveries from a frozen peer); a fresh
+/// connection does not.
+const CHANNEL_OPEN_DEADLINE: Duration = Duration::from_secs(5);
 
 pub(crate) enum RemoteCmd {
     Signal(SignalPayload),
@@ -36,6 +45,10 @@ pub(crate) enum RemoteCmd {
     },
     RestartIce,
     Rebuild,
+    /// A channel opened on connection `gen` did not open in time.
+    ChannelStuck {
+        gen: u64,
+    },
     Close,
 }
 
@@ -53,6 +66,8 @@ enum Recovery {
     IceRestart,
     /// The other side's connection closed; give it time to rebuild.
     AwaitRemote,
+    /// ICE is back; waiting for the answer to a control ping sent since.
+    Probe,
 }
 
 pub(crate) struct Spawn {
@@ -67,6 +82,7 @@ pub(crate) struct Spawn {
 pub(crate) fn spawn(s: Spawn) -> RemotePeer {
     let polite = s.me.as_bytes() < s.id.as_bytes();
     let (cmd_tx, cmd_rx) = mpsc::channel(64);
+    let self_cmd = cmd_tx.downgrade();
     let (state_tx, state_rx) = watch::channel(PeerState::Idle);
     let (pc_tx, pc_rx) = watch::channel(None);
     let (changes, _) = broadcast::channel(256);
@@ -105,6 +121,8 @@ pub(crate) fn spawn(s: Spawn) -> RemotePeer {
         control_tx,
         last_control: Instant::now(),
         recovery: None,
+        probe: None,
+        self_cmd,
     };
     tokio::spawn(task.run(cmd_rx, engine_rx, control_rx));
     RemotePeer { shared }
@@ -131,6 +149,15 @@ struct Task {
     control_tx: mpsc::Sender<(u64, Control)>,
     last_control: Instant,
     recovery: Option<(Recovery, Instant)>,
+    /// `t` of the control ping whose pong proves a repaired path carries data both ways.
+    probe: Option<u64>,
+    /// Commands to this task itself (from watchers it spawns); weak, so the task ends
+    /// when every handle is gone.
+    self_cmd: mpsc::WeakSender<RemoteCmd>,
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
 impl Task {
@@ -189,6 +216,7 @@ impl Task {
         self.control = None;
         self.control_open = false;
         self.making_offer = false;
+        self.probe = None;
         let _ = self.pc_tx.send(None);
     }
 
@@ -265,15 +293,22 @@ impl Task {
         }
     }
 
+    /// Starts an ICE restart. The impolite side (the pair's first offerer) makes the
+    /// restart offer; the polite side waits for it, and rebuilds if it does not come.
+    /// Keeping the offerer fixed keeps the DTLS roles, and with them the parity of the
+    /// stream ids of channels opened afterwards: the engine re-derives them from the
+    /// latest offer/answer, and a flip makes new channels collide and never open.
     async fn restart_ice(&mut self) {
         if self.conn.is_none() {
             return self.rebuild().await;
         }
-        tracing::info!(peer = %self.id, gen = self.gen, "ICE restart");
+        tracing::info!(peer = %self.id, gen = self.gen, polite = self.polite, "ICE restart");
         if self.state == PeerState::Connected {
             self.set_state(PeerState::Reconnecting);
         }
-        self.offer(true).await;
+        if !self.polite {
+            self.offer(true).await;
+        }
         self.recovery = Some((Recovery::IceRestart, Instant::now() + self.cfg.settings.ice_restart_timeout));
     }
 
@@ -288,10 +323,19 @@ impl Task {
                         Err(e) => Err(OpenChannelError::Engine(e.0)),
                     },
                 };
+                if let Ok(dc) = &result {
+                    self.watch_open(dc.clone());
+                }
                 let _ = reply.send(result);
             }
             RemoteCmd::RestartIce => self.restart_ice().await,
             RemoteCmd::Rebuild => self.rebuild().await,
+            RemoteCmd::ChannelStuck { gen } => {
+                if gen == self.gen && self.state == PeerState::Connected {
+                    tracing::warn!(peer = %self.id, gen, "a new channel did not open; rebuilding the connection");
+                    self.rebuild().await;
+                }
+            }
             RemoteCmd::Close => {}
         }
     }
@@ -318,6 +362,9 @@ impl Task {
                     return;
                 }
                 self.flush_candidates().await;
+                if self.state == PeerState::Reconnecting {
+                    self.mark_connected().await;
+                }
             }
             SignalBody::Description(d) => {
                 tracing::debug!(peer = %self.id, kind = %d.kind, "unsupported description ignored")
@@ -371,6 +418,9 @@ impl Task {
             Ok(answer) => self.send_signal(SignalBody::Description(answer)),
             Err(e) => tracing::warn!(peer = %self.id, error = %e, "answer failed"),
         }
+        if self.state == PeerState::Reconnecting {
+            self.mark_connected().await;
+        }
     }
 
     async fn flush_candidates(&mut self) {
@@ -389,11 +439,7 @@ impl Task {
         match ev {
             EngineEvent::Candidate(c) => self.send_signal(SignalBody::Candidate(Some(c))),
             EngineEvent::GatheringComplete => {}
-            EngineEvent::Link(LinkState::Connected) => {
-                if self.control_open {
-                    self.mark_connected();
-                }
-            }
+            EngineEvent::Link(LinkState::Connected) => self.mark_connected().await,
             EngineEvent::Link(LinkState::Disconnected | LinkState::Failed) => {
                 if matches!(self.recovery, None | Some((Recovery::AwaitRemote, _))) {
                     self.restart_ice().await;
@@ -413,27 +459,85 @@ impl Task {
         }
     }
 
-    fn mark_connected(&mut self) {
+    /// Moves to `connected`, unless an offer of ours still waits for its answer: apps
+    /// open channels on that transition, and a channel created while the negotiation is
+    /// in flight can be lost if that offer is rolled back.
+    async fn mark_connected(&mut self) {
+        if !self.control_open {
+            return;
+        }
+        if let Some(conn) = &self.conn {
+            if self.making_offer || conn.has_local_offer().await {
+                return;
+            }
+        }
+        if self.state == PeerState::Reconnecting {
+            if self.probe.is_none() {
+                self.probe_path().await;
+            }
+            return;
+        }
+        self.connected();
+    }
+
+    fn connected(&mut self) {
         self.recovery = None;
+        self.probe = None;
         self.last_control = Instant::now();
         self.set_state(PeerState::Connected);
+    }
+
+    /// Rebuilds the connection if `dc` does not open in time on this generation.
+    fn watch_open(&self, dc: DataChannel) {
+        let (gen, tx) = (self.gen, self.self_cmd.clone());
+        tokio::spawn(async move {
+            if let Err(_) | Ok(Err(_)) = tokio::time::timeout(CHANNEL_OPEN_DEADLINE, dc.opened()).await {
+                if dc.closed_here() {
+                    return;
+                }
+                if let Some(tx) = tx.upgrade() {
+                    let _ = tx.send(RemoteCmd::ChannelStuck { gen }).await;
+                }
+            }
+        });
+    }
+
+    /// Sends a control ping and waits for its pong before calling the path repaired.
+    async fn probe_path(&mut self) {
+        let Some(c) = &self.control else { return };
+        let t = now_ms();
+        let _ = c.send_text(&PeerMessage::Ping { t }.to_json()).await;
+        self.probe = Some(t);
+        self.recovery = Some((Recovery::Probe, Instant::now() + PROBE_WAIT));
     }
 
     async fn on_control(&mut self, ev: Control) {
         match ev {
             Control::Open => {
                 self.control_open = true;
-                self.mark_connected();
+                self.mark_connected().await;
             }
             Control::Text(t) => {
                 self.last_control = Instant::now();
-                if self.state == PeerState::Reconnecting && self.control_open {
-                    self.mark_connected();
+                if self.state == PeerState::Reconnecting {
+                    self.mark_connected().await;
                 }
-                if let Some(PeerMessage::Ping { t }) = PeerMessage::parse(&t) {
-                    if let Some(c) = &self.control {
-                        let _ = c.send_text(&PeerMessage::Pong { t }.to_json()).await;
+                match PeerMessage::parse(&t) {
+                    Some(PeerMessage::Ping { t }) => {
+                        if let Some(c) = &self.control {
+                            let _ = c.send_text(&PeerMessage::Pong { t }.to_json()).await;
+                        }
                     }
+                    Some(PeerMessage::Pong { t }) if self.probe == Some(t) => {
+                        let pending_offer = match &self.conn {
+                            Some(conn) => self.making_offer || conn.has_local_offer().await,
+                            None => true,
+                        };
+                        if !pending_offer {
+                            self.connected();
+                        }
+                    }
+                    _ => {}
                 }
             }
             Control::Closed => {
@@ -452,11 +556,7 @@ impl Task {
             return;
         }
         if let Some(c) = &self.control {
-            let t = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_millis() as u64)
-                .unwrap_or(0);
-            let _ = c.send_text(&PeerMessage::Ping { t }.to_json()).await;
+            let _ = c.send_text(&PeerMessage::Ping { t: now_ms() }.to_json()).await;
         }
         let silent = self.last_control.elapsed() >= self.cfg.settings.control_dead_after;
         if silent && self.recovery.is_none() {
