@@ -101,8 +101,9 @@ pub async fn run(args: Args) -> Result<(), u8> {
     }
     // End of input: let queued sends finish, then leave cleanly.
     let _ = tokio::time::timeout(Duration::from_secs(5), async { while sends.join_next().await.is_some() {} }).await;
-    let _ = peer.leave().await;
-    peer.close().await;
+    // Bounded: a leave that cannot reach the server must not keep the process alive.
+    let _ = tokio::time::timeout(Duration::from_secs(5), peer.leave()).await;
+    let _ = tokio::time::timeout(Duration::from_secs(5), peer.close()).await;
     Ok(())
 }
 

@@ -57,7 +57,10 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(chat::run(args)) {
+    let result = runtime.block_on(chat::run(args));
+    // Engine and stdin helper threads must not delay the exit.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(500));
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(code) => ExitCode::from(code),
     }
