@@ -25,6 +25,8 @@ use crate::output::Out;
 use crate::Args;
 
 const LABEL: &str = "messages";
+/// How long the first connection and join may take.
+const JOIN_WAIT: Duration = Duration::from_secs(20);
 /// How long a new channel may take to open.
 const OPEN_WAIT: Duration = Duration::from_secs(10);
 /// Chat ids remembered for de-duplication.
@@ -72,10 +74,19 @@ pub async fn run(args: Args) -> Result<(), u8> {
     let opts = PeerOptions::new(args.url.clone(), PublishableKey::new(args.key.clone()));
     let peer = Arc::new(Peer::new(opts));
     let state: State = Arc::default();
-    if let Err(e) = peer.join(&args.room, &args.name).await {
-        out.error(e.kind(), &e.to_string());
-        eprintln!("chat-cli: {e}");
-        return Err(exit_code(&e));
+    match tokio::time::timeout(JOIN_WAIT, peer.join(&args.room, &args.name)).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => {
+            out.error(e.kind(), &e.to_string());
+            eprintln!("chat-cli: {e}");
+            return Err(exit_code(&e));
+        }
+        Err(_) => {
+            let msg = format!("could not reach the signalling server at {} within {JOIN_WAIT:?}", args.url);
+            out.error("unreachable", &msg);
+            eprintln!("chat-cli: {msg}");
+            return Err(1);
+        }
     }
     let mut stdin = tokio::io::BufReader::new(tokio::io::stdin()).lines();
     let mut sends = JoinSet::new();

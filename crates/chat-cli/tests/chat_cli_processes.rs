@@ -204,6 +204,14 @@ async fn a_bad_key_or_url_exits_non_zero_with_a_clear_message() {
         .unwrap();
     assert_ne!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stderr).contains("bad signalling URL"));
+    let wrong_path = format!("ws://{}/elsewhere", s.addr());
+    let out = Command::new(BIN)
+        .args(["--url", &wrong_path, "--key", KEY, "--room", "r", "--name", "n"])
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "a URL with no signalling endpoint is a bad URL");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

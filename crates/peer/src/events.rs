@@ -8,7 +8,7 @@ use crate::remote::RemotePeer;
 pub enum SignallingState {
     /// First connection attempt in progress.
     Connecting,
-    /// Connected and joined.
+    /// Connected (the room is re-joined right after).
     Connected,
     /// The socket dropped; reconnecting with backoff. Peer connections keep working.
     Reconnecting,

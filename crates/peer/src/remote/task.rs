@@ -452,8 +452,12 @@ impl Task {
                     None => 65_536,
                 };
                 let dc = DataChannel::wrap(raw, DataChannelOptions::default(), max, true).await;
-                if self.incoming_tx.try_send(dc).is_err() {
+                if let Err(e) = self.incoming_tx.try_send(dc) {
                     tracing::warn!(peer = %self.id, "incoming channel not taken by the app; closing it");
+                    let dc = match e {
+                        mpsc::error::TrySendError::Full(dc) | mpsc::error::TrySendError::Closed(dc) => dc,
+                    };
+                    tokio::spawn(async move { dc.close().await });
                 }
             }
         }

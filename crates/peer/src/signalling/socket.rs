@@ -115,7 +115,8 @@ impl Socket {
 
     /// Closes with 1000 and waits briefly for the server's answer.
     pub async fn close(mut self) {
-        let _ = self.ws.close(None).await;
+        use tokio_tungstenite::tungstenite::protocol::{frame::coding::CloseCode, CloseFrame};
+        let _ = self.ws.close(Some(CloseFrame { code: CloseCode::Normal, reason: "".into() })).await;
         let _ = tokio::time::timeout(std::time::Duration::from_secs(1), async {
             while let Some(Ok(_)) = self.ws.next().await {}
         })
