@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use peerchat_protocol::peer::{PeerMessage, CONTROL_ID, CONTROL_LABEL};
-use peerchat_protocol::signal::{IceCandidate, SessionDescription, SignalBody, SignalPayload};
+use peerchat_protocol::signal::{IceCandidate, SignalBody, SignalPayload};
 use peerchat_protocol::{ClientFrame, RawValue};
 use tokio::sync::{broadcast, mpsc, oneshot, watch, Mutex};
 use tokio::time::{sleep_until, Instant};
@@ -18,6 +18,8 @@ use crate::engine::{
     ChannelEvent, ChannelInit, Connection, ConnectionConfig, EngineEvent, LinkState, NativePeerConnection, RawChannel,
 };
 use crate::signalling::Signalling;
+
+mod negotiation;
 
 /// Candidates held until the remote description is set.
 const MAX_PENDING_CANDIDATES: usize = 256;
@@ -337,101 +339,6 @@ impl Task {
                 }
             }
             RemoteCmd::Close => {}
-        }
-    }
-
-    async fn on_signal(&mut self, p: SignalPayload) {
-        if p.gen < self.gen {
-            tracing::debug!(peer = %self.id, gen = p.gen, current = self.gen, "stale signal dropped");
-            return;
-        }
-        self.highest_gen = self.highest_gen.max(p.gen);
-        match p.body {
-            SignalBody::Description(d) if d.kind == "offer" => self.on_offer(p.gen, d).await,
-            SignalBody::Description(d) if d.kind == "answer" => {
-                if p.gen != self.gen {
-                    return;
-                }
-                let Some(conn) = &self.conn else { return };
-                if !conn.has_local_offer().await {
-                    tracing::debug!(peer = %self.id, "answer without a pending offer dropped");
-                    return;
-                }
-                if let Err(e) = conn.set_remote(&d).await {
-                    tracing::warn!(peer = %self.id, error = %e, "bad answer");
-                    return;
-                }
-                self.flush_candidates().await;
-                if self.state == PeerState::Reconnecting {
-                    self.mark_connected().await;
-                }
-            }
-            SignalBody::Description(d) => {
-                tracing::debug!(peer = %self.id, kind = %d.kind, "unsupported description ignored")
-            }
-            SignalBody::Candidate(None) => {}
-            SignalBody::Candidate(Some(c)) => {
-                let ready = p.gen == self.gen && matches!(&self.conn, Some(conn) if conn.has_remote().await);
-                if ready {
-                    if let Some(conn) = &self.conn {
-                        if let Err(e) = conn.add_candidate(&c).await {
-                            tracing::debug!(peer = %self.id, error = %e, "candidate rejected");
-                        }
-                    }
-                } else {
-                    if self.pending.len() >= MAX_PENDING_CANDIDATES {
-                        self.pending.pop_front();
-                        tracing::warn!(peer = %self.id, "too many early candidates; dropping the oldest");
-                    }
-                    self.pending.push_back((p.gen, c));
-                }
-            }
-        }
-    }
-
-    async fn on_offer(&mut self, gen: u64, offer: SessionDescription) {
-        if gen > self.gen || self.conn.is_none() {
-            // The other side (re)built its connection: answer on a fresh one.
-            if !self.new_conn(gen).await {
-                return;
-            }
-            self.recovery = Some((Recovery::Connect, Instant::now() + self.cfg.settings.connect_timeout));
-        }
-        let Some(conn) = &self.conn else { return };
-        let collision = self.making_offer || conn.has_local_offer().await;
-        if collision {
-            if !self.polite {
-                tracing::debug!(peer = %self.id, "glare: impolite side ignores the offer");
-                return;
-            }
-            if let Err(e) = conn.rollback().await {
-                tracing::warn!(peer = %self.id, error = %e, "rollback failed");
-            }
-        }
-        if let Err(e) = conn.set_remote(&offer).await {
-            tracing::warn!(peer = %self.id, error = %e, "bad offer");
-            return;
-        }
-        self.flush_candidates().await;
-        let Some(conn) = &self.conn else { return };
-        match conn.answer().await {
-            Ok(answer) => self.send_signal(SignalBody::Description(answer)),
-            Err(e) => tracing::warn!(peer = %self.id, error = %e, "answer failed"),
-        }
-        if self.state == PeerState::Reconnecting {
-            self.mark_connected().await;
-        }
-    }
-
-    async fn flush_candidates(&mut self) {
-        let Some(conn) = &self.conn else { return };
-        let gen = self.gen;
-        let now: Vec<IceCandidate> = self.pending.iter().filter(|(g, _)| *g == gen).map(|(_, c)| c.clone()).collect();
-        self.pending.retain(|(g, _)| *g > gen);
-        for c in now {
-            if let Err(e) = conn.add_candidate(&c).await {
-                tracing::debug!(peer = %self.id, error = %e, "queued candidate rejected");
-            }
         }
     }
 
