@@ -30,6 +30,10 @@ pub enum PeerError {
     /// An administrator disconnected this peer (close 4020).
     #[error("disconnected by an administrator")]
     AdminDisconnect,
+    /// Another connection resumed this peer's session (close 1000 "resumed"); this one
+    /// stops instead of fighting over the session.
+    #[error("another connection took over this session")]
+    SessionTakenOver,
     /// The server closed for repeated malformed frames (close 1008 or 1007).
     #[error("closed by the server for a protocol violation")]
     PolicyViolation,
@@ -111,6 +115,7 @@ impl PeerError {
             PeerError::TooManyConnections => "too_many_connections",
             PeerError::RateLimited => "rate_limited",
             PeerError::AdminDisconnect => "admin_disconnect",
+            PeerError::SessionTakenOver => "session_taken_over",
             PeerError::PolicyViolation => "policy_violation",
             PeerError::MessageTooBig => "message_too_big",
             PeerError::ReconnectGaveUp { .. } => "reconnect_gave_up",
@@ -143,6 +148,7 @@ impl PeerError {
                 | PeerError::TooManyConnections
                 | PeerError::RateLimited
                 | PeerError::AdminDisconnect
+                | PeerError::SessionTakenOver
                 | PeerError::PolicyViolation
                 | PeerError::MessageTooBig
                 | PeerError::ReconnectGaveUp { .. }
@@ -150,10 +156,12 @@ impl PeerError {
     }
 
     /// The error a server close code stands for; `None` for closes after which the SDK
-    /// reconnects (1000, 1001, 1013 and unknown codes).
+    /// reconnects (1001, 1013 and unknown codes). The server closes with 1000 only when
+    /// another socket resumed the session.
     pub fn from_close(code: u16) -> Option<PeerError> {
         use peerchat_protocol::close;
         match code {
+            close::NORMAL => Some(PeerError::SessionTakenOver),
             close::INVALID_KEY => Some(PeerError::KeyRevoked),
             close::OVER_CONNECTION_LIMIT => Some(PeerError::TooManyConnections),
             close::OVER_RATE => Some(PeerError::RateLimited),
@@ -178,12 +186,13 @@ mod tests {
             (4020, "admin_disconnect"),
             (1008, "policy_violation"),
             (1009, "message_too_big"),
+            (1000, "session_taken_over"),
         ] {
             let e = PeerError::from_close(code).unwrap();
             assert_eq!(e.kind(), kind);
             assert!(e.is_fatal());
         }
-        for code in [1000, 1001, 1006, 1013] {
+        for code in [1001, 1005, 1006, 1013] {
             assert_eq!(PeerError::from_close(code), None);
         }
     }
