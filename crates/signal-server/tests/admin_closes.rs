@@ -26,11 +26,7 @@ async fn revoking_a_key_closes_its_sockets_4001_and_refuses_new_ones() {
 #[tokio::test]
 async fn admin_disconnect_closes_4020_and_ends_the_session() {
     let s = server().await;
-    let mut a = connect(&s).await;
-    let mut b = connect(&s).await;
-    a.subscribe("lobby", "a").await;
-    b.subscribe("lobby", "b").await;
-    a.recv_type("presence").await;
+    let (mut a, mut b) = pair_in(&s, "lobby", "a", "b").await;
     assert!(s.disconnect_peer(&b.peer_id).await);
     assert!(!s.disconnect_peer("nobody").await);
     assert_eq!(b.closed().await.0, 4020);

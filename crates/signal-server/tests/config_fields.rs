@@ -14,11 +14,7 @@ fn with_server(fields: &str) -> signal_server::Config {
 #[tokio::test(start_paused = true)]
 async fn grace_period_secs_sets_how_long_a_dropped_peer_stays() {
     let s = server_with(with_server("grace_period_secs = 5")).await;
-    let mut a = connect(&s).await;
-    let mut b = connect(&s).await;
-    a.subscribe("lobby", "a").await;
-    b.subscribe("lobby", "b").await;
-    a.recv_type("presence").await;
+    let (mut a, b) = pair_in(&s, "lobby", "a", "b").await;
     let id = b.peer_id.clone();
     b.close().await;
     let t = tokio::time::Instant::now();
@@ -32,11 +28,7 @@ async fn grace_period_secs_sets_how_long_a_dropped_peer_stays() {
 #[tokio::test]
 async fn grace_period_zero_ends_sessions_at_once() {
     let s = server_with(with_server("grace_period_secs = 0")).await;
-    let mut a = connect(&s).await;
-    let mut b = connect(&s).await;
-    a.subscribe("lobby", "a").await;
-    b.subscribe("lobby", "b").await;
-    a.recv_type("presence").await;
+    let (mut a, b) = pair_in(&s, "lobby", "a", "b").await;
     let id = b.peer_id.clone();
     b.close().await;
     assert_eq!(left(&a.recv_type("presence").await), vec![id]);

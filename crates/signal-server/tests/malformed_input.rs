@@ -115,11 +115,7 @@ async fn ten_malformed_frames_in_a_row_close_1008_and_end_the_session() {
 #[tokio::test]
 async fn a_misbehaving_client_does_not_disturb_others() {
     let s = server().await;
-    let mut a = connect(&s).await;
-    let mut b = connect(&s).await;
-    a.subscribe("lobby", "a").await;
-    b.subscribe("lobby", "b").await;
-    a.recv_type("presence").await;
+    let (mut a, mut b) = pair_in(&s, "lobby", "a", "b").await;
     let mut bad = connect(&s).await;
     for _ in 0..10 {
         bad.send_text("}{").await;

@@ -7,11 +7,7 @@ use support::*;
 #[tokio::test]
 async fn a_frame_at_the_limit_is_relayed() {
     let s = server().await;
-    let mut a = connect(&s).await;
-    let mut b = connect(&s).await;
-    a.subscribe("lobby", "a").await;
-    b.subscribe("lobby", "b").await;
-    a.recv_type("presence").await;
+    let (mut a, mut b) = pair_in(&s, "lobby", "a", "b").await;
     let skeleton = json!({"type":"send","to":b.peer_id,"data":""}).to_string();
     let filler = "x".repeat(65536 - skeleton.len());
     let frame = json!({"type":"send","to":b.peer_id,"data":filler}).to_string();

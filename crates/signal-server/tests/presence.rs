@@ -58,11 +58,7 @@ async fn snapshot_lists_others_then_deltas_follow() {
 #[tokio::test]
 async fn resubscribing_resends_snapshot_and_renaming_refreshes_others() {
     let s = server().await;
-    let mut a = connect(&s).await;
-    let mut b = connect(&s).await;
-    a.subscribe("lobby", "alice").await;
-    b.subscribe("lobby", "bob").await;
-    a.recv_type("presence").await;
+    let (mut a, mut b) = pair_in(&s, "lobby", "alice", "bob").await;
 
     let snap = b.subscribe("lobby", "bob").await;
     assert_eq!(joined(&snap), vec![a.peer_id.clone()]);
@@ -96,11 +92,7 @@ async fn unsubscribe_from_a_channel_not_joined_is_not_subscribed() {
 #[tokio::test]
 async fn closing_without_unsubscribe_keeps_presence_during_grace() {
     let s = server().await;
-    let mut a = connect(&s).await;
-    let mut b = connect(&s).await;
-    a.subscribe("lobby", "alice").await;
-    b.subscribe("lobby", "bob").await;
-    a.recv_type("presence").await;
+    let (mut a, b) = pair_in(&s, "lobby", "alice", "bob").await;
     let b_id = b.peer_id.clone();
     b.close().await;
     a.silent_for(std::time::Duration::from_millis(300)).await;
@@ -112,11 +104,7 @@ async fn closing_without_unsubscribe_keeps_presence_during_grace() {
 #[tokio::test]
 async fn joining_another_channel_is_announced_only_there() {
     let s = server().await;
-    let mut a = connect(&s).await;
-    let mut b = connect(&s).await;
-    a.subscribe("one", "alice").await;
-    b.subscribe("one", "bob").await;
-    a.recv_type("presence").await;
+    let (mut a, mut b) = pair_in(&s, "one", "alice", "bob").await;
     let mut c = connect(&s).await;
     c.subscribe("two", "carol").await;
     b.subscribe("two", "bob").await;

@@ -7,11 +7,7 @@ use support::*;
 
 async fn pair() -> (signal_server::ServerHandle, Client, Client) {
     let s = server().await;
-    let mut a = connect(&s).await;
-    let mut b = connect(&s).await;
-    a.subscribe("lobby", "alice").await;
-    b.subscribe("lobby", "bob").await;
-    a.recv_type("presence").await;
+    let (a, b) = pair_in(&s, "lobby", "alice", "bob").await;
     (s, a, b)
 }
 

@@ -162,6 +162,16 @@ impl Client {
     }
 }
 
+/// Two clients in `room`, named `a` and `b`; `a` has already read `b`'s `joined`.
+pub async fn pair_in(server: &ServerHandle, room: &str, a: &str, b: &str) -> (Client, Client) {
+    let mut first = connect(server).await;
+    let mut second = connect(server).await;
+    first.subscribe(room, a).await;
+    second.subscribe(room, b).await;
+    first.recv_type("presence").await;
+    (first, second)
+}
+
 /// Peer ids listed as joined in a presence frame.
 pub fn joined(p: &Value) -> Vec<String> {
     p["joined"].as_array().unwrap().iter().map(|e| e["peerId"].as_str().unwrap().to_string()).collect()
