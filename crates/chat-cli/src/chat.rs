@@ -97,7 +97,7 @@ pub async fn run(args: Args) -> Result<(), u8> {
             line = stdin.next_line() => match line {
                 Ok(Some(text)) => {
                     counter += 1;
-                    send_line(&out, &state, &mut sends, &format!("{me}-{counter}-{:08x}", rand_u32()), text);
+                    send_line(&out, &state, &mut sends, &format!("{me}-{counter}"), text);
                 }
                 Ok(None) | Err(_) => break,
             },
@@ -116,13 +116,6 @@ pub async fn run(args: Args) -> Result<(), u8> {
     let _ = tokio::time::timeout(Duration::from_secs(5), peer.leave()).await;
     let _ = tokio::time::timeout(Duration::from_secs(5), peer.close()).await;
     Ok(())
-}
-
-fn rand_u32() -> u32 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0));
-    h.finish() as u32
 }
 
 fn send_line(out: &Out, state: &State, sends: &mut JoinSet<()>, id: &str, text: String) {

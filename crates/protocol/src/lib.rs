@@ -37,8 +37,3 @@ pub const MAX_FRAME_BYTES: usize = 65_536;
 
 /// Most `requestId` bytes accepted when it is a string.
 pub const MAX_REQUEST_ID_LEN: usize = 128;
-
-/// Clones a raw JSON value (RawValue is unsized, so this is the one way to copy it).
-pub fn clone_raw(raw: &RawValue) -> Box<RawValue> {
-    raw.to_owned()
-}

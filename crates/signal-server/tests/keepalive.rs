@@ -20,11 +20,7 @@ async fn the_server_pings_every_interval() {
 #[tokio::test(start_paused = true)]
 async fn a_silent_client_is_dropped_after_the_idle_timeout_and_then_leaves() {
     let s = server().await; // idle 60 s, grace 30 s
-    let mut watcher = connect(&s).await;
-    watcher.subscribe("lobby", "w").await;
-    let mut mute = connect(&s).await;
-    mute.subscribe("lobby", "m").await;
-    watcher.recv_type("presence").await;
+    let (mut watcher, mute) = pair_in(&s, "lobby", "w", "m").await;
     // The watcher keeps reading (and so answers pings); `mute` never reads again.
     let started = tokio::time::Instant::now();
     let delta = loop {

@@ -10,11 +10,7 @@ use support::*;
 #[tokio::test]
 async fn burst_over_the_rate_closes_4011() {
     let s = server().await;
-    let mut watcher = connect(&s).await;
-    watcher.subscribe("lobby", "w").await;
-    let mut a = connect(&s).await;
-    a.subscribe("lobby", "a").await;
-    watcher.recv_type("presence").await;
+    let (mut watcher, mut a) = pair_in(&s, "lobby", "w", "a").await;
     // 200 burst: 1 subscribe already spent; 260 more pings cannot all fit.
     for _ in 0..260 {
         if futures_util::SinkExt::send(&mut a.ws, tokio_tungstenite::tungstenite::Message::text(r#"{"type":"ping"}"#))

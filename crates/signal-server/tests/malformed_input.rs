@@ -97,11 +97,7 @@ async fn invalid_utf8_in_a_text_frame_closes_1007() {
 #[tokio::test]
 async fn ten_malformed_frames_in_a_row_close_1008_and_end_the_session() {
     let s = server().await;
-    let mut watcher = connect(&s).await;
-    watcher.subscribe("lobby", "w").await;
-    let mut a = connect(&s).await;
-    a.subscribe("lobby", "a").await;
-    watcher.recv_type("presence").await;
+    let (mut watcher, mut a) = pair_in(&s, "lobby", "w", "a").await;
     for _ in 0..9 {
         assert_invalid(&mut a, "garbage").await;
     }

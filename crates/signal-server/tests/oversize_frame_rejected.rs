@@ -19,11 +19,7 @@ async fn a_frame_at_the_limit_is_relayed() {
 #[tokio::test]
 async fn a_frame_over_the_limit_closes_1009_and_ends_the_session() {
     let s = server().await;
-    let mut watcher = connect(&s).await;
-    watcher.subscribe("lobby", "w").await;
-    let mut a = connect(&s).await;
-    a.subscribe("lobby", "a").await;
-    watcher.recv_type("presence").await;
+    let (mut watcher, mut a) = pair_in(&s, "lobby", "w", "a").await;
     let frame = json!({"type":"publish","channel":"lobby","data":"y".repeat(70_000)}).to_string();
     a.send_text(&frame).await;
     assert_eq!(a.closed().await.0, 1009);
