@@ -26,6 +26,8 @@ const RECONCILE_GRACE: std::time::Duration = std::time::Duration::from_secs(30);
 
 enum CoreCmd {
     Remotes(oneshot::Sender<Vec<RemotePeer>>),
+    /// The app left the room: every remote peer leaves with it.
+    Left(oneshot::Sender<()>),
     Close(oneshot::Sender<()>),
 }
 
@@ -79,10 +81,16 @@ impl Peer {
         Ok(id)
     }
 
-    /// Leaves the room (others see this peer leave at once). The peer can join again.
+    /// Leaves the room (others see this peer leave at once) and closes the connection to
+    /// every remote peer (each gets a `PeerLeft`). The peer can join again.
     pub async fn leave(&self) -> Result<(), PeerError> {
         lock(&self.room).take();
-        self.sig.leave().await
+        let result = self.sig.leave().await;
+        let (tx, rx) = oneshot::channel();
+        if self.cmd.send(CoreCmd::Left(tx)).await.is_ok() {
+            let _ = rx.await;
+        }
+        result
     }
 
     /// This peer's id once joined.
@@ -173,6 +181,10 @@ impl Core {
                 },
                 cmd = cmds.recv() => match cmd {
                     Some(CoreCmd::Remotes(reply)) => { let _ = reply.send(self.remotes.values().cloned().collect()); }
+                    Some(CoreCmd::Left(reply)) => {
+                        self.drop_all(true).await;
+                        let _ = reply.send(());
+                    }
                     Some(CoreCmd::Close(reply)) => {
                         self.drop_all(false).await;
                         let _ = reply.send(());

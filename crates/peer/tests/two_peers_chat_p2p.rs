@@ -36,3 +36,26 @@ async fn two_peers_connect_and_chat_over_datachannels() {
     a.close().await;
     b.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leaving_closes_every_remote_peer_and_rejoining_finds_them_again() {
+    let s = server().await;
+    let (a, b, ra, _rb) = connected_pair(&s).await;
+    a.leave().await.unwrap();
+    let left = wait_event(&a, |e| match e {
+        peerchat_peer::PeerEvent::PeerLeft(r) => Some(r.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(left.id(), ra.id());
+    assert_eq!(ra.state(), PeerState::Closed);
+    assert!(ra.pc().is_none(), "the connection is closed");
+    assert!(a.remotes().await.is_empty());
+    assert_eq!(a.send(&serde_json::json!(1)).await, Err(peerchat_peer::PeerError::NotJoined));
+    // Bob sees Alice leave at once; when she comes back they connect again.
+    wait_event(&b, |e| matches!(e, peerchat_peer::PeerEvent::PeerLeft(_)).then_some(())).await;
+    a.join("lobby", "alice").await.unwrap();
+    let again = next_joined(&a).await;
+    assert_eq!(again.id(), b.peer_id().unwrap());
+    assert!(tokio::time::timeout(WAIT, again.wait_for(PeerState::Connected)).await.unwrap());
+}
