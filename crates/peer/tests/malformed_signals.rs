@@ -59,6 +59,8 @@ async fn garbage_signals_do_not_break_the_peer() {
         }
     };
     assert!(tokio::time::timeout(WAIT, r_friend.wait_for(PeerState::Connected)).await.unwrap());
+    // Channels are opened on `connected`, as the app pattern says, on both sides.
+    assert!(tokio::time::timeout(WAIT, r_victim.wait_for(PeerState::Connected)).await.unwrap());
     let (out, inc) = channel_pair(&r_victim, &r_friend).await;
     roundtrip(&out, &inc, "still fine").await;
 }
