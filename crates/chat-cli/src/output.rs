@@ -3,6 +3,7 @@
 
 use std::io::Write;
 
+use peerchat_chat::ChatEvent;
 use serde_json::{json, Value};
 
 /// Where events are written.
@@ -26,6 +27,17 @@ impl Out {
 
     pub fn error(&self, kind: &str, message: &str) {
         self.emit("error", json!({ "kind": kind, "message": message }));
+    }
+
+    /// Writes a chat session event.
+    pub fn event(&self, ev: &ChatEvent) {
+        match serde_json::to_value(ev) {
+            Ok(Value::Object(mut o)) => {
+                let name = o.remove("event").and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+                self.emit(&name, Value::Object(o));
+            }
+            _ => self.error("internal", "an event could not be written"),
+        }
     }
 }
 

@@ -1,0 +1,108 @@
+//! What a chat session reports. The JSON form (`{"event": "peer-joined", "peerId": ...}`)
+//! is the one `chat-cli --json` prints and the one the app's UI receives.
+
+use serde::Serialize;
+
+/// How a message travelled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Via {
+    /// Over a DataChannel, peer to peer.
+    P2p,
+    /// Routed by the signalling server.
+    Server,
+}
+
+/// What a received message is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MessageKind {
+    /// A chat line (`{"type":"chat","id","text"}`).
+    Chat,
+    /// A `hello` carrying the sender's name (server-routed).
+    Hello,
+    /// Any other server-routed JSON; `text` holds it serialised.
+    Data,
+}
+
+/// An event of a [`crate::ChatSession`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "event", rename_all = "kebab-case", rename_all_fields = "camelCase")]
+#[non_exhaustive]
+pub enum ChatEvent {
+    /// The server assigned this peer's id.
+    Welcome { peer_id: String },
+    /// A remote peer is in the room.
+    PeerJoined { peer_id: String, name: String },
+    /// A remote peer's state changed (`idle`, `connecting`, `connected`, `reconnecting`,
+    /// `closed`).
+    StateChange { peer_id: String, from: &'static str, to: &'static str },
+    /// Our chat channel to this peer is open.
+    ChannelOpen { peer_id: String, label: &'static str },
+    /// A message arrived. `name` is the sender's latest known name; `at_ms` the local
+    /// receive time (milliseconds since the Unix epoch).
+    Message {
+        from: String,
+        name: String,
+        via: Via,
+        kind: MessageKind,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+        text: String,
+        at_ms: u64,
+    },
+    /// A remote peer left the room.
+    PeerLeft { peer_id: String },
+    /// The signalling connection changed state (`connecting`, `connected`,
+    /// `reconnecting`, `closed`).
+    Signalling { state: &'static str },
+    /// Something failed. `fatal` errors end the session.
+    Error {
+        kind: String,
+        message: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        peer_id: Option<String>,
+        fatal: bool,
+    },
+}
+
+impl ChatEvent {
+    pub(crate) fn error(kind: &str, message: impl Into<String>, peer_id: Option<&str>) -> ChatEvent {
+        ChatEvent::Error { kind: kind.to_string(), message: message.into(), peer_id: peer_id.map(str::to_string), fatal: false }
+    }
+}
+
+/// Milliseconds since the Unix epoch, now.
+pub(crate) fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn events_serialise_as_the_chat_cli_json() {
+        let ev = ChatEvent::PeerJoined { peer_id: "p1".into(), name: "bob".into() };
+        assert_eq!(serde_json::to_value(&ev).unwrap(), json!({"event": "peer-joined", "peerId": "p1", "name": "bob"}));
+        let ev = ChatEvent::Message {
+            from: "p1".into(),
+            name: "bob".into(),
+            via: Via::P2p,
+            kind: MessageKind::Chat,
+            id: Some("x".into()),
+            text: "hi".into(),
+            at_ms: 5,
+        };
+        assert_eq!(
+            serde_json::to_value(&ev).unwrap(),
+            json!({"event": "message", "from": "p1", "name": "bob", "via": "p2p", "kind": "chat", "id": "x", "text": "hi", "atMs": 5})
+        );
+        let ev = ChatEvent::error("overflow", "full", Some("p2"));
+        assert_eq!(
+            serde_json::to_value(&ev).unwrap(),
+            json!({"event": "error", "kind": "overflow", "message": "full", "peerId": "p2", "fatal": false})
+        );
+    }
+}

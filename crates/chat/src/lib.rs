@@ -1,0 +1,23 @@
+//! The chat session that the desktop app and `chat-cli` share: the seed's
+//! reconnect-aware DataChannel pattern on the peer SDK, as typed [`ChatEvent`]s.
+//!
+//! * On every transition of a remote peer to `connected`, its previous "messages"
+//!   channel is closed and a fresh one is opened (unordered, no retransmits), wrapped in
+//!   the backpressure-aware DataChannel (1 MiB buffered, 256 queued sends).
+//! * The channels the other side opens are read too: each side sends on its own.
+//! * On `peer-joined`, a `hello` carrying our name goes to that peer through the server,
+//!   so names show before any channel is open.
+//! * [`ChatSession::send_line`] sends chat JSON to every peer with an open channel; a
+//!   line that reaches nobody is an error, and a full queue is reported per peer
+//!   ([`ChatEvent::Error`] with kind `overflow`), never dropped silently.
+
+mod event;
+mod remote;
+mod seen;
+mod session;
+
+pub use event::{ChatEvent, MessageKind, Via};
+pub use session::{ChatConfig, ChatError, ChatEvents, ChatSession, Sent};
+
+/// Label of the chat channel each side opens.
+pub const LABEL: &str = "messages";

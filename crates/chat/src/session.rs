@@ -1,0 +1,374 @@
+//! [`ChatSession`]: one person in one room. A driver task turns the peer's events into
+//! [`ChatEvent`]s; one watcher per remote peer re-opens the chat channel on every
+//! transition to `connected` (see [`crate::remote`]). Everything stops on
+//! [`ChatSession::leave`] (a `CancellationToken` and `TaskTracker`s, bounded waits).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use peerchat_peer::peer_message::PeerMessage;
+use peerchat_peer::{DataChannel, DataChannelError, Peer, PeerError, PeerEvent, PeerOptions};
+use serde_json::{json, Value};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::event::{now_ms, ChatEvent, MessageKind, Via};
+use crate::seen::Seen;
+
+/// Longest chat line accepted, in bytes of UTF-8. The chat JSON around it stays well under
+/// both the DataChannel's 64 KiB message limit and the server's frame limit.
+pub const MAX_TEXT_BYTES: usize = 16 * 1024;
+/// Events buffered for a slow reader before the session waits for it.
+const EVENT_QUEUE: usize = 1024;
+/// Chat ids remembered for de-duplication.
+const SEEN_IDS: usize = 10_000;
+/// Bound on each step of leaving (queued sends, `unsubscribe`, close).
+const LEAVE_STEP: Duration = Duration::from_secs(5);
+
+/// What a session needs.
+#[derive(Debug, Clone)]
+pub struct ChatConfig {
+    pub options: PeerOptions,
+    pub room: String,
+    pub name: String,
+    /// How long the first connection and join may take (default 20 s).
+    pub join_wait: Duration,
+    /// Send to peers without an open channel through the server (default off: P2P only,
+    /// as chat-cli's contract says).
+    pub server_fallback: bool,
+}
+
+impl ChatConfig {
+    pub fn new(options: PeerOptions, room: impl Into<String>, name: impl Into<String>) -> ChatConfig {
+        ChatConfig {
+            options,
+            room: room.into(),
+            name: name.into(),
+            join_wait: Duration::from_secs(20),
+            server_fallback: false,
+        }
+    }
+}
+
+/// Why a session could not start or a line was not sent.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ChatError {
+    #[error("could not reach the signalling server within {0:?}")]
+    Unreachable(Duration),
+    #[error(transparent)]
+    Peer(#[from] PeerError),
+    #[error("no peer is connected; the line was not sent")]
+    NoPeers,
+    #[error("an empty line is not sent")]
+    Empty,
+    #[error("the line is {len} bytes; at most {max} are sent")]
+    TooLong { len: usize, max: usize },
+    #[error("the session has ended")]
+    Ended,
+}
+
+impl ChatError {
+    /// A stable snake_case name, for JSON output and UIs.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ChatError::Unreachable(_) => "unreachable",
+            ChatError::Peer(e) => e.kind(),
+            ChatError::NoPeers => "no_peers",
+            ChatError::Empty => "empty",
+            ChatError::TooLong { .. } => "too_long",
+            ChatError::Ended => "ended",
+        }
+    }
+}
+
+/// Where a line went: peer ids reached over a DataChannel, and through the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sent {
+    pub id: String,
+    pub p2p: Vec<String>,
+    pub server: Vec<String>,
+}
+
+#[derive(Default)]
+pub(crate) struct Shared {
+    /// Our open "messages" channel to each peer.
+    pub(crate) outs: HashMap<String, DataChannel>,
+    /// Remote peers in the room, with their latest name.
+    pub(crate) names: HashMap<String, String>,
+    pub(crate) seen: Option<Seen>,
+    pub(crate) left: HashSet<String>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) peer: Peer,
+    name: String,
+    state: Mutex<Shared>,
+    tx: mpsc::Sender<ChatEvent>,
+    pub(crate) cancel: CancellationToken,
+    pub(crate) tasks: TaskTracker,
+    sends: TaskTracker,
+    counter: AtomicU64,
+    fallback: bool,
+}
+
+impl Inner {
+    /// The shared state; never held across an `.await`.
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Shared> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Reports an event, waiting for room in the queue unless the session is ending.
+    pub(crate) async fn emit(&self, ev: ChatEvent) {
+        tokio::select! {
+            _ = self.tx.send(ev) => {}
+            _ = self.cancel.cancelled() => {}
+        }
+    }
+
+    pub(crate) fn first_sight(&self, id: &str) -> bool {
+        self.lock().seen.get_or_insert_with(|| Seen::new(SEEN_IDS)).first_sight(id)
+    }
+
+    pub(crate) fn name_of(&self, peer_id: &str) -> String {
+        self.lock().names.get(peer_id).cloned().unwrap_or_default()
+    }
+}
+
+/// One person in one room. Cheap to clone.
+#[derive(Clone)]
+pub struct ChatSession {
+    inner: Arc<Inner>,
+}
+
+/// The session's events, in order. Ends after the session ends.
+pub struct ChatEvents {
+    rx: mpsc::Receiver<ChatEvent>,
+    ended: CancellationToken,
+}
+
+impl ChatEvents {
+    pub async fn next(&mut self) -> Option<ChatEvent> {
+        tokio::select! {
+            biased;
+            ev = self.rx.recv() => ev,
+            _ = self.ended.cancelled() => self.rx.try_recv().ok(),
+        }
+    }
+}
+
+impl ChatSession {
+    /// Connects, joins `room` as `name`, and starts following the room.
+    pub async fn start(config: ChatConfig) -> Result<(ChatSession, ChatEvents), ChatError> {
+        let peer = Peer::new(config.options);
+        match tokio::time::timeout(config.join_wait, peer.join(&config.room, &config.name)).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                peer.close().await;
+                return Err(e.into());
+            }
+            Err(_) => {
+                peer.close().await;
+                return Err(ChatError::Unreachable(config.join_wait));
+            }
+        }
+        let (tx, rx) = mpsc::channel(EVENT_QUEUE);
+        let inner = Arc::new(Inner {
+            peer,
+            name: config.name,
+            state: Mutex::default(),
+            tx,
+            cancel: CancellationToken::new(),
+            tasks: TaskTracker::new(),
+            sends: TaskTracker::new(),
+            counter: AtomicU64::new(0),
+            fallback: config.server_fallback,
+        });
+        let ended = CancellationToken::new();
+        let (driver, done) = (inner.clone(), ended.clone());
+        inner.tasks.spawn(async move {
+            drive(driver).await;
+            done.cancel();
+        });
+        Ok((ChatSession { inner }, ChatEvents { rx, ended }))
+    }
+
+    /// Our peer id (it changes if the server restarted without resuming us).
+    pub fn peer_id(&self) -> String {
+        self.inner.peer.peer_id().unwrap_or_default()
+    }
+
+    /// The underlying SDK peer (for its remote peers and connections).
+    pub fn peer(&self) -> &Peer {
+        &self.inner.peer
+    }
+
+    /// Sends one chat line to every peer in the room: over our open channel to it, or,
+    /// with `server_fallback`, through the server. Delivery failures for single peers
+    /// arrive later as [`ChatEvent::Error`] (`overflow`, `send_failed`).
+    pub fn send_line(&self, text: &str) -> Result<Sent, ChatError> {
+        let inner = &self.inner;
+        if inner.cancel.is_cancelled() {
+            return Err(ChatError::Ended);
+        }
+        if text.trim().is_empty() {
+            return Err(ChatError::Empty);
+        }
+        if text.len() > MAX_TEXT_BYTES {
+            return Err(ChatError::TooLong { len: text.len(), max: MAX_TEXT_BYTES });
+        }
+        let (p2p, server): (Vec<(String, DataChannel)>, Vec<String>) = {
+            let g = inner.lock();
+            let p2p: Vec<_> =
+                g.outs.iter().filter(|(_, dc)| dc.is_open()).map(|(p, dc)| (p.clone(), dc.clone())).collect();
+            let server = if inner.fallback {
+                g.names.keys().filter(|p| !p2p.iter().any(|(q, _)| q == *p)).cloned().collect()
+            } else {
+                Vec::new()
+            };
+            (p2p, server)
+        };
+        if p2p.is_empty() && server.is_empty() {
+            return Err(ChatError::NoPeers);
+        }
+        let n = inner.counter.fetch_add(1, Ordering::Relaxed) + 1;
+        let id = format!("{}-{n}", self.peer_id());
+        let chat = PeerMessage::Chat { id: id.clone(), text: text.to_string() };
+        let sent = Sent { id, p2p: p2p.iter().map(|(p, _)| p.clone()).collect(), server: server.clone() };
+        let wire = chat.to_json();
+        for (peer_id, dc) in p2p {
+            let (inner, wire) = (self.inner.clone(), wire.clone());
+            inner.clone().sends.spawn(async move {
+                let kind = match dc.send(wire).await {
+                    Ok(()) => return,
+                    Err(DataChannelError::Overflow(_)) => "overflow",
+                    Err(_) => "send_failed",
+                };
+                inner.emit(ChatEvent::error(kind, format!("a line was not delivered to {peer_id}"), Some(&peer_id))).await;
+            });
+        }
+        let value: Value = serde_json::from_str(&wire).unwrap_or(Value::Null);
+        for peer_id in server {
+            let (inner, value) = (self.inner.clone(), value.clone());
+            inner.clone().sends.spawn(async move {
+                if let Err(e) = inner.peer.send_to(&peer_id, &value).await {
+                    let msg = format!("a line was not delivered to {peer_id} through the server: {e}");
+                    inner.emit(ChatEvent::error(e.kind(), msg, Some(&peer_id))).await;
+                }
+            });
+        }
+        Ok(sent)
+    }
+
+    /// Leaves the room cleanly: queued sends get a moment to finish, then `unsubscribe`
+    /// (the others see us leave at once) and close. Every step is bounded.
+    pub async fn leave(&self) {
+        let inner = &self.inner;
+        inner.sends.close();
+        let _ = tokio::time::timeout(LEAVE_STEP, inner.sends.wait()).await;
+        if !inner.cancel.is_cancelled() {
+            let _ = tokio::time::timeout(LEAVE_STEP, inner.peer.leave()).await;
+        }
+        inner.cancel.cancel();
+        let outs: Vec<DataChannel> = inner.lock().outs.drain().map(|(_, dc)| dc).collect();
+        for dc in outs {
+            dc.close().await;
+        }
+        let _ = tokio::time::timeout(LEAVE_STEP, inner.peer.close()).await;
+        inner.tasks.close();
+        let _ = tokio::time::timeout(LEAVE_STEP, inner.tasks.wait()).await;
+    }
+}
+
+/// Turns the peer's events into chat events until the peer ends or the session leaves.
+async fn drive(inner: Arc<Inner>) {
+    loop {
+        let ev = tokio::select! {
+            ev = inner.peer.next_event() => ev,
+            _ = inner.cancel.cancelled() => return,
+        };
+        let Some(ev) = ev else { return };
+        if !on_event(&inner, ev).await {
+            return;
+        }
+    }
+}
+
+/// Handles one peer event; false once the session cannot go on.
+async fn on_event(inner: &Arc<Inner>, ev: PeerEvent) -> bool {
+    match ev {
+        PeerEvent::Welcome { peer_id, .. } => inner.emit(ChatEvent::Welcome { peer_id }).await,
+        PeerEvent::PeerJoined(r) => {
+            let (id, name) = (r.id().to_string(), r.name());
+            {
+                let mut g = inner.lock();
+                g.names.insert(id.clone(), name.clone());
+                g.left.remove(&id);
+            }
+            inner.emit(ChatEvent::PeerJoined { peer_id: id.clone(), name }).await;
+            let hello = inner.clone();
+            inner.tasks.spawn(async move {
+                let data = json!({ "type": "hello", "name": hello.name });
+                if let Err(e) = hello.peer.send_to(&id, &data).await {
+                    hello.emit(ChatEvent::error(e.kind(), format!("hello to {id} failed: {e}"), Some(&id))).await;
+                }
+            });
+            crate::remote::watch(inner.clone(), r);
+        }
+        PeerEvent::PeerLeft(r) => {
+            let id = r.id().to_string();
+            let dc = {
+                let mut g = inner.lock();
+                g.names.remove(&id);
+                g.left.insert(id.clone());
+                g.outs.remove(&id)
+            };
+            if let Some(dc) = dc {
+                inner.tasks.spawn(async move { dc.close().await });
+            }
+            inner.emit(ChatEvent::PeerLeft { peer_id: id }).await;
+        }
+        PeerEvent::Message { from, data, .. } => on_server_message(inner, from, data).await,
+        PeerEvent::Signalling(s) => inner.emit(ChatEvent::Signalling { state: s.as_str() }).await,
+        PeerEvent::Error(e) => {
+            let fatal = e.is_fatal();
+            let ev = ChatEvent::Error { kind: e.kind().to_string(), message: e.to_string(), peer_id: None, fatal };
+            inner.emit(ev).await;
+            if fatal {
+                return false;
+            }
+        }
+        _ => {}
+    }
+    true
+}
+
+async fn on_server_message(inner: &Arc<Inner>, from: String, data: Value) {
+    let ty = data.get("type").and_then(Value::as_str);
+    let (kind, id, text) = match ty {
+        Some("hello") => {
+            if let Some(n) = data.get("name").and_then(Value::as_str) {
+                let mut g = inner.lock();
+                if !g.left.contains(&from) {
+                    g.names.insert(from.clone(), n.to_string());
+                }
+            }
+            (MessageKind::Hello, None, data.to_string())
+        }
+        Some("chat") => match PeerMessage::parse(&data.to_string()) {
+            Some(PeerMessage::Chat { id, text }) => {
+                if !inner.first_sight(&id) {
+                    return;
+                }
+                (MessageKind::Chat, Some(id), text)
+            }
+            _ => (MessageKind::Data, None, data.to_string()),
+        },
+        _ => (MessageKind::Data, None, data.to_string()),
+    };
+    let name = inner.name_of(&from);
+    inner.emit(ChatEvent::Message { from, name, via: Via::Server, kind, id, text, at_ms: now_ms() }).await;
+}
