@@ -16,6 +16,7 @@
 //! stack (a browser page too) can be the other peer.
 
 mod backoff;
+mod check;
 pub mod datachannel;
 pub mod engine;
 pub mod error;
@@ -25,6 +26,7 @@ mod peer;
 pub mod remote;
 mod signalling;
 
+pub use check::check_key;
 pub use datachannel::{DataChannel, DataChannelError, DataChannelOptions, DataChannelOverflowError, Message};
 pub use engine::{ChannelInit, NativePeerConnection};
 pub use error::PeerError;

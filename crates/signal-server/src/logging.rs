@@ -14,7 +14,7 @@ pub enum LogFormat {
 /// messages). Their trace events are dropped whatever `RUST_LOG` asks for.
 const PAYLOAD_LOGGERS: [&str; 2] = ["tungstenite", "tokio_tungstenite"];
 
-fn prints_payloads(meta: &tracing::Metadata<'_>) -> bool {
+pub fn prints_payloads(meta: &tracing::Metadata<'_>) -> bool {
     *meta.level() == tracing::Level::TRACE && PAYLOAD_LOGGERS.iter().any(|p| meta.target().starts_with(p))
 }
 

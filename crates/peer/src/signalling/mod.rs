@@ -2,7 +2,7 @@
 //! `resume`, re-joins the room after every `welcome`, matches `ack`/`error` replies to
 //! requests, and turns server frames into [`SigEvent`]s for the peer's core task.
 
-mod socket;
+pub(crate) mod socket;
 
 use std::collections::{HashMap, VecDeque};
 use std::time::Duration;

@@ -1,0 +1,37 @@
+//! [`check_key`]: does this server accept this key? Connects, waits for `welcome`, and
+//! closes at once, without joining any room (nobody sees the check).
+
+use std::time::Duration;
+
+use peerchat_protocol::{PublishableKey, ServerFrame};
+
+use crate::error::PeerError;
+use crate::signalling::socket::{connect_url, ConnectError, Read, Socket};
+
+/// Connects to `url` with `key` and waits for the server's `welcome`.
+///
+/// Errors: [`PeerError::InvalidKey`] (HTTP 401), [`PeerError::OriginNotAllowed`],
+/// [`PeerError::BadUrl`], [`PeerError::Timeout`] when nothing answers within `wait`, and
+/// [`PeerError::ConnectionLost`] for network failures.
+pub async fn check_key(url: &str, key: &PublishableKey, wait: Duration) -> Result<(), PeerError> {
+    let attempt = async {
+        let mut socket = match Socket::connect(&connect_url(url, key, None), None).await {
+            Ok(s) => s,
+            Err(ConnectError::Fatal(e)) => return Err(e),
+            Err(ConnectError::Retry(why)) => {
+                tracing::debug!(%why, "key check: cannot connect");
+                return Err(PeerError::ConnectionLost);
+            }
+        };
+        loop {
+            match socket.read().await {
+                Read::Frame(ServerFrame::Welcome(_)) => break,
+                Read::Closed(code) => return Err(PeerError::from_close(code).unwrap_or(PeerError::ConnectionLost)),
+                _ => {}
+            }
+        }
+        socket.close().await;
+        Ok(())
+    };
+    tokio::time::timeout(wait, attempt).await.unwrap_or(Err(PeerError::Timeout))
+}

@@ -1,0 +1,156 @@
+//! One chat session per window: join (leaving any previous room first), send, leave.
+//! A forwarder task hands each [`ChatEvent`] to the window's sink; when the window is
+//! gone (the sink refuses), the session leaves on its own.
+
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, MutexGuard};
+
+use peerchat_chat::{ChatConfig, ChatEvent, ChatSession};
+use peerchat_peer::PeerOptions;
+use serde::Serialize;
+
+use super::Backend;
+use crate::error::CommandError;
+use crate::settings::{MAX_NAME_BYTES, MAX_ROOM_BYTES};
+
+/// Where a window's events go; returns false once the window is gone.
+pub type EventSink = Arc<dyn Fn(ChatEvent) -> bool + Send + Sync>;
+
+/// A window's session, as the UI sees it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct JoinInfo {
+    pub peer_id: String,
+    pub room: String,
+    pub name: String,
+    pub server_url: String,
+    pub local: bool,
+}
+
+/// Where a sent line went.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct SentInfo {
+    pub id: String,
+    /// Peers reached over a DataChannel.
+    pub p2p: Vec<String>,
+    /// Peers reached through the server (no channel open to them yet).
+    pub server: Vec<String>,
+}
+
+pub(crate) struct Entry {
+    id: u64,
+    session: ChatSession,
+    info: JoinInfo,
+}
+
+fn check_text(what: &str, v: &str, max: usize) -> Result<String, CommandError> {
+    let v = v.trim();
+    if v.is_empty() {
+        return Err(CommandError::invalid(format!("the {what} is empty")));
+    }
+    if v.len() > max {
+        return Err(CommandError::invalid(format!("the {what} is longer than {max} bytes")));
+    }
+    if v.chars().any(char::is_control) {
+        return Err(CommandError::invalid(format!("the {what} has control characters")));
+    }
+    Ok(v.to_string())
+}
+
+impl Backend {
+    pub(crate) fn sessions_lock(&self) -> MutexGuard<'_, std::collections::HashMap<String, Entry>> {
+        self.sessions.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// This window's session, if any.
+    pub fn joined(&self, window: &str) -> Option<JoinInfo> {
+        self.sessions_lock().get(window).map(|e| e.info.clone())
+    }
+
+    /// Joins `room` as `name` in `window` (leaving the window's current room first).
+    /// Events go to `sink` until the session ends.
+    pub async fn join(
+        self: &Arc<Self>,
+        window: &str,
+        room: &str,
+        name: &str,
+        sink: EventSink,
+    ) -> Result<JoinInfo, CommandError> {
+        let room = check_text("room name", room, MAX_ROOM_BYTES)?;
+        let name = check_text("display name", name, MAX_NAME_BYTES)?;
+        self.leave(window).await;
+        let (url, local) = self.server_url();
+        let key = if local {
+            self.ensure_local(false).await?.1
+        } else {
+            match self.vault.get(&url).await? {
+                Some((k, _)) => k,
+                None => return Err(CommandError::new("no_key", "no key is saved for this server")),
+            }
+        };
+        let mut options = PeerOptions::new(url.clone(), key);
+        options.ice_servers = self.settings().sdk_ice_servers();
+        let mut config = ChatConfig::new(options, &room, &name);
+        config.server_fallback = true;
+        let (session, mut events) = ChatSession::start(config).await?;
+        let info = JoinInfo { peer_id: session.peer_id(), room: room.clone(), name: name.clone(), server_url: url, local };
+        let id = self.next_session.fetch_add(1, Ordering::Relaxed);
+        self.sessions_lock()
+            .insert(window.to_string(), Entry { id, session: session.clone(), info: info.clone() });
+        let _ = self.update_settings(|s| {
+            s.display_name = name;
+            s.last_room = room;
+        });
+        tracing::info!(window, peer = %info.peer_id, room = %info.room, "joined");
+        let (me, window) = (self.clone(), window.to_string());
+        tokio::spawn(async move {
+            while let Some(ev) = events.next().await {
+                if !sink(ev) {
+                    tracing::info!(%window, "window gone; leaving");
+                    me.leave_session(&window, id).await;
+                    return;
+                }
+            }
+            // The session ended (a fatal error): forget it.
+            let mut g = me.sessions_lock();
+            if g.get(&window).is_some_and(|e| e.id == id) {
+                g.remove(&window);
+            }
+        });
+        Ok(info)
+    }
+
+    /// Leaves this window's room, if it is in one: `unsubscribe` first, so the others
+    /// see it leave at once.
+    pub async fn leave(&self, window: &str) {
+        let entry = self.sessions_lock().remove(window);
+        if let Some(e) = entry {
+            e.session.leave().await;
+            tracing::info!(window, peer = %e.info.peer_id, "left");
+        }
+    }
+
+    async fn leave_session(&self, window: &str, id: u64) {
+        let entry = {
+            let mut g = self.sessions_lock();
+            match g.get(window) {
+                Some(e) if e.id == id => g.remove(window),
+                _ => None,
+            }
+        };
+        if let Some(e) = entry {
+            e.session.leave().await;
+        }
+    }
+
+    /// Sends a chat line from this window to everyone in its room.
+    pub fn send_message(&self, window: &str, text: &str) -> Result<SentInfo, CommandError> {
+        let session = self.sessions_lock().get(window).map(|e| e.session.clone());
+        let Some(session) = session else {
+            return Err(CommandError::new("not_joined", "join a room first"));
+        };
+        let sent = session.send_line(text)?;
+        Ok(SentInfo { id: sent.id, p2p: sent.p2p, server: sent.server })
+    }
+}

@@ -1,0 +1,26 @@
+//! Declares the app's commands, so `allow-<command>` permissions exist and capabilities
+//! (in `src-tauri/capabilities/`) govern each one.
+
+const COMMANDS: &[&str] = &[
+    "app_status",
+    "save_key",
+    "check_key",
+    "forget_key",
+    "use_local_server",
+    "join",
+    "leave",
+    "send_message",
+    "get_settings",
+    "set_settings",
+    "open_chat_window",
+];
+
+fn main() {
+    println!("cargo:rerun-if-changed=src-tauri/capabilities");
+    let attrs = tauri_build::Attributes::new()
+        .capabilities_path_pattern("./src-tauri/capabilities/**/*")
+        .app_manifest(tauri_build::AppManifest::new().commands(COMMANDS));
+    if let Err(e) = tauri_build::try_build(attrs) {
+        panic!("tauri-build failed: {e:#}");
+    }
+}

@@ -1,0 +1,37 @@
+//! Chat commands: join (events stream back over a Tauri `Channel`), send, leave.
+
+use std::sync::Arc;
+
+use peerchat_chat::ChatEvent;
+use tauri::ipc::Channel;
+
+use super::BackendState;
+use crate::backend::{JoinInfo, SentInfo};
+use crate::error::CommandError;
+
+#[tauri::command]
+pub async fn join(
+    window: tauri::WebviewWindow,
+    backend: BackendState<'_>,
+    room: String,
+    name: String,
+    on_event: Channel<ChatEvent>,
+) -> Result<JoinInfo, CommandError> {
+    let sink = Arc::new(move |ev: ChatEvent| on_event.send(ev).is_ok());
+    backend.inner().join(window.label(), &room, &name, sink).await
+}
+
+#[tauri::command]
+pub async fn leave(window: tauri::WebviewWindow, backend: BackendState<'_>) -> Result<(), CommandError> {
+    backend.leave(window.label()).await;
+    Ok(())
+}
+
+#[tauri::command]
+pub fn send_message(
+    window: tauri::WebviewWindow,
+    backend: BackendState<'_>,
+    text: String,
+) -> Result<SentInfo, CommandError> {
+    backend.send_message(window.label(), &text)
+}

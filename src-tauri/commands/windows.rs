@@ -1,0 +1,49 @@
+//! Opening chat windows. Each window is its own peer; labels are `main`, `chat-2`,
+//! `chat-3`, … (the capability file grants `main` and `chat-*`).
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use tauri::{AppHandle, Manager, Runtime, WebviewUrl, WebviewWindowBuilder};
+
+use crate::error::CommandError;
+
+/// Most chat windows open at once.
+pub const MAX_WINDOWS: usize = 16;
+
+static NEXT: AtomicU32 = AtomicU32::new(2);
+
+/// Opens one chat window with the given label; `slot` places the windows opened at
+/// start side by side (the window manager places the others).
+pub fn create<R: Runtime>(app: &AppHandle<R>, label: &str, slot: Option<u32>) -> Result<(), CommandError> {
+    if app.webview_windows().len() >= MAX_WINDOWS {
+        return Err(CommandError::new("too_many_windows", format!("at most {MAX_WINDOWS} chat windows")));
+    }
+    let mut b = WebviewWindowBuilder::new(app, label, WebviewUrl::App("index.html".into()));
+    if let Some(i) = slot {
+        b = b.position(20.0 + 480.0 * f64::from(i), 40.0);
+    }
+    b.title("peerchat")
+        .inner_size(460.0, 680.0)
+        .min_inner_size(360.0, 420.0)
+        .build()
+        .map(|_| ())
+        .map_err(|e| CommandError::new("window_failed", e.to_string()))
+}
+
+/// The next free `chat-N` label.
+pub fn next_label<R: Runtime>(app: &AppHandle<R>) -> String {
+    loop {
+        let label = format!("chat-{}", NEXT.fetch_add(1, Ordering::Relaxed));
+        if app.get_webview_window(&label).is_none() {
+            return label;
+        }
+    }
+}
+
+/// Async: creating a window from a synchronous command can deadlock.
+#[tauri::command]
+pub async fn open_chat_window<R: Runtime>(app: AppHandle<R>) -> Result<String, CommandError> {
+    let label = next_label(&app);
+    create(&app, &label, None)?;
+    Ok(label)
+}

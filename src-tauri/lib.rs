@@ -1,0 +1,121 @@
+//! peerchat's desktop app: a thin Tauri shell over the library crates. The backend
+//! ([`backend::Backend`]) owns settings, keys (OS keyring), the embedded signalling
+//! server and one chat session per window; [`commands`] expose it to the UI, whose chat
+//! events arrive over a Tauri `Channel`.
+
+pub mod backend;
+pub mod commands;
+pub mod embedded;
+pub mod error;
+pub mod keystore;
+pub mod logging;
+pub mod settings;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tauri::{Manager, RunEvent, WindowEvent};
+
+use backend::{Backend, BackendConfig};
+
+/// Command-line options of the app.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct LaunchOptions {
+    /// Chat windows to open at start (1–4).
+    pub windows: usize,
+    /// Join this room in every window at start.
+    pub room: Option<String>,
+}
+
+impl LaunchOptions {
+    /// Parses `--windows N` and `--room ROOM`.
+    pub fn parse(args: impl IntoIterator<Item = String>) -> Result<LaunchOptions, String> {
+        let mut o = LaunchOptions { windows: 1, room: None };
+        let mut it = args.into_iter();
+        while let Some(a) = it.next() {
+            match a.as_str() {
+                "--windows" => {
+                    let v = it.next().ok_or("--windows needs a number")?;
+                    o.windows = v.parse().ok().filter(|n| (1..=4).contains(n)).ok_or("--windows takes 1 to 4")?;
+                }
+                "--room" => o.room = Some(it.next().ok_or("--room needs a room name")?),
+                "-h" | "--help" => return Err("usage: peerchat [--windows N] [--room ROOM]".into()),
+                other => return Err(format!("unknown argument `{other}`; usage: peerchat [--windows N] [--room ROOM]")),
+            }
+        }
+        Ok(o)
+    }
+}
+
+/// Starts the app; returns when the last window closed.
+pub fn run() {
+    let launch = match LaunchOptions::parse(std::env::args().skip(1)) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("peerchat: {e}");
+            std::process::exit(2);
+        }
+    };
+    let app = tauri::Builder::default()
+        .invoke_handler(tauri::generate_handler![
+            commands::keys::app_status,
+            commands::keys::save_key,
+            commands::keys::check_key,
+            commands::keys::forget_key,
+            commands::keys::use_local_server,
+            commands::chat::join,
+            commands::chat::leave,
+            commands::chat::send_message,
+            commands::settings::get_settings,
+            commands::settings::set_settings,
+            commands::windows::open_chat_window,
+        ])
+        .setup(move |app| {
+            let paths = app.path();
+            if let Ok(dir) = paths.app_log_dir() {
+                logging::init(&dir);
+            }
+            let config = BackendConfig {
+                settings_path: paths.app_config_dir()?.join("settings.json"),
+                local_port: std::env::var("PEERCHAT_LOCAL_PORT")
+                    .ok()
+                    .and_then(|p| p.parse().ok())
+                    .unwrap_or(embedded::DEFAULT_PORT),
+                auto_room: launch.room.clone(),
+            };
+            let service = app.config().identifier.clone();
+            let backend = Arc::new(Backend::new(config, Arc::new(keystore::OsKeyring::new(service))));
+            app.manage(backend);
+            tracing::info!(version = env!("CARGO_PKG_VERSION"), windows = launch.windows, "peerchat starting");
+            let several = launch.windows > 1;
+            commands::windows::create(app.handle(), "main", several.then_some(0))?;
+            for i in 1..launch.windows {
+                let label = commands::windows::next_label(app.handle());
+                commands::windows::create(app.handle(), &label, Some(i as u32))?;
+            }
+            Ok(())
+        })
+        .on_window_event(|window, event| {
+            if let WindowEvent::Destroyed = event {
+                let backend = window.state::<Arc<Backend>>().inner().clone();
+                let label = window.label().to_string();
+                tauri::async_runtime::spawn(async move { backend.leave(&label).await });
+            }
+        })
+        .build(tauri::generate_context!());
+    let app = match app {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("peerchat: cannot start: {e}");
+            std::process::exit(1);
+        }
+    };
+    app.run(|handle, event| {
+        if let RunEvent::Exit = event {
+            let backend = handle.state::<Arc<Backend>>().inner().clone();
+            tauri::async_runtime::block_on(async move {
+                let _ = tokio::time::timeout(Duration::from_secs(5), backend.shutdown()).await;
+            });
+        }
+    });
+}

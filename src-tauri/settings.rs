@@ -1,0 +1,183 @@
+//! The app's settings file (`settings.json` in the app's config directory): the server
+//! URL (none: the embedded local server), the display name, the last room and the ICE
+//! servers. Never the publishable key: that lives in the keyring. Written atomically
+//! (temporary file, then rename); every value is checked before it is saved.
+
+use std::path::{Path, PathBuf};
+
+use peerchat_peer::IceServer;
+use serde::{Deserialize, Serialize};
+
+/// Longest display name (the server's default limit is 64 bytes).
+pub const MAX_NAME_BYTES: usize = 64;
+/// Longest room name (the server's default limit is 128 bytes).
+pub const MAX_ROOM_BYTES: usize = 128;
+/// Most ICE servers kept.
+pub const MAX_ICE_SERVERS: usize = 8;
+
+/// Why settings could not be read, checked or written.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SettingsError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("cannot write the settings file {path}: {source}")]
+    Write { path: PathBuf, source: std::io::Error },
+}
+
+impl SettingsError {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            SettingsError::Invalid(_) => "invalid_settings",
+            SettingsError::Write { .. } => "settings_io",
+        }
+    }
+}
+
+/// One STUN or TURN server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IceServerSetting {
+    pub urls: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential: Option<String>,
+}
+
+/// What the person chose.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Settings {
+    /// `ws://` or `wss://` URL of a signalling server; `None` runs the embedded one.
+    pub server_url: Option<String>,
+    pub display_name: String,
+    pub last_room: String,
+    pub ice_servers: Vec<IceServerSetting>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings { server_url: None, display_name: String::new(), last_room: "lobby".into(), ice_servers: Vec::new() }
+    }
+}
+
+impl Settings {
+    /// Reads the file; `None` when there is none yet (first run). A file that cannot be
+    /// parsed is set aside as `settings.json.bad` and defaults are used, so a damaged
+    /// file never keeps the app from starting.
+    pub fn load(path: &Path) -> Option<Settings> {
+        let text = std::fs::read_to_string(path).ok()?;
+        match serde_json::from_str::<Settings>(&text) {
+            Ok(s) if s.validate().is_ok() => Some(s),
+            _ => {
+                tracing::warn!(path = %path.display(), "the settings file is damaged; using defaults");
+                let _ = std::fs::rename(path, path.with_extension("json.bad"));
+                Some(Settings::default())
+            }
+        }
+    }
+
+    pub fn save(&self, path: &Path) -> Result<(), SettingsError> {
+        self.validate()?;
+        let write = |p: &Path| -> std::io::Result<()> {
+            if let Some(dir) = p.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            let tmp = p.with_extension("json.tmp");
+            let text = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
+            std::fs::write(&tmp, text)?;
+            std::fs::rename(&tmp, p)
+        };
+        write(path).map_err(|source| SettingsError::Write { path: path.to_path_buf(), source })
+    }
+
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        let bad = |m: String| Err(SettingsError::Invalid(m));
+        if let Some(url) = &self.server_url {
+            check_server_url(url)?;
+        }
+        if self.display_name.len() > MAX_NAME_BYTES {
+            return bad(format!("the display name is longer than {MAX_NAME_BYTES} bytes"));
+        }
+        if self.last_room.len() > MAX_ROOM_BYTES {
+            return bad(format!("the room name is longer than {MAX_ROOM_BYTES} bytes"));
+        }
+        if self.ice_servers.len() > MAX_ICE_SERVERS {
+            return bad(format!("at most {MAX_ICE_SERVERS} ICE servers"));
+        }
+        for s in &self.ice_servers {
+            if s.urls.is_empty() {
+                return bad("an ICE server needs at least one URL".into());
+            }
+            for u in &s.urls {
+                let turn = u.starts_with("turn:") || u.starts_with("turns:");
+                if !(u.starts_with("stun:") || turn) || u.len() > 256 {
+                    return bad(format!("`{u}` is not a stun:, turn: or turns: URL"));
+                }
+                if turn && (s.username.is_none() || s.credential.is_none()) {
+                    return bad(format!("the TURN server `{u}` needs a username and a credential"));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The ICE servers in the SDK's form.
+    pub fn sdk_ice_servers(&self) -> Vec<IceServer> {
+        self.ice_servers
+            .iter()
+            .map(|s| IceServer { urls: s.urls.clone(), username: s.username.clone(), credential: s.credential.clone() })
+            .collect()
+    }
+}
+
+/// A signalling server URL the SDK can use: `ws://` or `wss://`, a host, at most 512 bytes.
+pub fn check_server_url(url: &str) -> Result<(), SettingsError> {
+    let rest = url.strip_prefix("ws://").or_else(|| url.strip_prefix("wss://"));
+    match rest {
+        Some(r) if !r.is_empty() && !r.starts_with('/') && url.len() <= 512 && !url.contains(char::is_whitespace) => {
+            Ok(())
+        }
+        _ => Err(SettingsError::Invalid(format!("`{url}` is not a ws:// or wss:// server URL"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_and_refuses_bad_values() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("settings.json");
+        assert_eq!(Settings::load(&path), None);
+        let s = Settings {
+            server_url: Some("wss://chat.example.com/v1".into()),
+            display_name: "ada".into(),
+            last_room: "lobby".into(),
+            ice_servers: vec![IceServerSetting { urls: vec!["stun:stun.example.com:3478".into()], username: None, credential: None }],
+        };
+        s.save(&path).unwrap();
+        assert_eq!(Settings::load(&path), Some(s.clone()));
+
+        let mut bad = s.clone();
+        bad.server_url = Some("http://x".into());
+        assert_eq!(bad.save(&path).unwrap_err().kind(), "invalid_settings");
+        let mut bad = s.clone();
+        bad.ice_servers[0].urls = vec!["turn:turn.example.com".into()];
+        assert!(bad.validate().is_err(), "TURN without credentials");
+        let mut bad = s;
+        bad.display_name = "x".repeat(MAX_NAME_BYTES + 1);
+        assert!(bad.validate().is_err());
+    }
+
+    #[test]
+    fn a_damaged_file_is_set_aside() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("settings.json");
+        std::fs::write(&path, "{not json").unwrap();
+        assert_eq!(Settings::load(&path), Some(Settings::default()));
+        assert!(path.with_extension("json.bad").exists());
+    }
+}
