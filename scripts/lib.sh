@@ -39,5 +39,8 @@ ensure_rust() {
   fi
 }
 
-# Packages every build needs.
-BUILD_PACKAGES=(build-essential pkg-config)
+# Packages every build needs (the app links WebKitGTK; the keyring talks D-Bus).
+BUILD_PACKAGES=(build-essential pkg-config libwebkit2gtk-4.1-dev libdbus-1-dev)
+# Packages the tests need: a virtual display, a private D-Bus session with a real
+# Secret Service (gnome-keyring), secret-tool to look into it, and the WebKit driver.
+TEST_PACKAGES=(xvfb xauth dbus-daemon dbus-x11 gnome-keyring libsecret-tools webkit2gtk-driver)

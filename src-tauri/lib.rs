@@ -40,7 +40,9 @@ impl LaunchOptions {
                 }
                 "--room" => o.room = Some(it.next().ok_or("--room needs a room name")?),
                 "-h" | "--help" => return Err("usage: peerchat [--windows N] [--room ROOM]".into()),
-                other => return Err(format!("unknown argument `{other}`; usage: peerchat [--windows N] [--room ROOM]")),
+                other => {
+                    return Err(format!("unknown argument `{other}`; usage: peerchat [--windows N] [--room ROOM]"))
+                }
             }
         }
         Ok(o)

@@ -156,7 +156,11 @@ mod tests {
             server_url: Some("wss://chat.example.com/v1".into()),
             display_name: "ada".into(),
             last_room: "lobby".into(),
-            ice_servers: vec![IceServerSetting { urls: vec!["stun:stun.example.com:3478".into()], username: None, credential: None }],
+            ice_servers: vec![IceServerSetting {
+                urls: vec!["stun:stun.example.com:3478".into()],
+                username: None,
+                credential: None,
+            }],
         };
         s.save(&path).unwrap();
         assert_eq!(Settings::load(&path), Some(s.clone()));

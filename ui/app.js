@@ -71,7 +71,7 @@
     if (st.autoJoin) {
       $("room-input").value = st.autoJoin.room;
       $("name-input").value = st.autoJoin.name;
-      join();
+      join(false);
     }
   }
 
@@ -164,10 +164,10 @@
 
   $("join-form").addEventListener("submit", (ev) => {
     ev.preventDefault();
-    join();
+    join(false);
   });
 
-  async function join() {
+  async function join(retried) {
     show($("join-error"), "");
     $("join-button").disabled = true;
     const channel = new Channel();
@@ -176,6 +176,18 @@
       const info = await invoke("join", { room: $("room-input").value, name: $("name-input").value, onEvent: channel });
       enterChat(info);
     } catch (e) {
+      const noKeyring = e && (e.kind === "keyring_unavailable" || e.kind === "keyring_denied");
+      if (noKeyring && ui.status.local && retried !== true) {
+        // The local server's key cannot be stored: keep it for this session and go on.
+        try {
+          ui.status = await invoke("use_local_server", { sessionOnly: true });
+          renderKeyring(ui.status);
+          show($("keyring-notice"), "No system keyring: the local server's key is kept for this session only.");
+          return join(true);
+        } catch (e2) {
+          e = e2;
+        }
+      }
       show($("join-error"), explain(e));
       if (e && (e.kind === "no_key" || e.kind === "invalid_key")) showKeyScreen();
     } finally {

@@ -120,10 +120,11 @@ impl Backend {
             _ => None,
         };
         let settings = self.settings().clone();
-        let auto_join = self.config.auto_room.as_ref().map(|room| AutoJoin {
-            room: room.clone(),
-            name: default_name(&settings.display_name, window),
-        });
+        let auto_join = self
+            .config
+            .auto_room
+            .as_ref()
+            .map(|room| AutoJoin { room: room.clone(), name: default_name(&settings.display_name, window) });
         let first_run = *self.first_run.lock().unwrap_or_else(|p| p.into_inner());
         AppStatus { first_run, local, server_url, key, keyring, settings, auto_join, joined: self.joined(window) }
     }

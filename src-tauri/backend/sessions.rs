@@ -94,10 +94,10 @@ impl Backend {
         let mut config = ChatConfig::new(options, &room, &name);
         config.server_fallback = true;
         let (session, mut events) = ChatSession::start(config).await?;
-        let info = JoinInfo { peer_id: session.peer_id(), room: room.clone(), name: name.clone(), server_url: url, local };
+        let info =
+            JoinInfo { peer_id: session.peer_id(), room: room.clone(), name: name.clone(), server_url: url, local };
         let id = self.next_session.fetch_add(1, Ordering::Relaxed);
-        self.sessions_lock()
-            .insert(window.to_string(), Entry { id, session: session.clone(), info: info.clone() });
+        self.sessions_lock().insert(window.to_string(), Entry { id, session: session.clone(), info: info.clone() });
         let _ = self.update_settings(|s| {
             s.display_name = name;
             s.last_room = room;

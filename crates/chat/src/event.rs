@@ -68,7 +68,12 @@ pub enum ChatEvent {
 
 impl ChatEvent {
     pub(crate) fn error(kind: &str, message: impl Into<String>, peer_id: Option<&str>) -> ChatEvent {
-        ChatEvent::Error { kind: kind.to_string(), message: message.into(), peer_id: peer_id.map(str::to_string), fatal: false }
+        ChatEvent::Error {
+            kind: kind.to_string(),
+            message: message.into(),
+            peer_id: peer_id.map(str::to_string),
+            fatal: false,
+        }
     }
 }
 

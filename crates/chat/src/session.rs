@@ -247,7 +247,9 @@ impl ChatSession {
                     Err(DataChannelError::Overflow(_)) => "overflow",
                     Err(_) => "send_failed",
                 };
-                inner.emit(ChatEvent::error(kind, format!("a line was not delivered to {peer_id}"), Some(&peer_id))).await;
+                inner
+                    .emit(ChatEvent::error(kind, format!("a line was not delivered to {peer_id}"), Some(&peer_id)))
+                    .await;
             });
         }
         let value: Value = serde_json::from_str(&wire).unwrap_or(Value::Null);

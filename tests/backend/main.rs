@@ -1,0 +1,11 @@
+//! The app's command layer, called directly (no webview): each module is one behaviour.
+//! Real signalling servers on loopback, real WebRTC between "windows".
+
+mod support;
+
+mod bad_input_gets_typed_errors;
+mod key_commands;
+mod keyring_unavailable_offers_session_keys;
+mod os_keyring_keeps_the_key;
+mod second_process_reuses_the_local_server;
+mod two_windows_chat_peer_to_peer;

@@ -1,0 +1,69 @@
+//! Helpers: a backend in a temporary directory with an in-memory keyring, event sinks
+//! that collect a window's events, and waits with deadlines.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use peerchat_app::backend::{Backend, BackendConfig, EventSink};
+use peerchat_app::keystore::{MemoryStore, SecretStore};
+use peerchat_chat::ChatEvent;
+use tokio::sync::mpsc;
+
+pub const WAIT: Duration = Duration::from_secs(20);
+
+/// A free loopback port (bound, then released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+pub struct TestApp {
+    pub backend: Arc<Backend>,
+    pub _dir: tempfile::TempDir,
+    pub settings_path: PathBuf,
+}
+
+/// A backend with its own settings directory, using `store` as the keyring.
+pub fn app_with(store: Arc<dyn SecretStore>, port: u16) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let settings_path = dir.path().join("settings.json");
+    let config = BackendConfig { settings_path: settings_path.clone(), local_port: port, auto_room: None };
+    TestApp { backend: Arc::new(Backend::new(config, store)), _dir: dir, settings_path }
+}
+
+pub fn app() -> (TestApp, MemoryStore) {
+    let store = MemoryStore::default();
+    (app_with(Arc::new(store.clone()), free_port()), store)
+}
+
+/// A window's event stream, as the UI would receive it over its Channel.
+pub struct Window {
+    pub label: &'static str,
+    rx: mpsc::UnboundedReceiver<ChatEvent>,
+}
+
+pub fn window(label: &'static str) -> (Window, EventSink) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let sink: EventSink = Arc::new(move |ev| tx.send(ev).is_ok());
+    (Window { label, rx }, sink)
+}
+
+impl Window {
+    /// Waits for the first event that `f` accepts, returning it.
+    pub async fn wait_for(&mut self, what: &str, f: impl Fn(&ChatEvent) -> bool) -> ChatEvent {
+        let found = tokio::time::timeout(WAIT, async {
+            while let Some(ev) = self.rx.recv().await {
+                if f(&ev) {
+                    return Some(ev);
+                }
+            }
+            None
+        })
+        .await;
+        match found {
+            Ok(Some(ev)) => ev,
+            Ok(None) => panic!("{}: events ended before {what}", self.label),
+            Err(_) => panic!("{}: no {what} within {WAIT:?}", self.label),
+        }
+    }
+}
