@@ -28,7 +28,7 @@ pub async fn leave(window: tauri::WebviewWindow, backend: BackendState<'_>) -> R
 }
 
 #[tauri::command]
-pub fn send_message(
+pub async fn send_message(
     window: tauri::WebviewWindow,
     backend: BackendState<'_>,
     text: String,

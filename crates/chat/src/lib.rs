@@ -17,7 +17,7 @@ mod seen;
 mod session;
 
 pub use event::{ChatEvent, MessageKind, Via};
-pub use session::{ChatConfig, ChatError, ChatEvents, ChatSession, Sent};
+pub use session::{ChatConfig, ChatError, ChatEvents, ChatSession, Sent, MAX_TEXT_BYTES};
 
 /// Label of the chat channel each side opens.
 pub const LABEL: &str = "messages";

@@ -113,6 +113,8 @@ pub(crate) struct Inner {
     sends: TaskTracker,
     counter: AtomicU64,
     fallback: bool,
+    /// The runtime the session started on: `send_line` may be called from any thread.
+    runtime: tokio::runtime::Handle,
 }
 
 impl Inner {
@@ -186,6 +188,7 @@ impl ChatSession {
             sends: TaskTracker::new(),
             counter: AtomicU64::new(0),
             fallback: config.server_fallback,
+            runtime: tokio::runtime::Handle::current(),
         });
         let ended = CancellationToken::new();
         let (driver, done) = (inner.clone(), ended.clone());
@@ -208,7 +211,8 @@ impl ChatSession {
 
     /// Sends one chat line to every peer in the room: over our open channel to it, or,
     /// with `server_fallback`, through the server. Delivery failures for single peers
-    /// arrive later as [`ChatEvent::Error`] (`overflow`, `send_failed`).
+    /// arrive later as [`ChatEvent::Error`] (`overflow`, `send_failed`). Callable from
+    /// any thread, inside a runtime or not.
     pub fn send_line(&self, text: &str) -> Result<Sent, ChatError> {
         let inner = &self.inner;
         if inner.cancel.is_cancelled() {
@@ -241,26 +245,29 @@ impl ChatSession {
         let wire = chat.to_json();
         for (peer_id, dc) in p2p {
             let (inner, wire) = (self.inner.clone(), wire.clone());
-            inner.clone().sends.spawn(async move {
+            let task = async move {
                 let kind = match dc.send(wire).await {
                     Ok(()) => return,
                     Err(DataChannelError::Overflow(_)) => "overflow",
                     Err(_) => "send_failed",
                 };
-                inner
-                    .emit(ChatEvent::error(kind, format!("a line was not delivered to {peer_id}"), Some(&peer_id)))
-                    .await;
-            });
+                let msg = format!("a line was not delivered to {peer_id}");
+                inner.emit(ChatEvent::error(kind, msg, Some(&peer_id))).await;
+            };
+            self.inner.sends.spawn_on(task, &self.inner.runtime);
         }
         let value: Value = serde_json::from_str(&wire).unwrap_or(Value::Null);
         for peer_id in server {
             let (inner, value) = (self.inner.clone(), value.clone());
-            inner.clone().sends.spawn(async move {
-                if let Err(e) = inner.peer.send_to(&peer_id, &value).await {
-                    let msg = format!("a line was not delivered to {peer_id} through the server: {e}");
-                    inner.emit(ChatEvent::error(e.kind(), msg, Some(&peer_id))).await;
-                }
-            });
+            inner.clone().sends.spawn_on(
+                async move {
+                    if let Err(e) = inner.peer.send_to(&peer_id, &value).await {
+                        let msg = format!("a line was not delivered to {peer_id} through the server: {e}");
+                        inner.emit(ChatEvent::error(e.kind(), msg, Some(&peer_id))).await;
+                    }
+                },
+                &self.inner.runtime,
+            );
         }
         Ok(sent)
     }
