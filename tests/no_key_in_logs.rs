@@ -1,0 +1,71 @@
+//! The app's real log pipeline (the rolling log file), at trace level, never contains a
+//! publishable key: not when a key is saved, checked, provisioned or used to chat.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use peerchat_app::backend::{Backend, BackendConfig, EventSink};
+use peerchat_app::keystore::{MemoryStore, SecretStore};
+use peerchat_chat::ChatEvent;
+use signal_server::config::Config;
+use signal_server::server::Server;
+
+const REMOTE_KEY: &str = "pk_live_SECRET_remote_5f2c9a";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_key_in_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    // Safe: set before any thread of this test binary reads the environment.
+    std::env::set_var("RUST_LOG", "trace");
+    peerchat_app::logging::init(&logs);
+
+    let server = Server::spawn(Config::for_keys(&[REMOTE_KEY])).await.unwrap();
+    let store = MemoryStore::default();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let config = BackendConfig { settings_path: dir.path().join("settings.json"), local_port: port, auto_room: None };
+    let b = Arc::new(Backend::new(config, Arc::new(store.clone())));
+
+    // A remote server's key: checked (also a wrong one), saved, used.
+    assert_eq!(b.check_key(Some(&server.url()), Some("pk_live_SECRET_wrong_1")).await.unwrap_err().kind, "invalid_key");
+    b.save_key("main", &server.url(), REMOTE_KEY, false).await.unwrap();
+    b.check_key(None, None).await.unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let tx1 = tx.clone();
+    let sink: EventSink = Arc::new(move |ev| tx1.send(ev).is_ok());
+    b.join("main", "lobby", "ann", sink).await.unwrap();
+    b.leave("main").await;
+
+    // The local server's key: provisioned, used by two windows that chat.
+    let status = b.use_local_server("main", false).await.unwrap();
+    let local_key = store.get(&status.server_url).unwrap().unwrap().expose().to_string();
+    let (tx2, mut rx2) = tokio::sync::mpsc::unbounded_channel();
+    b.join("main", "lobby", "ann", Arc::new(move |ev| tx.send(ev).is_ok())).await.unwrap();
+    b.join("chat-2", "lobby", "ben", Arc::new(move |ev| tx2.send(ev).is_ok())).await.unwrap();
+    let opened = tokio::time::timeout(Duration::from_secs(20), async {
+        while let Some(ev) = rx2.recv().await {
+            if matches!(ev, ChatEvent::ChannelOpen { .. }) {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert_eq!(opened, Ok(true));
+    b.send_message("chat-2", "hello").unwrap();
+    b.shutdown().await;
+    server.shutdown();
+    while rx.try_recv().is_ok() {}
+
+    // The file writer is non-blocking: give it a moment to flush.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut all = String::new();
+    for entry in std::fs::read_dir(&logs).unwrap() {
+        all.push_str(&std::fs::read_to_string(entry.unwrap().path()).unwrap());
+    }
+    assert!(all.lines().count() > 50, "the trace log was written ({} lines)", all.lines().count());
+    assert!(all.contains("<redacted key"), "keys are logged redacted");
+    for secret in [REMOTE_KEY, "pk_live_SECRET_wrong_1", local_key.as_str(), "SECRET"] {
+        assert!(!all.contains(secret), "a key leaked into the log");
+    }
+}
