@@ -48,8 +48,9 @@ impl Embedded {
     /// server that already listens there.
     pub async fn start_or_reuse(port: u16, key: &PublishableKey) -> Result<Embedded, EmbeddedError> {
         let listen = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-        let cfg = Config::build(FileConfig::default(), Some(listen.to_string()), vec![key.clone()])
+        let mut cfg = Config::build(FileConfig::default(), Some(listen.to_string()), vec![key.clone()])
             .map_err(|e| EmbeddedError::Start(e.to_string()))?;
+        cfg.secret = resume_secret(key);
         match Server::bind(cfg).await {
             Ok(server) => {
                 let handle = server.handle();
@@ -76,6 +77,18 @@ impl Embedded {
             let _ = tokio::time::timeout(Duration::from_secs(3), h.stopped()).await;
         }
     }
+}
+
+/// The resume-token secret of the local server, derived from its key: every peerchat
+/// process on this machine (which share the key through the keyring) signs tokens
+/// alike, so when one takes the server over from another, sessions resume with their
+/// identities instead of appearing as new people.
+fn resume_secret(key: &PublishableKey) -> Vec<u8> {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(b"peerchat local server resume secret v1\0");
+    h.update(key.expose().as_bytes());
+    h.finalize().to_vec()
 }
 
 /// Whether `addr` answers a key-less WebSocket upgrade the way signal-server does

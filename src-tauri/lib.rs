@@ -75,7 +75,7 @@ pub fn run() {
         .setup(move |app| {
             let paths = app.path();
             if let Ok(dir) = paths.app_log_dir() {
-                logging::init(&dir);
+                logging::init(&dir, cfg!(debug_assertions));
             }
             let config = BackendConfig {
                 settings_path: paths.app_config_dir()?.join("settings.json"),
@@ -101,7 +101,7 @@ pub fn run() {
             if let WindowEvent::Destroyed = event {
                 let backend = window.state::<Arc<Backend>>().inner().clone();
                 let label = window.label().to_string();
-                tauri::async_runtime::spawn(async move { backend.leave(&label).await });
+                tauri::async_runtime::spawn(async move { backend.close_window(&label) });
             }
         })
         .build(tauri::generate_context!());

@@ -1,4 +1,4 @@
-//! Logs: a daily-rolling `peerchat.log` in the app's log directory (and stderr in debug
+//! Logs: a daily-rolling `peerchat.log` in the app's log directory (and stdout in debug
 //! builds). `RUST_LOG` filters (default `info`). Frame payloads of the WebSocket crates
 //! are never logged, and keys print redacted, so no key reaches a log.
 
@@ -14,8 +14,9 @@ use tracing_subscriber::Layer;
 /// Keeps the log writer flushing until the process exits.
 static GUARD: OnceLock<WorkerGuard> = OnceLock::new();
 
-/// Installs the global subscriber; a second call does nothing.
-pub fn init(log_dir: &Path) {
+/// Installs the global subscriber; a second call does nothing. `console` adds stdout
+/// (debug builds).
+pub fn init(log_dir: &Path, console: bool) {
     let env = || {
         EnvFilter::try_from_default_env()
             .unwrap_or_else(|_| EnvFilter::new("info,rtc_dtls=error,rtc_ice=error,webrtc=warn,rtc=warn"))
@@ -44,11 +45,11 @@ pub fn init(log_dir: &Path) {
             None
         }
     };
-    let stderr_layer = cfg!(debug_assertions).then(|| {
+    let stdout_layer = console.then(|| {
         tracing_subscriber::fmt::layer()
-            .with_writer(std::io::stderr)
+            .with_writer(std::io::stdout)
             .with_filter(filter_fn(|m| !signal_server::logging::prints_payloads(m)))
             .with_filter(env())
     });
-    let _ = tracing_subscriber::registry().with(file_layer).with(stderr_layer).try_init();
+    let _ = tracing_subscriber::registry().with(file_layer).with(stdout_layer).try_init();
 }

@@ -18,7 +18,7 @@ async fn no_key_in_logs() {
     let logs = dir.path().join("logs");
     // Safe: set before any thread of this test binary reads the environment.
     std::env::set_var("RUST_LOG", "trace");
-    peerchat_app::logging::init(&logs);
+    peerchat_app::logging::init(&logs, false);
 
     let server = Server::spawn(Config::for_keys(&[REMOTE_KEY])).await.unwrap();
     let store = MemoryStore::default();

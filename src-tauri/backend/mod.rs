@@ -79,6 +79,8 @@ pub struct Backend {
     embedded: tokio::sync::Mutex<Option<(Embedded, peerchat_peer::PublishableKey)>>,
     sessions: Mutex<HashMap<String, sessions::Entry>>,
     next_session: std::sync::atomic::AtomicU64,
+    /// Leaves started by closed windows.
+    leaving: tokio_util::task::TaskTracker,
 }
 
 impl Backend {
@@ -92,6 +94,7 @@ impl Backend {
             embedded: tokio::sync::Mutex::new(None),
             sessions: Mutex::default(),
             next_session: Default::default(),
+            leaving: tokio_util::task::TaskTracker::new(),
             config,
         }
     }
@@ -150,6 +153,8 @@ impl Backend {
 
     /// Stops every session and the embedded server (app exit).
     pub async fn shutdown(&self) {
+        self.leaving.close();
+        self.leaving.wait().await;
         let labels: Vec<String> = self.sessions_lock().keys().cloned().collect();
         for l in labels {
             self.leave(&l).await;

@@ -106,6 +106,10 @@ impl Backend {
         let (me, window) = (self.clone(), window.to_string());
         tokio::spawn(async move {
             while let Some(ev) = events.next().await {
+                if local && matches!(ev, ChatEvent::Signalling { state: "reconnecting" }) {
+                    let adopt = me.clone();
+                    tokio::spawn(async move { adopt.adopt_local_server().await });
+                }
                 if !sink(ev) {
                     tracing::info!(%window, "window gone; leaving");
                     me.leave_session(&window, id).await;
@@ -119,6 +123,13 @@ impl Backend {
             }
         });
         Ok(info)
+    }
+
+    /// A window closed: its session leaves in the background; [`Backend::shutdown`]
+    /// waits for such leaves, so closing the last window still says goodbye.
+    pub fn close_window(self: &Arc<Self>, window: &str) {
+        let (me, window) = (self.clone(), window.to_string());
+        self.leaving.spawn(async move { me.leave(&window).await });
     }
 
     /// Leaves this window's room, if it is in one: `unsubscribe` first, so the others

@@ -39,3 +39,54 @@ async fn a_port_held_by_another_program_is_a_clear_error() {
     assert_eq!(err.kind, "local_server");
     assert!(err.message.contains(&port.to_string()), "{}", err.message);
 }
+
+/// The process that ran the local server quits: the other takes the port over (same key,
+/// same resume secret), its windows reconnect and resume, and keep chatting.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_other_process_takes_over_when_the_server_process_quits() {
+    let keyring = Arc::new(MemoryStore::default());
+    let port = free_port();
+    let first = app_with(keyring.clone(), port);
+    let second = app_with(keyring, port);
+    first.backend.use_local_server("main", false).await.unwrap();
+    second.backend.use_local_server("main", false).await.unwrap();
+    assert_eq!(first.backend.local_server_is_ours().await, Some(true));
+    assert_eq!(second.backend.local_server_is_ours().await, Some(false));
+
+    let (_a1, s) = window("main");
+    let ann = first.backend.join("main", "lobby", "ann", s).await.unwrap();
+    let (mut b1, s) = window("main");
+    let ben = second.backend.join("main", "lobby", "ben", s).await.unwrap();
+    let (mut b2, s) = window("chat-2");
+    let bea = second.backend.join("chat-2", "lobby", "bea", s).await.unwrap();
+    b1.wait_for("channel to bea", |e| matches!(e, ChatEvent::ChannelOpen { peer_id, .. } if *peer_id == bea.peer_id))
+        .await;
+    b2.wait_for("channel to ben", |e| matches!(e, ChatEvent::ChannelOpen { peer_id, .. } if *peer_id == ben.peer_id))
+        .await;
+
+    first.backend.shutdown().await;
+    b1.wait_for("ann leaving", |e| matches!(e, ChatEvent::PeerLeft { peer_id } if *peer_id == ann.peer_id)).await;
+    b1.wait_for("reconnecting", |e| matches!(e, ChatEvent::Signalling { state: "reconnecting" })).await;
+    // Reconnected to the adopted server; bea was never reported gone.
+    let back = b1
+        .wait_for("signalling back, with bea still here", |e| {
+            assert!(!matches!(e, ChatEvent::PeerLeft { peer_id } if *peer_id == bea.peer_id), "bea left: {e:?}");
+            matches!(e, ChatEvent::Signalling { state: "connected" })
+        })
+        .await;
+    assert!(matches!(back, ChatEvent::Signalling { .. }));
+    assert_eq!(second.backend.local_server_is_ours().await, Some(true));
+    assert_eq!(second.backend.joined("main").unwrap().peer_id, ben.peer_id);
+
+    second.backend.send_message("main", "still here").unwrap();
+    b2.wait_for(
+        "ben's line",
+        |e| matches!(e, ChatEvent::Message { kind: MessageKind::Chat, text, .. } if text == "still here"),
+    )
+    .await;
+    // The adopted server introduces newcomers.
+    let (_b3, s) = window("chat-3");
+    let bo = second.backend.join("chat-3", "lobby", "bo", s).await.unwrap();
+    b1.wait_for("bo", |e| matches!(e, ChatEvent::PeerJoined { peer_id, .. } if *peer_id == bo.peer_id)).await;
+    second.backend.shutdown().await;
+}
