@@ -13,5 +13,9 @@ log "cargo fmt --check"
 cargo fmt --all -- --check
 log "cargo clippy (warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
-log "cargo test (inside a private D-Bus session with an unlocked gnome-keyring)"
-scripts/with-keyring.sh cargo test --workspace --locked
+if ! command -v tauri-driver >/dev/null 2>&1; then
+  log "installing tauri-driver (WebDriver for the app)"
+  cargo install tauri-driver --locked --version '^2'
+fi
+log "cargo test (private D-Bus session with an unlocked gnome-keyring, virtual display)"
+scripts/with-keyring.sh xvfb-run -a -s "-screen 0 1280x800x24" cargo test --workspace --locked

@@ -13,6 +13,7 @@ const COMMANDS: &[&str] = &[
     "get_settings",
     "set_settings",
     "open_chat_window",
+    "close_window",
 ];
 
 fn main() {

@@ -71,6 +71,7 @@ pub fn run() {
             commands::settings::get_settings,
             commands::settings::set_settings,
             commands::windows::open_chat_window,
+            commands::windows::close_window,
         ])
         .setup(move |app| {
             let paths = app.path();

@@ -189,7 +189,10 @@
         }
       }
       show($("join-error"), explain(e));
-      if (e && (e.kind === "no_key" || e.kind === "invalid_key")) showKeyScreen();
+      if (e && (e.kind === "no_key" || e.kind === "invalid_key")) {
+        showKeyScreen();
+        show($("key-error"), explain(e));
+      }
     } finally {
       $("join-button").disabled = false;
     }
@@ -248,7 +251,7 @@
         ui.myId = ev.peerId;
         break;
       case "peer-joined":
-        upsertPeer(ev.peerId, { name: ev.name });
+        upsertPeer(ev.peerId, { name: ev.name }, true);
         break;
       case "state-change": {
         const patch = { state: ev.to };
@@ -261,7 +264,7 @@
         break;
       case "message":
         if (ev.kind === "hello") {
-          if (ui.peers.has(ev.from)) upsertPeer(ev.from, { name: ev.name });
+          upsertPeer(ev.from, { name: ev.name });
         } else if (ev.kind === "chat") {
           addMessage({ self: false, from: ev.from, sender: ev.name || ev.from, text: ev.text, via: ev.via, at: ev.atMs });
         }
@@ -298,8 +301,11 @@
     return (p && p.name) || id || "a peer";
   }
 
-  function upsertPeer(id, patch) {
+  // Only `peer-joined` adds a person; late events about someone who left (their
+  // connection reporting `closed`, say) must not bring them back.
+  function upsertPeer(id, patch, create) {
     let p = ui.peers.get(id);
+    if (!p && !create) return;
     if (!p) {
       const li = document.createElement("li");
       li.dataset.peerId = id;
@@ -404,6 +410,14 @@
       !ui.status.local && !ui.status.key ? showKeyScreen() : showJoinScreen();
     } catch (e) {
       show($("settings-error"), explain(e));
+    }
+  });
+
+  // Ctrl+W (Cmd+W) closes this window; its session leaves the room first.
+  document.addEventListener("keydown", (ev) => {
+    if ((ev.ctrlKey || ev.metaKey) && !ev.altKey && ev.key.toLowerCase() === "w") {
+      ev.preventDefault();
+      invoke("close_window").catch((e) => show($("chat-error"), explain(e)));
     }
   });
 

@@ -47,3 +47,10 @@ pub async fn open_chat_window<R: Runtime>(app: AppHandle<R>) -> Result<String, C
     create(&app, &label, None)?;
     Ok(label)
 }
+
+/// Closes the calling window (Ctrl+W in the UI), as the window manager's close button
+/// does: its session leaves first (see `lib.rs`).
+#[tauri::command]
+pub async fn close_window<R: Runtime>(window: tauri::WebviewWindow<R>) -> Result<(), CommandError> {
+    window.close().map_err(|e| CommandError::new("window_failed", e.to_string()))
+}

@@ -1,0 +1,14 @@
+//! The real app, driven through tauri-driver and WebKitWebDriver under Xvfb, with the
+//! real Secret Service (gnome-keyring in the test's private D-Bus session). Each module
+//! is one scenario; they run one at a time. `scripts/test.sh` provides the display, the
+//! keyring and tauri-driver.
+
+mod support;
+mod wd;
+
+mod bad_key_is_explained;
+mod closing_a_window_removes_its_peer;
+mod first_run_key_is_kept_in_the_keyring;
+mod server_restart_mid_chat;
+mod two_app_processes_chat;
+mod two_windows_chat_over_a_datachannel;
