@@ -13,9 +13,13 @@ log "cargo fmt --check"
 cargo fmt --all -- --check
 log "cargo clippy (warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 if ! command -v tauri-driver >/dev/null 2>&1; then
   log "installing tauri-driver (WebDriver for the app)"
   cargo install tauri-driver --locked --version '^2'
 fi
 log "cargo test (private D-Bus session with an unlocked gnome-keyring, virtual display)"
 scripts/with-keyring.sh xvfb-run -a -s "-screen 0 1280x800x24" cargo test --workspace --locked
+
+log "bundles: build, check, install, chat with the installed app, uninstall"
+scripts/bundle-test.sh

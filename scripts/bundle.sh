@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Makes peerchat's .deb and .rpm with the pinned Tauri CLI (tools/tauri-cli) into
+# target/release/bundle/{deb,rpm}/. AppImage is left out: it needs downloads.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib.sh
+
+apt_install "${BUILD_PACKAGES[@]}"
+command -v npm >/dev/null 2>&1 || apt_install nodejs npm
+ensure_rust
+if [ ! -x tools/tauri-cli/node_modules/.bin/tauri ]; then
+  log "installing the Tauri CLI (npm, pinned in tools/tauri-cli/package-lock.json)"
+  npm ci --prefix tools/tauri-cli --no-audit --no-fund
+fi
+log "building the .deb and .rpm (release)"
+tools/tauri-cli/node_modules/.bin/tauri build --bundles deb,rpm --ci
+ls -l target/release/bundle/deb/*.deb target/release/bundle/rpm/*.rpm
