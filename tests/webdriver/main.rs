@@ -12,3 +12,4 @@ mod first_run_key_is_kept_in_the_keyring;
 mod server_restart_mid_chat;
 mod two_app_processes_chat;
 mod two_windows_chat_over_a_datachannel;
+mod ui_cannot_call_what_it_is_not_granted;

@@ -117,6 +117,11 @@ impl Session {
         self.call("POST", "/execute/sync", Some(json!({"script": script, "args": args}))).await
     }
 
+    /// Runs an async script: it gets a callback as its last argument.
+    pub async fn js_async(&self, script: &str, args: Value) -> Result<Value> {
+        self.call("POST", "/execute/async", Some(json!({"script": script, "args": args}))).await
+    }
+
     async fn find(&self, css: &str) -> Result<String> {
         let v = self.call("POST", "/element", Some(json!({"using": "css selector", "value": css}))).await?;
         v[ELEMENT].as_str().map(str::to_string).ok_or_else(|| WdError(format!("no element {css}")))
