@@ -23,3 +23,6 @@ scripts/with-keyring.sh xvfb-run -a -s "-screen 0 1280x800x24" cargo test --work
 
 log "bundles: build, check, install, chat with the installed app, uninstall"
 scripts/bundle-test.sh
+
+log "benchmark smoke run (every row, tiny sizes, with the references)"
+scripts/bench.sh --smoke

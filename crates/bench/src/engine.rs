@@ -11,7 +11,7 @@ use peerchat_peer::{
 };
 use signal_server::{Config, Server, ServerHandle};
 
-use crate::stats::{ms, us, Samples};
+use crate::stats::Samples;
 
 const KEY: &str = "pk_bench_engine";
 /// No progress for this long is a stall.
@@ -80,14 +80,35 @@ async fn channel(from: &RemotePeer, to: &RemotePeer, init: ChannelInit) -> anyho
     Ok((out, inc))
 }
 
-pub struct Row {
-    pub name: String,
-    pub ours: String,
+/// One bulk row: bytes moved in `secs`, or a stall.
+pub struct BulkResult {
+    pub size: usize,
+    /// Bytes meant to be moved.
+    pub total: usize,
+    pub bytes: usize,
+    pub secs: f64,
+    pub stalled: bool,
 }
 
-pub async fn run(sizes: &Sizes) -> anyhow::Result<Vec<Row>> {
+/// The small-message row.
+pub struct SmallResult {
+    pub sent: usize,
+    pub delivered: usize,
+    pub secs: f64,
+    pub stalled: bool,
+}
+
+/// Everything the engine rows measured.
+pub struct Results {
+    pub setup: Samples,
+    pub ping: Samples,
+    pub ping_lost: usize,
+    pub bulk: Vec<BulkResult>,
+    pub small: SmallResult,
+}
+
+pub async fn run(sizes: &Sizes) -> anyhow::Result<Results> {
     let s = Server::spawn(Config::for_keys(&[KEY])).await?;
-    let mut rows = Vec::new();
 
     // Setup: join of the second peer -> both sides connected (control channel open).
     let mut setups = Vec::new();
@@ -95,11 +116,6 @@ pub async fn run(sizes: &Sizes) -> anyhow::Result<Vec<Row>> {
         let (_p, took) = pair(&s, &format!("setup-{i}")).await?;
         setups.push(took);
     }
-    let st = Samples::new(setups);
-    rows.push(Row {
-        name: format!("setup: join -> channel open ({} trials), p50 / p90", st.len()),
-        ours: format!("{} / {}", ms(st.pct(50.0)), ms(st.pct(90.0))),
-    });
 
     let (p, _) = pair(&s, "traffic").await?;
     // Ping: 64 B on the unordered, no-retransmit channel, echoed by the other side.
@@ -114,43 +130,33 @@ pub async fn run(sizes: &Sizes) -> anyhow::Result<Vec<Row>> {
     });
     let payload = vec![7u8; 64];
     let mut rtts = Vec::new();
-    let mut lost = 0;
-    for _ in 0..sizes.pings {
+    let mut ping_lost = 0;
+    for i in 0..sizes.pings + WARMUP_PINGS {
         let t = Instant::now();
         a_out.send(payload.clone()).await?;
         match tokio::time::timeout(Duration::from_secs(1), a_in.recv()).await {
-            Ok(Some(_)) => rtts.push(t.elapsed()),
-            _ => lost += 1,
+            Ok(Some(_)) if i >= WARMUP_PINGS => rtts.push(t.elapsed()),
+            Ok(Some(_)) => {}
+            _ => ping_lost += 1,
         }
     }
     echo.abort();
-    let rt = Samples::new(rtts);
-    rows.push(Row {
-        name: format!("ping 64 B unordered, {} round trips, p50 / p99", sizes.pings),
-        ours: format!(
-            "{} / {}{}",
-            us(rt.pct(50.0)),
-            us(rt.pct(99.0)),
-            if lost > 0 { format!(" ({lost} lost)") } else { String::new() }
-        ),
-    });
 
+    let mut bulks = Vec::new();
     for size in [1024usize, 16 * 1024, 64 * 1024] {
         let (p, _) = pair(&s, &format!("bulk-{size}")).await?;
         let (out, inc) = channel(&p.ra, &p.rb, ChannelInit::reliable()).await?;
-        let r = bulk(out, inc, size, sizes.bulk_bytes).await;
-        rows.push(Row {
-            name: format!("bulk, reliable ordered, {} KiB messages, {} MiB", size / 1024, sizes.bulk_bytes >> 20),
-            ours: r,
-        });
+        bulks.push(bulk(out, inc, size, sizes.bulk_bytes).await);
     }
 
     let (p, _) = pair(&s, "small").await?;
     let (out, inc) = channel(&p.ra, &p.rb, ChannelInit::reliable()).await?;
-    let r = small(out, inc, sizes.small_messages).await;
-    rows.push(Row { name: format!("{} one-byte messages, reliable ordered", sizes.small_messages), ours: r });
-    Ok(rows)
+    let small = small(out, inc, sizes.small_messages).await;
+    Ok(Results { setup: Samples::new(setups), ping: Samples::new(rtts), ping_lost, bulk: bulks, small })
 }
+
+/// Round trips before the measured ones (the reference warms up the same way).
+const WARMUP_PINGS: usize = 20;
 
 /// Receives until `total` bytes arrived or no progress for `STALL`.
 async fn drain(inc: DataChannel, total: usize) -> (usize, usize, Instant) {
@@ -169,7 +175,7 @@ async fn drain(inc: DataChannel, total: usize) -> (usize, usize, Instant) {
     (bytes, count, last)
 }
 
-async fn bulk(out: DataChannel, inc: DataChannel, size: usize, total: usize) -> String {
+async fn bulk(out: DataChannel, inc: DataChannel, size: usize, total: usize) -> BulkResult {
     let n = total / size;
     let start = Instant::now();
     let rx = tokio::spawn(drain(inc, n * size));
@@ -184,14 +190,11 @@ async fn bulk(out: DataChannel, inc: DataChannel, size: usize, total: usize) -> 
     });
     let sent_ok = tx.await.unwrap_or(false);
     let (bytes, _, last) = rx.await.unwrap_or((0, 0, start));
-    if bytes < n * size || !sent_ok {
-        return format!("STALL after {} of {} MiB", bytes >> 20, (n * size) >> 20);
-    }
-    let secs = last.duration_since(start).as_secs_f64();
-    format!("{:.1} MB/s", bytes as f64 / secs / 1e6)
+    let stalled = bytes < n * size || !sent_ok;
+    BulkResult { size, total: n * size, bytes, secs: last.duration_since(start).as_secs_f64(), stalled }
 }
 
-async fn small(out: DataChannel, inc: DataChannel, n: usize) -> String {
+async fn small(out: DataChannel, inc: DataChannel, n: usize) -> SmallResult {
     let start = Instant::now();
     let rx = tokio::spawn(drain(inc, n));
     let tx = tokio::spawn(async move {
@@ -203,10 +206,11 @@ async fn small(out: DataChannel, inc: DataChannel, n: usize) -> String {
         true
     });
     let sent_ok = tx.await.unwrap_or(false);
-    let (_, count, last) = rx.await.unwrap_or((0, 0, start));
-    let secs = last.duration_since(start).as_secs_f64();
-    if count < n || !sent_ok {
-        return format!("STALL: {count} of {n} delivered");
+    let (_, delivered, last) = rx.await.unwrap_or((0, 0, start));
+    SmallResult {
+        sent: n,
+        delivered,
+        secs: last.duration_since(start).as_secs_f64(),
+        stalled: delivered < n || !sent_ok,
     }
-    format!("{count} of {n} delivered, {:.0} msg/s", count as f64 / secs)
 }

@@ -1,6 +1,7 @@
-//! Row: memory per idle connection of the signalling server.
+//! Row: memory per idle connection of the signalling server, and of the reference
+//! (the PeerJS server, npm `peer`).
 //!
-//! Starts `signal-server` on a free port, opens a warm-up batch of connections, reads
+//! Starts the server on a free port, opens a warm-up batch of connections, reads
 //! the server's RSS, opens the rest (each completes the upgrade and receives `welcome`),
 //! waits for the allocator to settle and reads RSS again. The difference divided by the
 //! number of added connections is the cost of one idle connection.
@@ -25,13 +26,22 @@ pub struct IdleRow {
 
 type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-async fn open(url: &str, n: usize) -> anyhow::Result<Vec<Ws>> {
+/// Which server to measure.
+pub enum Target<'a> {
+    /// peerchat's `signal-server` binary.
+    Ours(&'a Path),
+    /// The PeerJS server, run by node from `tools/bench-ref`.
+    PeerJs(&'a Path),
+}
+
+/// Opens `n` connections; `url(i)` gives the i-th one's URL (PeerJS needs unique ids).
+async fn open(url: &(dyn Fn(usize) -> String + Sync), first: usize, n: usize) -> anyhow::Result<Vec<Ws>> {
     let mut out = Vec::with_capacity(n);
     let mut set = JoinSet::new();
     let mut started = 0;
     while out.len() < n {
         while started < n && set.len() < CONCURRENCY {
-            let url = url.to_string();
+            let url = url(first + started);
             set.spawn(async move {
                 let (mut ws, _) = tokio_tungstenite::connect_async(url).await?;
                 match ws.next().await {
@@ -49,24 +59,48 @@ async fn open(url: &str, n: usize) -> anyhow::Result<Vec<Ws>> {
     Ok(out)
 }
 
-pub async fn measure(server: &Path, connections: usize) -> anyhow::Result<IdleRow> {
-    let mut child = Command::new(server)
-        .args(["--listen", "127.0.0.1:0", "--key", KEY])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .map_err(|e| anyhow::anyhow!("cannot start {}: {e}", server.display()))?;
+pub async fn measure(target: Target<'_>, connections: usize) -> anyhow::Result<IdleRow> {
+    let mut child = match target {
+        Target::Ours(server) => Command::new(server)
+            .args(["--listen", "127.0.0.1:0", "--key", KEY])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(|e| anyhow::anyhow!("cannot start {}: {e}", server.display()))?,
+        Target::PeerJs(root) => {
+            let script = root.join("tools/bench-ref/peerjs-server.mjs");
+            if !root.join("tools/bench-ref/node_modules/peer").exists() {
+                anyhow::bail!("npm `peer` not installed (scripts/bench.sh installs it)");
+            }
+            Command::new("node")
+                .arg(script)
+                .arg("0")
+                .stdout(Stdio::piped())
+                .stderr(Stdio::inherit())
+                .spawn()
+                .map_err(|e| anyhow::anyhow!("cannot start node: {e}"))?
+        }
+    };
     let mut line = String::new();
     BufReader::new(child.stdout.take().expect("piped")).read_line(&mut line)?;
     let base = line.trim().strip_prefix("listening on ").ok_or_else(|| anyhow::anyhow!("bad first line {line:?}"))?;
-    let url = format!("{base}?key={KEY}");
+    let url: Box<dyn Fn(usize) -> String + Sync> = match target {
+        Target::Ours(_) => {
+            let u = format!("{base}?key={KEY}");
+            Box::new(move |_| u.clone())
+        }
+        Target::PeerJs(_) => {
+            let base = base.to_string();
+            Box::new(move |i| format!("{base}?key=peerjs&id=bench{i}&token=t{i}"))
+        }
+    };
     let pid = child.id();
 
-    let warm = open(&url, WARMUP.min(connections)).await?;
+    let warm = open(&*url, 0, WARMUP.min(connections / 2)).await?;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let before = super::proc::rss_kib(pid)?;
-    let rest = open(&url, connections.saturating_sub(warm.len())).await?;
+    let rest = open(&*url, warm.len(), connections.saturating_sub(warm.len())).await?;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let after = super::proc::rss_kib(pid)?;
     let added = rest.len().max(1);

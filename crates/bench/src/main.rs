@@ -1,12 +1,20 @@
 //! `peerchat-bench`: measures peerchat against its references and prints one table.
 //!
-//! Rows so far: the signalling server's memory per idle connection. Each row starts the
-//! real release binaries as child processes and reads their memory from /proc.
+//! Rows: the SDK's DataChannels against npm `node-datachannel` (run in the same
+//! invocation) and the loopback UDP ceiling; the signalling server's memory per idle
+//! connection. `--markdown FILE` also writes the table with the machine, the versions
+//! and the command, for `BENCHMARKS.md` (`scripts/bench.sh` does both).
 
 mod engine;
 mod idle;
+mod machine;
 mod proc;
+mod reference;
 mod stats;
+mod table;
+mod udp;
+
+use std::path::PathBuf;
 
 use clap::Parser;
 
@@ -18,7 +26,7 @@ struct Args {
     connections: usize,
     /// Path of the signal-server binary (default: next to this binary).
     #[arg(long)]
-    server: Option<std::path::PathBuf>,
+    server: Option<PathBuf>,
     /// Which rows to run: all, server, engine.
     #[arg(long, default_value = "all")]
     rows: String,
@@ -28,15 +36,24 @@ struct Args {
     /// MiB moved by each bulk row (default 128).
     #[arg(long)]
     bulk_mib: Option<usize>,
+    /// Also write the table, the machine and the command to this markdown file.
+    #[arg(long)]
+    markdown: Option<PathBuf>,
+    /// The repository (for tools/bench-ref); default: where this tool was built from.
+    #[arg(long)]
+    root: Option<PathBuf>,
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     proc::raise_fd_limit();
+    let root = args.root.clone().unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.."));
     let server = args.server.clone().unwrap_or_else(|| proc::sibling_binary("signal-server"));
-    println!("| row | ours | reference | ratio |");
-    println!("|---|---|---|---|");
+    let mut lines = vec![table::HEADER.to_string()];
+    let mut versions = vec![format!("webrtc {}", machine::WEBRTC_VERSION)];
+    let mut stalled = false;
+    println!("{}", table::HEADER);
     if args.rows == "all" || args.rows == "engine" {
         let sizes = if args.smoke {
             engine::Sizes { setup_trials: 3, pings: 20, bulk_bytes: 1 << 20, small_messages: 2_000 }
@@ -44,19 +61,53 @@ async fn main() -> anyhow::Result<()> {
             engine::Sizes { setup_trials: 30, pings: 1_000, bulk_bytes: 128 << 20, small_messages: 200_000 }
         };
         let sizes = engine::Sizes { bulk_bytes: args.bulk_mib.map_or(sizes.bulk_bytes, |m| m << 20), ..sizes };
-        for row in engine::run(&sizes).await? {
-            println!("| {} | {} | – | – |", row.name, row.ours);
+        let ceiling = udp::measure(sizes.bulk_bytes).ok();
+        let ours = engine::run(&sizes).await?;
+        let theirs = reference::run(&root, args.smoke, args.bulk_mib);
+        if let Ok(r) = &theirs {
+            versions.push(r.engine.clone());
+        }
+        stalled |= ours.bulk.iter().any(|b| b.stalled) || ours.small.stalled;
+        for l in table::engine_rows(&ours, &theirs, &ceiling) {
+            println!("{l}");
+            lines.push(l);
         }
     }
     if args.rows == "all" || args.rows == "server" {
         let connections = if args.smoke { 200 } else { args.connections };
-        let row = idle::measure(&server, connections).await?;
-        println!(
-            "| signal-server, {} idle connections: memory per connection | {:.1} KiB (total RSS {:.1} MiB) | – | – |",
-            row.held,
-            row.per_conn_kib,
-            row.rss_total_kib as f64 / 1024.0
+        let ours = idle::measure(idle::Target::Ours(&server), connections).await?;
+        let theirs = idle::measure(idle::Target::PeerJs(&root), connections).await;
+        let (t, r) = match &theirs {
+            Ok(p) => (
+                format!(
+                    "{:.1} KiB ({} held, total RSS {:.1} MiB)",
+                    p.per_conn_kib,
+                    p.held,
+                    p.rss_total_kib as f64 / 1024.0
+                ),
+                format!("{:.2}×", ours.per_conn_kib / p.per_conn_kib),
+            ),
+            Err(e) => (format!("– ({e})"), "–".into()),
+        };
+        if theirs.is_ok() {
+            versions.push("PeerJS server (npm peer) 1.0.2".into());
+        }
+        let l = format!(
+            "| signal-server, {} idle connections: memory per connection (reference: PeerJS server) | {:.1} KiB (total RSS {:.1} MiB) | {t} | {r} | – | – |",
+            ours.held,
+            ours.per_conn_kib,
+            ours.rss_total_kib as f64 / 1024.0
         );
+        println!("{l}");
+        lines.push(l);
+    }
+    if let Some(path) = &args.markdown {
+        let command: Vec<String> = std::env::args().collect();
+        let text = machine::section(&lines, &versions, &command.join(" "));
+        std::fs::write(path, text)?;
+    }
+    if stalled {
+        anyhow::bail!("a row of ours stalled (see the table)");
     }
     Ok(())
 }

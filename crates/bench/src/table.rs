@@ -1,0 +1,131 @@
+//! The table: our figure, the reference's, and the ratio, one markdown row per line.
+
+use crate::engine::{BulkResult, Results, SmallResult};
+use crate::reference::{pct, Reference};
+use crate::stats::Samples;
+use crate::udp::Ceiling;
+
+pub const HEADER: &str = "| row | peerchat | reference | peerchat ÷ reference | UDP ceiling | peerchat ÷ UDP |\n\
+                          |---|---|---|---|---|---|";
+
+fn ratio(ours: f64, theirs: f64) -> String {
+    if ours.is_finite() && theirs.is_finite() && theirs > 0.0 {
+        format!("{:.2}×", ours / theirs)
+    } else {
+        "–".into()
+    }
+}
+
+fn row(name: &str, ours: &str, theirs: &str, r: &str, udp: &str, r_udp: &str) -> String {
+    format!("| {name} | {ours} | {theirs} | {r} | {udp} | {r_udp} |")
+}
+
+fn bulk_mbps(b: &BulkResult) -> f64 {
+    if b.stalled {
+        f64::NAN
+    } else {
+        b.bytes as f64 / b.secs.max(1e-9) / 1e6
+    }
+}
+
+fn bulk_text(b: &BulkResult) -> String {
+    if b.stalled {
+        format!("STALL after {} of the bytes", b.bytes)
+    } else {
+        format!("{:.1} MB/s", bulk_mbps(b))
+    }
+}
+
+fn small_text(s: &SmallResult) -> (String, f64) {
+    let rate = s.delivered as f64 / s.secs.max(1e-9);
+    if s.stalled {
+        (format!("STALL: {} of {} delivered", s.delivered, s.sent), f64::NAN)
+    } else {
+        (format!("{} of {} delivered, {:.0} msg/s", s.delivered, s.sent, rate), rate)
+    }
+}
+
+fn ms(s: &Samples, p: f64) -> f64 {
+    s.pct(p).as_secs_f64() * 1e3
+}
+
+fn us(s: &Samples, p: f64) -> f64 {
+    s.pct(p).as_secs_f64() * 1e6
+}
+
+/// The DataChannel rows.
+pub fn engine_rows(ours: &Results, reference: &Result<Reference, String>, udp: &Option<Ceiling>) -> Vec<String> {
+    let mut out = Vec::new();
+    let r = reference.as_ref().ok();
+    let none = || match reference {
+        Err(why) => format!("– ({why})"),
+        Ok(_) => "–".into(),
+    };
+
+    let (p50, p90) = (ms(&ours.setup, 50.0), ms(&ours.setup, 90.0));
+    let (t, rr) = match r {
+        Some(r) => {
+            let (a, b) = (pct(&r.setup_ms, 50.0), pct(&r.setup_ms, 90.0));
+            (format!("{a:.1} / {b:.1} ms"), format!("p50 {} · p90 {}", ratio(p50, a), ratio(p90, b)))
+        }
+        None => (none(), "–".into()),
+    };
+    let name = format!("setup: offer/join → channel open ({} trials), p50 / p90", ours.setup.len());
+    out.push(row(&name, &format!("{p50:.1} / {p90:.1} ms"), &t, &rr, "–", "–"));
+
+    let (p50, p99) = (us(&ours.ping, 50.0), us(&ours.ping, 99.0));
+    let lost = if ours.ping_lost > 0 { format!(" ({} lost)", ours.ping_lost) } else { String::new() };
+    let (t, rr) = match r {
+        Some(r) => {
+            let (a, b) = (pct(&r.ping_us, 50.0), pct(&r.ping_us, 99.0));
+            let lost = if r.ping_lost > 0 { format!(" ({} lost)", r.ping_lost) } else { String::new() };
+            (format!("{a:.0} / {b:.0} µs{lost}"), format!("p50 {} · p99 {}", ratio(p50, a), ratio(p99, b)))
+        }
+        None => (none(), "–".into()),
+    };
+    let name = format!("ping 64 B, unordered no-retransmit, {} round trips, p50 / p99", ours.ping.len());
+    out.push(row(&name, &format!("{p50:.0} / {p99:.0} µs{lost}"), &t, &rr, "–", "–"));
+
+    let udp_mbps = udp.as_ref().filter(|c| c.lost == 0).map(|c| c.mbps);
+    for b in &ours.bulk {
+        let theirs = r.and_then(|r| r.bulk.iter().find(|x| x.size == b.size));
+        let (t, rr) = match theirs {
+            Some(x) if x.stalled => (format!("STALL after {} bytes", x.bytes), "–".into()),
+            Some(x) => (format!("{:.1} MB/s", x.mbps), ratio(bulk_mbps(b), x.mbps)),
+            None => (none(), "–".into()),
+        };
+        let (u, ru) = match udp_mbps {
+            Some(m) => (format!("{m:.1} MB/s"), ratio(bulk_mbps(b), m)),
+            None => ("–".into(), "–".into()),
+        };
+        let name = format!("bulk, reliable ordered, {} KiB messages, {} MiB", b.size / 1024, b.total >> 20);
+        out.push(row(&name, &bulk_text(b), &t, &rr, &u, &ru));
+    }
+
+    let (ours_text, ours_rate) = small_text(&ours.small);
+    let (t, rr) = match r {
+        Some(r) if r.small.stalled => {
+            (format!("STALL: {} of {} delivered", r.small.delivered, r.small.sent), "–".into())
+        }
+        Some(r) => (
+            format!("{} of {} delivered, {:.0} msg/s", r.small.delivered, r.small.sent, r.small.rate),
+            ratio(ours_rate, r.small.rate),
+        ),
+        None => (none(), "–".into()),
+    };
+    out.push(row(&format!("{} one-byte messages, reliable ordered", ours.small.sent), &ours_text, &t, &rr, "–", "–"));
+
+    if let Some(c) = udp {
+        let text =
+            if c.lost == 0 { format!("{:.1} MB/s", c.mbps) } else { format!("{:.1} MB/s, {} lost", c.mbps, c.lost) };
+        out.push(row(
+            "loopback UDP, 1200 B datagrams, 4 MiB buffers, lossless (the ceiling)",
+            "–",
+            "–",
+            "–",
+            &text,
+            "–",
+        ));
+    }
+    out
+}

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs the references (npm node-datachannel), builds the release binaries, runs every
+# benchmark row side by side with its reference, and records the table, the machine and
+# the command in BENCHMARKS.md (between the bench-table markers). Extra arguments go to
+# peerchat-bench (e.g. --smoke, --rows engine, --bulk-mib 32).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib.sh
+
+apt_install "${BUILD_PACKAGES[@]}"
+command -v npm >/dev/null 2>&1 || apt_install nodejs npm
+ensure_rust
+log "installing the references (tools/bench-ref, pinned by package-lock.json)"
+npm ci --prefix tools/bench-ref --no-audit --no-fund --silent
+log "building (release)"
+cargo build --release --locked -p signal-server -p peerchat-bench
+mkdir -p target
+log "running peerchat-bench $*"
+./target/release/peerchat-bench --markdown target/bench-table.md "$@"
+
+case " $* " in *" --smoke "*) log "smoke run: BENCHMARKS.md left as it is"; exit 0 ;; esac
+begin='<!-- bench-table:begin -->'
+end='<!-- bench-table:end -->'
+if ! grep -q "$begin" BENCHMARKS.md; then
+  printf '\n## The table (scripts/bench.sh)\n\n%s\n%s\n' "$begin" "$end" >> BENCHMARKS.md
+fi
+awk -v b="$begin" -v e="$end" -v f=target/bench-table.md '
+  $0 == b { print; while ((getline l < f) > 0) print l; skip = 1; next }
+  $0 == e { skip = 0 }
+  !skip { print }' BENCHMARKS.md > target/BENCHMARKS.md.new
+mv target/BENCHMARKS.md.new BENCHMARKS.md
+log "BENCHMARKS.md updated"
