@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the .deb and .rpm, checks what the .deb declares, installs it, runs the
 # two-window chat scenario against the installed /usr/bin/peerchat through
-# tauri-driver, and uninstalls it. Called by scripts/test.sh.
+# tauri-driver, and uninstalls it. Called by scripts/test.sh. (`--workspace` keeps the
+# feature set of the main test run, so nothing is rebuilt.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -32,7 +33,7 @@ trap 'as_root env DEBIAN_FRONTEND=noninteractive apt-get remove -y -qq peerchat 
 
 log "chat scenario against the installed app"
 PEERCHAT_APP_UNDER_TEST=/usr/bin/peerchat scripts/with-keyring.sh xvfb-run -a -s "-screen 0 1280x800x24" \
-  cargo test --locked --test webdriver two_windows_chat_over_a_datachannel -- --exact \
+  cargo test --workspace --locked --test webdriver two_windows_chat_over_a_datachannel -- --exact \
   two_windows_chat_over_a_datachannel::two_windows_chat_over_a_datachannel
 
 log "uninstalling"

@@ -59,15 +59,22 @@ async fn open(url: &(dyn Fn(usize) -> String + Sync), first: usize, n: usize) ->
     Ok(out)
 }
 
-pub async fn measure(target: Target<'_>, connections: usize) -> anyhow::Result<IdleRow> {
+/// Starts the server and returns it with the URL it printed ("listening on URL").
+/// `config` is a TOML file for ours (otherwise a default with the bench key).
+pub fn spawn(target: &Target<'_>, config: Option<&Path>) -> anyhow::Result<(std::process::Child, String)> {
     let mut child = match target {
-        Target::Ours(server) => Command::new(server)
-            .args(["--listen", "127.0.0.1:0", "--key", KEY])
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .map_err(|e| anyhow::anyhow!("cannot start {}: {e}", server.display()))?,
+        Target::Ours(server) => {
+            let mut cmd = Command::new(server);
+            match config {
+                Some(c) => cmd.arg("--config").arg(c),
+                None => cmd.args(["--listen", "127.0.0.1:0", "--key", KEY]),
+            };
+            cmd.env("RUST_LOG", std::env::var("BENCH_SERVER_LOG").unwrap_or_else(|_| "warn".into()))
+                .stdout(Stdio::piped())
+                .stderr(Stdio::inherit())
+                .spawn()
+                .map_err(|e| anyhow::anyhow!("cannot start {}: {e}", server.display()))?
+        }
         Target::PeerJs(root) => {
             let script = root.join("tools/bench-ref/peerjs-server.mjs");
             if !root.join("tools/bench-ref/node_modules/peer").exists() {
@@ -85,6 +92,12 @@ pub async fn measure(target: Target<'_>, connections: usize) -> anyhow::Result<I
     let mut line = String::new();
     BufReader::new(child.stdout.take().expect("piped")).read_line(&mut line)?;
     let base = line.trim().strip_prefix("listening on ").ok_or_else(|| anyhow::anyhow!("bad first line {line:?}"))?;
+    Ok((child, base.to_string()))
+}
+
+pub async fn measure(target: Target<'_>, connections: usize) -> anyhow::Result<IdleRow> {
+    let (mut child, base) = spawn(&target, None)?;
+    let base = base.as_str();
     let url: Box<dyn Fn(usize) -> String + Sync> = match target {
         Target::Ours(_) => {
             let u = format!("{base}?key={KEY}");

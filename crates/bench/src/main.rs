@@ -10,6 +10,7 @@ mod idle;
 mod machine;
 mod proc;
 mod reference;
+mod relay;
 mod stats;
 mod table;
 mod udp;
@@ -27,7 +28,7 @@ struct Args {
     /// Path of the signal-server binary (default: next to this binary).
     #[arg(long)]
     server: Option<PathBuf>,
-    /// Which rows to run: all, server, engine.
+    /// Which rows to run: all, server (memory and relay), relay, engine.
     #[arg(long, default_value = "all")]
     rows: String,
     /// Tiny sizes for every row (CI smoke run).
@@ -101,6 +102,12 @@ async fn main() -> anyhow::Result<()> {
         println!("{l}");
         lines.push(l);
     }
+    if args.rows == "all" || args.rows == "server" || args.rows == "relay" {
+        for l in relay_rows(&server, &root, args.smoke).await? {
+            println!("{l}");
+            lines.push(l);
+        }
+    }
     if let Some(path) = &args.markdown {
         let command: Vec<String> = std::env::args().collect();
         let text = machine::section(&lines, &versions, &command.join(" "));
@@ -110,4 +117,60 @@ async fn main() -> anyhow::Result<()> {
         anyhow::bail!("a row of ours stalled (see the table)");
     }
     Ok(())
+}
+
+/// The relay rows: ours (rate limits lifted for the bench) against the PeerJS server.
+async fn relay_rows(server: &std::path::Path, root: &std::path::Path, smoke: bool) -> anyhow::Result<Vec<String>> {
+    let (n_send, n_pub, n_paced, per_sec) =
+        if smoke { (2_000, 500, 200, 1_000) } else { (100_000, 20_000, 5_000, 1_000) };
+    let cfg = std::env::temp_dir().join(format!("peerchat-bench-relay-{}.toml", std::process::id()));
+    std::fs::write(
+        &cfg,
+        "[server]\nlisten = \"127.0.0.1:0\"\nrate_per_sec = 1000000\nrate_burst = 1000000\noutbound_queue = 8192\n\n\
+         [[keys]]\nkey = \"pk_bench_relay\"\n",
+    )?;
+    let ours_target = idle::Target::Ours(server);
+    let (mut child, base) = idle::spawn(&ours_target, Some(&cfg))?;
+    let url = format!("{base}?key=pk_bench_relay");
+    let send = relay::run(relay::Flavor::Ours, &url, 1, n_send, n_paced, per_sec).await;
+    let publish = relay::run(relay::Flavor::Ours, &url, 9, n_pub, n_paced, per_sec).await;
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_file(&cfg);
+    let theirs = match idle::spawn(&idle::Target::PeerJs(root), None) {
+        Ok((mut c, base)) => {
+            let r = relay::run(relay::Flavor::PeerJs, &base, 1, n_send, n_paced, per_sec).await;
+            let _ = c.kill();
+            let _ = c.wait();
+            r
+        }
+        Err(e) => Err(e),
+    };
+    let text = |r: &relay::RelayResult| {
+        let lost = if r.lost > 0 { format!(", {} lost", r.lost) } else { String::new() };
+        format!(
+            "{:.0} msg/s; at {}/s: p50 {:.2} ms, p99 {:.2} ms{lost}",
+            r.max_rate,
+            r.offered,
+            r.latency.pct(50.0).as_secs_f64() * 1e3,
+            r.latency.pct(99.0).as_secs_f64() * 1e3
+        )
+    };
+    let mut rows = Vec::new();
+    let ours = send?;
+    let (t, ratio) = match &theirs {
+        Ok(p) => (text(p), format!("rate {:.2}×", ours.max_rate / p.max_rate)),
+        Err(e) => (format!("– ({e})"), "–".into()),
+    };
+    rows.push(format!(
+        "| relay, send to one peer: most relayed (window {}), latency at a fixed load (reference: PeerJS server) | {} | {t} | {ratio} | – | – |",
+        1000,
+        text(&ours)
+    ));
+    let p = publish?;
+    rows.push(format!(
+        "| relay, publish to a room of 10 (9 receivers): deliveries/s, latency at a fixed load | {} | – (PeerJS has no rooms) | – | – | – |",
+        text(&p)
+    ));
+    Ok(rows)
 }
