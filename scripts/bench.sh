@@ -13,10 +13,16 @@ ensure_rust
 log "installing the references (tools/bench-ref, pinned by package-lock.json)"
 npm ci --prefix tools/bench-ref --no-audit --no-fund --silent
 log "building (release)"
-cargo build --release --locked -p signal-server -p peerchat-bench
+cargo build --release --locked -p signal-server -p peerchat-bench -p peerchat
 mkdir -p target
 log "running peerchat-bench $*"
-./target/release/peerchat-bench --markdown target/bench-table.md "$@"
+bench=(./target/release/peerchat-bench --markdown target/bench-table.md "$@")
+if [ -z "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
+  # The app rows need a display: a virtual one.
+  apt_install xvfb xauth
+  bench=(xvfb-run -a -s "-screen 0 1280x800x24" "${bench[@]}")
+fi
+"${bench[@]}"
 
 case " $* " in *" --smoke "*) log "smoke run: BENCHMARKS.md left as it is"; exit 0 ;; esac
 begin='<!-- bench-table:begin -->'

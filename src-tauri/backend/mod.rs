@@ -113,6 +113,8 @@ impl Backend {
 
     /// Everything a window needs at start.
     pub async fn status(&self, window: &str) -> AppStatus {
+        // The page calls this as soon as its script runs: the window is interactive.
+        tracing::info!(window, "app_status");
         let (server_url, local) = self.server_url();
         let keyring = match self.vault.probe().await {
             Ok(()) => KeyringInfo { available: true, message: None },

@@ -5,6 +5,7 @@
 //! connection. `--markdown FILE` also writes the table with the machine, the versions
 //! and the command, for `BENCHMARKS.md` (`scripts/bench.sh` does both).
 
+mod app;
 mod engine;
 mod idle;
 mod machine;
@@ -28,7 +29,7 @@ struct Args {
     /// Path of the signal-server binary (default: next to this binary).
     #[arg(long)]
     server: Option<PathBuf>,
-    /// Which rows to run: all, server (memory and relay), relay, engine.
+    /// Which rows to run: all, server (memory and relay), relay, engine, app.
     #[arg(long, default_value = "all")]
     rows: String,
     /// Tiny sizes for every row (CI smoke run).
@@ -40,6 +41,9 @@ struct Args {
     /// Also write the table, the machine and the command to this markdown file.
     #[arg(long)]
     markdown: Option<PathBuf>,
+    /// Path of the app binary (default: `peerchat` next to this binary).
+    #[arg(long)]
+    app: Option<PathBuf>,
     /// The repository (for tools/bench-ref); default: where this tool was built from.
     #[arg(long)]
     root: Option<PathBuf>,
@@ -107,6 +111,22 @@ async fn main() -> anyhow::Result<()> {
             println!("{l}");
             lines.push(l);
         }
+    }
+    if args.rows == "all" || args.rows == "app" {
+        let app = args.app.clone().unwrap_or_else(|| proc::sibling_binary("peerchat"));
+        let idle = std::time::Duration::from_secs(if args.smoke { 2 } else { 10 });
+        let l = match app::measure(&app, idle).await {
+            Ok(r) => format!(
+                "| app (release): cold start to an interactive window · both windows in the room · memory (PSS) of app + WebKit processes ({}) with two windows idle | {:.0} ms · {:.0} ms · {:.1} MiB | – | – | – | – |",
+                r.processes,
+                r.cold_start.as_secs_f64() * 1e3,
+                r.both_joined.as_secs_f64() * 1e3,
+                r.idle_pss_kib as f64 / 1024.0
+            ),
+            Err(e) => format!("| app (release) | – ({e}) | – | – | – | – |"),
+        };
+        println!("{l}");
+        lines.push(l);
     }
     if let Some(path) = &args.markdown {
         let command: Vec<String> = std::env::args().collect();
