@@ -173,6 +173,10 @@ impl Connection {
         let setting = SettingEngineBuilder::new()
             .with_multicast_dns_mode(rtc::ice::mdns::MulticastDnsMode::Disabled)
             .with_ice_connection_attempts(Some(ICE_CHECK_INTERVAL), Some(ICE_MAX_BINDING_REQUESTS))
+            // A peer-reflexive pair (learned from the other side's check before its
+            // candidate arrived through the server, usual on fast paths) is a validated
+            // path; the engine's default holds it back until 1 s after ICE started.
+            .with_prflx_acceptance_min_wait(Some(Duration::ZERO))
             .with_ice_timeouts(
                 Some(Duration::from_secs(4)),
                 Some(Duration::from_secs(12)),
