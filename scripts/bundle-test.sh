@@ -22,8 +22,11 @@ entry=$(dpkg-deb --fsys-tarfile "$deb" | tar -xO usr/share/applications/peerchat
 for line in "Exec=peerchat" "Icon=peerchat" "Name=peerchat" "Type=Application" "Categories=Network;"; do
   grep -qx "$line" <<<"$entry" || fail "desktop entry lacks '$line'"
 done
-dpkg-deb -c "$deb" | grep -q ' ./usr/bin/peerchat$\| usr/bin/peerchat$' || fail "no usr/bin/peerchat"
-dpkg-deb -c "$deb" | grep -q 'icons/hicolor/128x128/apps/peerchat.png' || fail "no 128x128 icon"
+# The listing is read whole first: `grep -q` on a pipe would stop reading early, and
+# with pipefail the writer's SIGPIPE would fail the check at random.
+listing=$(dpkg-deb -c "$deb")
+grep -q ' ./usr/bin/peerchat$\| usr/bin/peerchat$' <<<"$listing" || fail "no usr/bin/peerchat"
+grep -q 'icons/hicolor/128x128/apps/peerchat.png' <<<"$listing" || fail "no 128x128 icon"
 [ "$(head -c4 "$rpm" | od -An -tx1 | tr -d ' \n')" = edabeedb ] || fail "$rpm is not an RPM"
 
 log "installing $deb"
