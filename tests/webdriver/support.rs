@@ -89,6 +89,9 @@ impl Driver {
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
+            // Its own process group, so dropping the driver also ends the WebKitWebDriver
+            // it starts (killing tauri-driver alone would leave that child running).
+            .process_group(0)
             .kill_on_drop(true)
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {bin} (scripts/test.sh installs it): {e}"));
@@ -115,6 +118,12 @@ impl Driver {
 
 impl Drop for Driver {
     fn drop(&mut self) {
+        if let Some(pid) = self.child.id() {
+            // SAFETY: kill(2) on the process group this harness created for the driver.
+            unsafe {
+                libc::kill(-(pid as i32), libc::SIGKILL);
+            }
+        }
         let _ = self.child.start_kill();
     }
 }
