@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
 apt_install "${BUILD_PACKAGES[@]}"
-command -v npm >/dev/null 2>&1 || apt_install nodejs npm
+ensure_npm
 ensure_rust
 log "installing the references (tools/bench-ref, pinned by package-lock.json)"
 npm ci --prefix tools/bench-ref --no-audit --no-fund --silent

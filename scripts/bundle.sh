@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
 apt_install "${BUILD_PACKAGES[@]}"
-command -v npm >/dev/null 2>&1 || apt_install nodejs npm
+ensure_npm
 ensure_rust
 if [ ! -x tools/tauri-cli/node_modules/.bin/tauri ]; then
   log "installing the Tauri CLI (npm, pinned in tools/tauri-cli/package-lock.json)"

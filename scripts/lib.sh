@@ -39,6 +39,11 @@ ensure_rust() {
   fi
 }
 
+# ensure_npm: Node.js and npm (Debian's, unless a node with npm is already there).
+ensure_npm() {
+  command -v npm >/dev/null 2>&1 || apt_install nodejs npm
+}
+
 # Packages every build needs (the app links WebKitGTK; the keyring talks D-Bus).
 BUILD_PACKAGES=(build-essential pkg-config libwebkit2gtk-4.1-dev libdbus-1-dev)
 # Packages the tests need: a virtual display, a private D-Bus session with a real

@@ -136,14 +136,13 @@ impl KeyVault {
     }
 
     /// The key for `account`: a session key first (the person chose it for now), then
-    /// the keyring. A keyring error is returned so the UI can say so.
+    /// the keyring. A keyring error is returned when there is no session key, so the UI
+    /// can say so.
     pub async fn get(&self, account: &str) -> Result<Option<(PublishableKey, KeySource)>, KeyStoreError> {
-        if let Some(k) = self.session.get(account)? {
-            return Ok(Some((k, KeySource::Session)));
+        match self.lookup(account).await {
+            (Some(found), _) => Ok(Some(found)),
+            (None, answered) => answered.map(|()| None),
         }
-        let (os, account) = (self.os.clone(), account.to_string());
-        let found = blocking(move || os.get(&account)).await?;
-        Ok(found.map(|k| (k, KeySource::Keyring)))
     }
 
     /// Saves a key in the keyring (replacing a session key for the same account).
@@ -165,10 +164,16 @@ impl KeyVault {
         blocking(move || os.delete(&account)).await
     }
 
-    /// Whether the keyring answers at all (a lookup of an unlikely account).
-    pub async fn probe(&self) -> Result<(), KeyStoreError> {
-        let os = self.os.clone();
-        blocking(move || os.get("peerchat-probe").map(|_| ())).await
+    /// The key for `account` and whether the keyring answered, from one keyring lookup
+    /// (what the UI's status needs: a session key still wants to know about the keyring).
+    pub async fn lookup(&self, account: &str) -> (Option<(PublishableKey, KeySource)>, Result<(), KeyStoreError>) {
+        let (os, acc) = (self.os.clone(), account.to_string());
+        let stored = blocking(move || os.get(&acc)).await;
+        let session = self.session.get(account).ok().flatten().map(|k| (k, KeySource::Session));
+        match stored {
+            Ok(found) => (session.or(found.map(|k| (k, KeySource::Keyring))), Ok(())),
+            Err(e) => (session, Err(e)),
+        }
     }
 }
 

@@ -34,17 +34,6 @@ impl SettingsError {
     }
 }
 
-/// One STUN or TURN server.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct IceServerSetting {
-    pub urls: Vec<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub username: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub credential: Option<String>,
-}
-
 /// What the person chose.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
@@ -53,7 +42,8 @@ pub struct Settings {
     pub server_url: Option<String>,
     pub display_name: String,
     pub last_room: String,
-    pub ice_servers: Vec<IceServerSetting>,
+    /// STUN/TURN servers (the SDK's type: its `Debug` never prints a credential).
+    pub ice_servers: Vec<IceServer>,
 }
 
 impl Default for Settings {
@@ -122,14 +112,6 @@ impl Settings {
         }
         Ok(())
     }
-
-    /// The ICE servers in the SDK's form.
-    pub fn sdk_ice_servers(&self) -> Vec<IceServer> {
-        self.ice_servers
-            .iter()
-            .map(|s| IceServer { urls: s.urls.clone(), username: s.username.clone(), credential: s.credential.clone() })
-            .collect()
-    }
 }
 
 /// A signalling server URL the SDK can use: `ws://` or `wss://`, a host, at most 512 bytes.
@@ -156,7 +138,7 @@ mod tests {
             server_url: Some("wss://chat.example.com/v1".into()),
             display_name: "ada".into(),
             last_room: "lobby".into(),
-            ice_servers: vec![IceServerSetting {
+            ice_servers: vec![IceServer {
                 urls: vec!["stun:stun.example.com:3478".into()],
                 username: None,
                 credential: None,
@@ -171,9 +153,30 @@ mod tests {
         let mut bad = s.clone();
         bad.ice_servers[0].urls = vec!["turn:turn.example.com".into()];
         assert!(bad.validate().is_err(), "TURN without credentials");
-        let mut bad = s;
+        let mut bad = s.clone();
         bad.display_name = "x".repeat(MAX_NAME_BYTES + 1);
         assert!(bad.validate().is_err());
+        let mut bad = s.clone();
+        bad.last_room = "r".repeat(MAX_ROOM_BYTES + 1);
+        assert!(bad.validate().is_err());
+
+        // Every size limit: at the limit passes, one over is refused.
+        let stun = |u: String| IceServer { urls: vec![u], username: None, credential: None };
+        let mut ok = s.clone();
+        ok.ice_servers = vec![stun("stun:h:1".into()); MAX_ICE_SERVERS];
+        assert!(ok.validate().is_ok());
+        ok.ice_servers.push(stun("stun:h:1".into()));
+        assert!(ok.validate().is_err(), "more than {MAX_ICE_SERVERS} ICE servers");
+        let mut ice = s.clone();
+        ice.ice_servers = vec![stun(format!("stun:{}", "h".repeat(251)))];
+        assert!(ice.validate().is_ok(), "a 256-byte ICE URL");
+        ice.ice_servers = vec![stun(format!("stun:{}", "h".repeat(252)))];
+        assert!(ice.validate().is_err(), "a 257-byte ICE URL");
+        let url = |n: usize| format!("wss://{}", "h".repeat(n - 6));
+        assert!(check_server_url(&url(512)).is_ok());
+        assert!(check_server_url(&url(513)).is_err());
+        assert!(check_server_url("wss://host with space/v1").is_err());
+        assert!(check_server_url("wss:///v1").is_err());
     }
 
     #[test]

@@ -33,7 +33,6 @@
     reconnect_gave_up: "Lost the server for good; join again to retry.",
     channel_full: "This room is full.",
     over_message_quota: "This key has used up its message quota.",
-    local_server: null,
   };
 
   function explain(err) {

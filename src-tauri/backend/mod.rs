@@ -7,6 +7,7 @@ mod sessions;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde::Serialize;
@@ -74,7 +75,7 @@ pub struct AppStatus {
 pub struct Backend {
     config: BackendConfig,
     settings: Mutex<Settings>,
-    first_run: Mutex<bool>,
+    first_run: AtomicBool,
     vault: KeyVault,
     embedded: tokio::sync::Mutex<Option<(Embedded, peerchat_peer::PublishableKey)>>,
     sessions: Mutex<HashMap<String, sessions::Entry>>,
@@ -89,7 +90,7 @@ impl Backend {
         let first_run = loaded.is_none() && config.auto_room.is_none();
         Backend {
             settings: Mutex::new(loaded.unwrap_or_default()),
-            first_run: Mutex::new(first_run),
+            first_run: AtomicBool::new(first_run),
             vault: KeyVault::new(keyring),
             embedded: tokio::sync::Mutex::new(None),
             sessions: Mutex::default(),
@@ -116,21 +117,19 @@ impl Backend {
         // The page calls this as soon as its script runs: the window is interactive.
         tracing::info!(window, "app_status");
         let (server_url, local) = self.server_url();
-        let keyring = match self.vault.probe().await {
+        let (key, answered) = self.vault.lookup(&server_url).await;
+        let keyring = match answered {
             Ok(()) => KeyringInfo { available: true, message: None },
             Err(e) => KeyringInfo { available: false, message: Some(e.to_string()) },
         };
-        let key = match self.vault.get(&server_url).await {
-            Ok(Some((k, source))) => Some(KeyInfo { masked: mask(&k), source }),
-            _ => None,
-        };
+        let key = key.map(|(k, source)| KeyInfo { masked: mask(&k), source });
         let settings = self.settings().clone();
         let auto_join = self
             .config
             .auto_room
             .as_ref()
             .map(|room| AutoJoin { room: room.clone(), name: default_name(&settings.display_name, window) });
-        let first_run = *self.first_run.lock().unwrap_or_else(|p| p.into_inner());
+        let first_run = self.first_run.load(Ordering::Relaxed);
         AppStatus { first_run, local, server_url, key, keyring, settings, auto_join, joined: self.joined(window) }
     }
 
@@ -142,7 +141,7 @@ impl Backend {
     pub fn set_settings(&self, new: Settings) -> Result<Settings, CommandError> {
         new.save(&self.config.settings_path)?;
         *self.settings() = new.clone();
-        *self.first_run.lock().unwrap_or_else(|p| p.into_inner()) = false;
+        self.first_run.store(false, Ordering::Relaxed);
         Ok(new)
     }
 

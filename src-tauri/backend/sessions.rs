@@ -90,7 +90,7 @@ impl Backend {
             }
         };
         let mut options = PeerOptions::new(url.clone(), key);
-        options.ice_servers = self.settings().sdk_ice_servers();
+        options.ice_servers = self.settings().ice_servers.clone();
         let mut config = ChatConfig::new(options, &room, &name);
         config.server_fallback = true;
         let (session, mut events) = ChatSession::start(config).await?;
@@ -112,15 +112,12 @@ impl Backend {
                 }
                 if !sink(ev) {
                     tracing::info!(%window, "window gone; leaving");
-                    me.leave_session(&window, id).await;
-                    return;
+                    break;
                 }
             }
-            // The session ended (a fatal error): forget it.
-            let mut g = me.sessions_lock();
-            if g.get(&window).is_some_and(|e| e.id == id) {
-                g.remove(&window);
-            }
+            // The window is gone, or the session ended (a fatal error): end it, unless the
+            // window has joined again meanwhile.
+            me.end_session(&window, Some(id)).await;
         });
         Ok(info)
     }
@@ -135,23 +132,22 @@ impl Backend {
     /// Leaves this window's room, if it is in one: `unsubscribe` first, so the others
     /// see it leave at once.
     pub async fn leave(&self, window: &str) {
-        let entry = self.sessions_lock().remove(window);
-        if let Some(e) = entry {
-            e.session.leave().await;
-            tracing::info!(window, peer = %e.info.peer_id, "left");
-        }
+        self.end_session(window, None).await;
     }
 
-    async fn leave_session(&self, window: &str, id: u64) {
+    /// Removes the window's session (only if it is session `only`, when given) and
+    /// leaves its room.
+    async fn end_session(&self, window: &str, only: Option<u64>) {
         let entry = {
             let mut g = self.sessions_lock();
             match g.get(window) {
-                Some(e) if e.id == id => g.remove(window),
+                Some(e) if only.is_none_or(|id| id == e.id) => g.remove(window),
                 _ => None,
             }
         };
         if let Some(e) = entry {
             e.session.leave().await;
+            tracing::info!(window, peer = %e.info.peer_id, "left");
         }
     }
 

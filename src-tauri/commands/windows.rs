@@ -15,9 +15,7 @@ static NEXT: AtomicU32 = AtomicU32::new(2);
 /// Opens one chat window with the given label; `slot` places the windows opened at
 /// start side by side (the window manager places the others).
 pub fn create<R: Runtime>(app: &AppHandle<R>, label: &str, slot: Option<u32>) -> Result<(), CommandError> {
-    if app.webview_windows().len() >= MAX_WINDOWS {
-        return Err(CommandError::new("too_many_windows", format!("at most {MAX_WINDOWS} chat windows")));
-    }
+    room_for_one_more(app.webview_windows().len())?;
     let mut b = WebviewWindowBuilder::new(app, label, WebviewUrl::App("index.html".into()));
     if let Some(i) = slot {
         b = b.position(20.0 + 480.0 * f64::from(i), 40.0);
@@ -28,6 +26,14 @@ pub fn create<R: Runtime>(app: &AppHandle<R>, label: &str, slot: Option<u32>) ->
         .build()
         .map(|_| ())
         .map_err(|e| CommandError::new("window_failed", e.to_string()))
+}
+
+/// Refuses a new window when `open` windows are already open.
+fn room_for_one_more(open: usize) -> Result<(), CommandError> {
+    if open >= MAX_WINDOWS {
+        return Err(CommandError::new("too_many_windows", format!("at most {MAX_WINDOWS} chat windows")));
+    }
+    Ok(())
 }
 
 /// The next free `chat-N` label.
@@ -53,4 +59,16 @@ pub async fn open_chat_window<R: Runtime>(app: AppHandle<R>) -> Result<String, C
 #[tauri::command]
 pub async fn close_window<R: Runtime>(window: tauri::WebviewWindow<R>) -> Result<(), CommandError> {
     window.close().map_err(|e| CommandError::new("window_failed", e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn at_most_max_windows_are_open() {
+        assert!(room_for_one_more(MAX_WINDOWS - 1).is_ok());
+        let err = room_for_one_more(MAX_WINDOWS).unwrap_err();
+        assert_eq!(err.kind, "too_many_windows");
+    }
 }

@@ -1,6 +1,7 @@
 //! Bad input to the commands gets a typed `{kind, message}` error and changes nothing.
 
-use peerchat_app::settings::{IceServerSetting, Settings};
+use peerchat_app::settings::Settings;
+use peerchat_peer::IceServer;
 
 use crate::support::{app, window};
 
@@ -32,11 +33,7 @@ async fn bad_input_gets_typed_errors() {
     let good = Settings { display_name: "ann".into(), ..Settings::default() };
     b.set_settings(good.clone()).unwrap();
     let bad = Settings {
-        ice_servers: vec![IceServerSetting {
-            urls: vec!["turn:turn.example.com".into()],
-            username: None,
-            credential: None,
-        }],
+        ice_servers: vec![IceServer { urls: vec!["turn:turn.example.com".into()], username: None, credential: None }],
         ..good.clone()
     };
     let err = b.set_settings(bad).unwrap_err();

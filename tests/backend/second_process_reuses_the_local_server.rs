@@ -6,16 +6,11 @@ use std::sync::Arc;
 use peerchat_app::keystore::MemoryStore;
 use peerchat_chat::{ChatEvent, MessageKind, Via};
 
-use crate::support::{app_with, free_port, window};
+use crate::support::{app_with, two_processes, window};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn second_process_reuses_the_local_server() {
-    let keyring = Arc::new(MemoryStore::default());
-    let port = free_port();
-    let first = app_with(keyring.clone(), port);
-    let second = app_with(keyring, port);
-    first.backend.use_local_server("main", false).await.unwrap();
-    second.backend.use_local_server("main", false).await.unwrap();
+    let (first, second) = two_processes().await;
 
     let (mut w1, s1) = window("main");
     let (mut w2, s2) = window("main");
@@ -44,12 +39,7 @@ async fn a_port_held_by_another_program_is_a_clear_error() {
 /// same resume secret), its windows reconnect and resume, and keep chatting.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_other_process_takes_over_when_the_server_process_quits() {
-    let keyring = Arc::new(MemoryStore::default());
-    let port = free_port();
-    let first = app_with(keyring.clone(), port);
-    let second = app_with(keyring, port);
-    first.backend.use_local_server("main", false).await.unwrap();
-    second.backend.use_local_server("main", false).await.unwrap();
+    let (first, second) = two_processes().await;
     assert_eq!(first.backend.local_server_is_ours().await, Some(true));
     assert_eq!(second.backend.local_server_is_ours().await, Some(false));
 

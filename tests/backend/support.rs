@@ -67,3 +67,15 @@ impl Window {
         }
     }
 }
+
+/// Two app processes on one machine: one keyring, one local port; the first runs the
+/// local server, the second finds it.
+pub async fn two_processes() -> (TestApp, TestApp) {
+    let keyring = Arc::new(MemoryStore::default());
+    let port = free_port();
+    let first = app_with(keyring.clone(), port);
+    let second = app_with(keyring, port);
+    first.backend.use_local_server("main", false).await.unwrap();
+    second.backend.use_local_server("main", false).await.unwrap();
+    (first, second)
+}

@@ -7,7 +7,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::support::{peer_names, screenshots, serial, wait_connected_to, window_of, Driver, Home};
+use crate::support::{peer_names, screenshots, serial, two_windows, Driver, Home};
 use crate::wd::until;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -16,10 +16,7 @@ async fn closing_a_window_removes_its_peer() {
     let home = Home::new();
     home.write_settings(serde_json::json!({ "displayName": "cy" }));
     let driver = Driver::start(&home).await;
-    let s = driver.launch(&["--windows", "2", "--room", "lobby"]).await;
-    let w1 = window_of(&s, "cy").await;
-    let w2 = window_of(&s, "cy 2").await;
-    wait_connected_to(&s, "cy").await;
+    let (s, w1, w2) = two_windows(&driver, "lobby", "cy").await;
 
     s.switch_to(&w2).await.unwrap();
     // The window may be gone before the driver answers the key press.

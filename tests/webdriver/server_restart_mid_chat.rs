@@ -9,8 +9,7 @@ use signal_server::config::Config;
 use signal_server::server::Server;
 
 use crate::support::{
-    free_port, keyring_store, peer_names, screenshots, serial, wait_connected_to, wait_message, window_of, Driver,
-    Home, UI_WAIT,
+    free_port, keyring_store, peer_names, screenshots, serial, two_windows, wait_message, Driver, Home, UI_WAIT,
 };
 use crate::wd::until;
 
@@ -33,12 +32,7 @@ async fn server_restart_mid_chat() {
     keyring_store(&url, KEY);
     home.write_settings(serde_json::json!({ "serverUrl": url, "displayName": "eve" }));
     let driver = Driver::start(&home).await;
-    let s = driver.launch(&["--windows", "2", "--room", "ops"]).await;
-    let w1 = window_of(&s, "eve").await;
-    let w2 = window_of(&s, "eve 2").await;
-    wait_connected_to(&s, "eve").await;
-    s.switch_to(&w1).await.unwrap();
-    wait_connected_to(&s, "eve 2").await;
+    let (s, w1, w2) = two_windows(&driver, "ops", "eve").await;
 
     server.shutdown();
     server.stopped().await;

@@ -144,6 +144,20 @@ pub async fn window_of(s: &Session, name: &str) -> String {
     .await
 }
 
+/// Launches the app with two windows in `room` for a person called `name` (the settings'
+/// display name) and waits until each window lists the other as connected peer to peer;
+/// in window 2, `name` arrived with the server-routed hello. Returns the session and the
+/// handles of `name` and `name 2`; the current window is the first.
+pub async fn two_windows(driver: &Driver, room: &str, name: &str) -> (Session, String, String) {
+    let s = driver.launch(&["--windows", "2", "--room", room]).await;
+    let w1 = window_of(&s, name).await;
+    let w2 = window_of(&s, &format!("{name} 2")).await;
+    wait_connected_to(&s, name).await;
+    s.switch_to(&w1).await.unwrap();
+    wait_connected_to(&s, &format!("{name} 2")).await;
+    (s, w1, w2)
+}
+
 /// Waits until the current window lists `peer` as connected over a DataChannel.
 pub async fn wait_connected_to(s: &Session, peer: &str) {
     wd::until(&format!("{peer} connected peer-to-peer"), UI_WAIT, || async {

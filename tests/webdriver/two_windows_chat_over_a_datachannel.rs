@@ -2,7 +2,7 @@
 //! hello, a line typed in one shows in the other marked as having come over the
 //! DataChannel, and HTML in a line stays text. Also run against the installed .deb.
 
-use crate::support::{peer_names, screenshots, serial, wait_connected_to, wait_message, window_of, Driver, Home};
+use crate::support::{peer_names, screenshots, serial, two_windows, wait_message, Driver, Home};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_windows_chat_over_a_datachannel() {
@@ -10,13 +10,7 @@ async fn two_windows_chat_over_a_datachannel() {
     let home = Home::new();
     home.write_settings(serde_json::json!({ "displayName": "ada" }));
     let driver = Driver::start(&home).await;
-    let s = driver.launch(&["--windows", "2", "--room", "lobby"]).await;
-
-    let w1 = window_of(&s, "ada").await;
-    let w2 = window_of(&s, "ada 2").await;
-    wait_connected_to(&s, "ada").await; // in window 2: ada's name came with her hello
-    s.switch_to(&w1).await.unwrap();
-    wait_connected_to(&s, "ada 2").await;
+    let (s, _w1, w2) = two_windows(&driver, "lobby", "ada").await;
 
     let line = "<img src=x onerror=alert(1)> hello over the channel";
     s.type_into("message-input", &format!("{line}\u{E007}")).await.unwrap();

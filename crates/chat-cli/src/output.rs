@@ -53,7 +53,7 @@ fn human(v: &Value) -> String {
         "peer-left" => format!("* {} left", s(v, "peerId")),
         "state-change" => format!("* {}: {} -> {}", s(v, "peerId"), s(v, "from"), s(v, "to")),
         "channel-open" => format!("* channel {:?} open to {}", s(v, "label"), s(v, "peerId")),
-        "message" => format!("<{}> {} [{}]", s(v, "name").to_string() + "", s(v, "text"), s(v, "via")),
+        "message" => format!("<{}> {} [{}]", s(v, "name"), s(v, "text"), s(v, "via")),
         "signalling" => format!("* signalling {}", s(v, "state")),
         "error" => format!("! {}: {}", s(v, "kind"), s(v, "message")),
         other => format!("* {other}: {v}"),

@@ -3,10 +3,19 @@
 
 use std::collections::{HashSet, VecDeque};
 
+/// Chat ids remembered.
+const CAPACITY: usize = 10_000;
+
 pub(crate) struct Seen {
     ids: HashSet<String>,
     order: VecDeque<String>,
     cap: usize,
+}
+
+impl Default for Seen {
+    fn default() -> Seen {
+        Seen::new(CAPACITY)
+    }
 }
 
 impl Seen {

@@ -23,8 +23,6 @@ use crate::seen::Seen;
 pub const MAX_TEXT_BYTES: usize = 16 * 1024;
 /// Events buffered for a slow reader before the session waits for it.
 const EVENT_QUEUE: usize = 1024;
-/// Chat ids remembered for de-duplication.
-const SEEN_IDS: usize = 10_000;
 /// Bound on each step of leaving (queued sends, `unsubscribe`, close).
 const LEAVE_STEP: Duration = Duration::from_secs(5);
 
@@ -99,7 +97,7 @@ pub(crate) struct Shared {
     pub(crate) outs: HashMap<String, DataChannel>,
     /// Remote peers in the room, with their latest name.
     pub(crate) names: HashMap<String, String>,
-    pub(crate) seen: Option<Seen>,
+    pub(crate) seen: Seen,
     pub(crate) left: HashSet<String>,
 }
 
@@ -132,7 +130,7 @@ impl Inner {
     }
 
     pub(crate) fn first_sight(&self, id: &str) -> bool {
-        self.lock().seen.get_or_insert_with(|| Seen::new(SEEN_IDS)).first_sight(id)
+        self.lock().seen.first_sight(id)
     }
 
     pub(crate) fn name_of(&self, peer_id: &str) -> String {
@@ -256,18 +254,18 @@ impl ChatSession {
             };
             self.inner.sends.spawn_on(task, &self.inner.runtime);
         }
-        let value: Value = serde_json::from_str(&wire).unwrap_or(Value::Null);
+        // The server path carries the same chat JSON as a value (built only when needed;
+        // serialising a struct of strings cannot fail).
+        let value = if server.is_empty() { Value::Null } else { serde_json::to_value(&chat).unwrap_or(Value::Null) };
         for peer_id in server {
             let (inner, value) = (self.inner.clone(), value.clone());
-            inner.clone().sends.spawn_on(
-                async move {
-                    if let Err(e) = inner.peer.send_to(&peer_id, &value).await {
-                        let msg = format!("a line was not delivered to {peer_id} through the server: {e}");
-                        inner.emit(ChatEvent::error(e.kind(), msg, Some(&peer_id))).await;
-                    }
-                },
-                &self.inner.runtime,
-            );
+            let task = async move {
+                if let Err(e) = inner.peer.send_to(&peer_id, &value).await {
+                    let msg = format!("a line was not delivered to {peer_id} through the server: {e}");
+                    inner.emit(ChatEvent::error(e.kind(), msg, Some(&peer_id))).await;
+                }
+            };
+            self.inner.sends.spawn_on(task, &self.inner.runtime);
         }
         Ok(sent)
     }

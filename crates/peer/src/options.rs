@@ -32,14 +32,18 @@ impl Default for ReconnectPolicy {
     }
 }
 
-/// A STUN or TURN server.
-#[derive(Clone, PartialEq, Eq)]
+/// A STUN or TURN server. Serialises as browsers' `RTCIceServer` (the app keeps these in
+/// its settings file).
+#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct IceServer {
     /// `stun:`, `turn:` or `turns:` URLs.
     pub urls: Vec<String>,
     /// TURN user name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
     /// TURN credential (never printed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credential: Option<String>,
 }
 
