@@ -168,7 +168,7 @@ impl Backend {
 
 /// A display name for `window` when none was chosen: the saved name, else the user's
 /// login name, else "guest"; windows after the first get a number.
-fn default_name(saved: &str, window: &str) -> String {
+pub(crate) fn default_name(saved: &str, window: &str) -> String {
     let base = if !saved.trim().is_empty() {
         saved.trim().to_string()
     } else {

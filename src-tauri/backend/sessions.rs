@@ -98,10 +98,19 @@ impl Backend {
             JoinInfo { peer_id: session.peer_id(), room: room.clone(), name: name.clone(), server_url: url, local };
         let id = self.next_session.fetch_add(1, Ordering::Relaxed);
         self.sessions_lock().insert(window.to_string(), Entry { id, session: session.clone(), info: info.clone() });
-        let _ = self.update_settings(|s| {
-            s.display_name = name;
+        // Remember the room, and the name if the person chose it: the numbered name an
+        // extra window gets by default ("ada 2") is not a choice, and saving it would
+        // make the next start number it again ("ada 2 2").
+        let derived = super::default_name(&self.settings().display_name, window);
+        let chosen = window == "main" || name != derived;
+        if let Err(e) = self.update_settings(|s| {
+            if chosen {
+                s.display_name = name;
+            }
             s.last_room = room;
-        });
+        }) {
+            tracing::warn!(error = %e, "joined, but the settings could not be saved");
+        }
         tracing::info!(window, peer = %info.peer_id, room = %info.room, "joined");
         let (me, window) = (self.clone(), window.to_string());
         tokio::spawn(async move {

@@ -3,6 +3,7 @@
 
 mod support;
 
+mod auto_join_names_do_not_stack;
 mod bad_input_gets_typed_errors;
 mod key_commands;
 mod keyring_unavailable_offers_session_keys;
