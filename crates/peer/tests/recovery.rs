@@ -22,6 +22,47 @@ async fn a_forced_ice_restart_keeps_the_connection_and_its_channels() {
     assert!(Arc::ptr_eq(&pc_before, &ra.pc().unwrap()), "an ICE restart keeps the peer connection");
 }
 
+/// Either side may force a restart: the impolite side sends the restart offer, the polite
+/// side probes the path. Both come back `connected` on the same peer connection, without
+/// waiting for a routine control ping (set far apart here) or the restart timeout (after
+/// which a rebuild would replace the peer connection).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forced_ice_restart_on_either_side_comes_back_on_the_same_connection() {
+    let s = server().await;
+    let slow_pings = || {
+        let mut o = options(&s);
+        o.engine.control_ping_interval = std::time::Duration::from_secs(60);
+        o.engine.control_dead_after = std::time::Duration::from_secs(180);
+        o
+    };
+    let a = peerchat_peer::Peer::new(slow_pings());
+    a.join("lobby", "alice").await.unwrap();
+    let b = peerchat_peer::Peer::new(slow_pings());
+    b.join("lobby", "bob").await.unwrap();
+    let (ra, rb) = (next_joined(&a).await, next_joined(&b).await);
+    assert!(tokio::time::timeout(WAIT, ra.wait_for(PeerState::Connected)).await.unwrap());
+    assert!(tokio::time::timeout(WAIT, rb.wait_for(PeerState::Connected)).await.unwrap());
+    assert_ne!(ra.polite(), rb.polite());
+    for side in [&ra, &rb] {
+        let pc_before = side.pc().unwrap();
+        let mut changes = side.state_changes();
+        side.restart_ice().await;
+        let back = tokio::time::timeout(std::time::Duration::from_secs(8), async {
+            let mut left = false;
+            while let Some(c) = changes.next().await {
+                if c.to == PeerState::Connected && left {
+                    return true;
+                }
+                left |= c.to == PeerState::Reconnecting;
+            }
+            false
+        })
+        .await;
+        assert_eq!(back, Ok(true), "polite={}: reconnecting, then connected again", side.polite());
+        assert!(Arc::ptr_eq(&pc_before, &side.pc().unwrap()), "polite={}: not rebuilt", side.polite());
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rebuilt_connection_comes_back_connected_with_a_new_pc() {
     let s = server().await;

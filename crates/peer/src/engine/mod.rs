@@ -132,6 +132,7 @@ impl PeerConnectionEventHandler for Handler {
 /// One native peer connection of one generation.
 pub(crate) struct Connection {
     pc: NativePeerConnection,
+    fast_wake: runtime::FastWake,
 }
 
 /// Options of a channel opened with [`Connection::create_channel`].
@@ -189,17 +190,30 @@ impl Connection {
         } else {
             cfg.settings.udp_addrs.clone()
         };
+        let fast_wake = runtime::FastWake::armed();
         let mut builder = PeerConnectionBuilder::new()
             .with_configuration(config)
             .with_setting_engine(setting)
             .with_handler(Arc::new(Handler { gen, tx }))
-            .with_runtime(runtime::TunedRuntime::shared(cfg.settings.socket_buffer))
+            .with_runtime(runtime::TunedRuntime::shared(cfg.settings.socket_buffer, fast_wake.clone()))
             .with_udp_addrs(addrs);
         if cfg.settings.reactor_threads > 0 {
             builder = builder.with_dedicated_reactor_pool_size(cfg.settings.reactor_threads);
         }
         let pc = builder.build().await.map_err(err)?;
-        Ok(Connection { pc: Arc::new(pc) })
+        Ok(Connection { pc: Arc::new(pc), fast_wake })
+    }
+
+    /// The connection is up: its driver goes back to the engine's own timer schedule
+    /// (see `runtime.rs` for why it wakes often while setting up).
+    pub fn settled(&self) {
+        self.fast_wake.disarm();
+    }
+
+    /// The connection is being set up again (an ICE restart): wake often until
+    /// [`Connection::settled`].
+    pub fn unsettled(&self) {
+        self.fast_wake.arm();
     }
 
     /// The native connection (the app's escape hatch).

@@ -181,7 +181,10 @@ impl RemotePeer {
         self.shared.incoming.lock().await.recv().await
     }
 
-    /// Forces an ICE restart (as if the path had failed).
+    /// Forces an ICE restart (as if the path had failed). The impolite side of the pair
+    /// sends the restart offer; called on the polite side, this probes the path on the
+    /// `control` channel and waits for the other side's offer (rebuilding if neither a
+    /// pong nor an offer comes within `ice_restart_timeout`).
     pub async fn restart_ice(&self) {
         let _ = self.shared.cmd.send(RemoteCmd::RestartIce).await;
     }

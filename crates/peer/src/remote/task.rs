@@ -31,6 +31,9 @@ const AWAIT_REMOTE_REBUILD: Duration = Duration::from_secs(3);
 /// SCTP association that backed off its retransmission timer during an outage can take
 /// many seconds to move data again; rebuilding is faster.
 const PROBE_WAIT: Duration = Duration::from_secs(3);
+/// Interval between copies of a probe ping, and how many copies follow the first.
+const PROBE_RESEND: Duration = Duration::from_millis(20);
+const PROBE_COPIES: u8 = 10;
 /// How long an app channel may take to open before the connection is rebuilt. After an
 /// ICE restart the engine occasionally fails a new channel's open handshake (it closes or
 /// never opens; seen about once in eight recoveries from a frozen peer); a fresh
@@ -124,6 +127,7 @@ pub(crate) fn spawn(s: Spawn) -> RemotePeer {
         last_control: Instant::now(),
         recovery: None,
         probe: None,
+        probe_resend: None,
         self_cmd,
     };
     tokio::spawn(task.run(cmd_rx, engine_rx, control_rx));
@@ -153,6 +157,8 @@ struct Task {
     recovery: Option<(Recovery, Instant)>,
     /// `t` of the control ping whose pong proves a repaired path carries data both ways.
     probe: Option<u64>,
+    /// When the probe's ping is sent again, and how many more times.
+    probe_resend: Option<(Instant, u8)>,
     /// Commands to this task itself (from watchers it spawns); weak, so the task ends
     /// when every handle is gone.
     self_cmd: mpsc::WeakSender<RemoteCmd>,
@@ -176,6 +182,7 @@ impl Task {
         ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let deadline = self.recovery.map(|(_, d)| d);
+            let resend = self.probe_resend.map(|(at, _)| at);
             tokio::select! {
                 cmd = cmds.recv() => match cmd {
                     None | Some(RemoteCmd::Close) => break,
@@ -185,6 +192,7 @@ impl Task {
                 Some((gen, ev)) = control.recv() => if gen == self.gen { self.on_control(ev).await },
                 _ = ping.tick() => self.on_tick().await,
                 _ = sleep_opt(deadline) => self.on_deadline().await,
+                _ = sleep_opt(resend) => self.on_probe_resend().await,
             }
         }
         self.close_conn().await;
@@ -296,7 +304,8 @@ impl Task {
     }
 
     /// Starts an ICE restart. The impolite side (the pair's first offerer) makes the
-    /// restart offer; the polite side waits for it, and rebuilds if it does not come.
+    /// restart offer; the polite side probes the path at once (a pong means it works and
+    /// the peer is `connected` again), waits for that offer, and rebuilds if neither comes.
     /// Keeping the offerer fixed keeps the DTLS roles, and with them the parity of the
     /// stream ids of channels opened afterwards: the engine re-derives them from the
     /// latest offer/answer, and a flip makes new channels collide and never open.
@@ -305,11 +314,19 @@ impl Task {
             return self.rebuild().await;
         }
         tracing::info!(peer = %self.id, gen = self.gen, polite = self.polite, "ICE restart");
+        if let Some(conn) = &self.conn {
+            conn.unsettled();
+        }
         if self.state == PeerState::Connected {
             self.set_state(PeerState::Reconnecting);
         }
         if !self.polite {
             self.offer(true).await;
+        } else if self.control_open {
+            // The restart offer comes from the other side once it sees the path fail too.
+            // Meanwhile a pong proves the path still works (a forced restart, or a failure
+            // that healed), and `connected` comes back without waiting for the next ping.
+            self.start_probe().await;
         }
         self.recovery = Some((Recovery::IceRestart, Instant::now() + self.cfg.settings.ice_restart_timeout));
     }
@@ -392,6 +409,9 @@ impl Task {
     }
 
     fn connected(&mut self) {
+        if let Some(conn) = &self.conn {
+            conn.settled();
+        }
         self.recovery = None;
         self.probe = None;
         self.last_control = Instant::now();
@@ -415,11 +435,39 @@ impl Task {
 
     /// Sends a control ping and waits for its pong before calling the path repaired.
     async fn probe_path(&mut self) {
-        let Some(c) = &self.control else { return };
-        let t = now_ms();
-        let _ = c.send_text(&PeerMessage::Ping { t }.to_json()).await;
-        self.probe = Some(t);
+        if self.control.is_none() {
+            return;
+        }
+        self.start_probe().await;
         self.recovery = Some((Recovery::Probe, Instant::now() + PROBE_WAIT));
+    }
+
+    /// Sends a probe ping, and schedules it again a few times: a control message lost
+    /// while ICE switches paths costs SCTP a 1 s retransmission timeout, while the later
+    /// copies make it retransmit the lost one at once (and any pong answers the probe).
+    async fn start_probe(&mut self) {
+        let t = now_ms();
+        self.probe = Some(t);
+        self.probe_resend = Some((Instant::now() + PROBE_RESEND, PROBE_COPIES));
+        self.send_probe().await;
+    }
+
+    async fn send_probe(&mut self) {
+        let (Some(c), Some(t)) = (&self.control, self.probe) else {
+            self.probe_resend = None;
+            return;
+        };
+        let _ = c.send_text(&PeerMessage::Ping { t }.to_json()).await;
+    }
+
+    async fn on_probe_resend(&mut self) {
+        match self.probe_resend {
+            Some((_, left)) if left > 0 && self.probe.is_some() => {
+                self.probe_resend = Some((Instant::now() + PROBE_RESEND, left - 1));
+                self.send_probe().await;
+            }
+            _ => self.probe_resend = None,
+        }
     }
 
     async fn on_control(&mut self, ev: Control) {
