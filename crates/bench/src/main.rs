@@ -7,9 +7,11 @@
 
 mod app;
 mod engine;
+mod fanout;
 mod idle;
 mod machine;
 mod proc;
+mod recovery;
 mod reference;
 mod relay;
 mod stats;
@@ -29,7 +31,8 @@ struct Args {
     /// Path of the signal-server binary (default: next to this binary).
     #[arg(long)]
     server: Option<PathBuf>,
-    /// Which rows to run: all, server (memory and relay), relay, engine, app.
+    /// Which rows to run: all, server (memory, relay, fan-out), relay, fanout, engine,
+    /// recovery, app.
     #[arg(long, default_value = "all")]
     rows: String,
     /// Tiny sizes for every row (CI smoke run).
@@ -52,6 +55,10 @@ struct Args {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    // Engine and SDK logs on stderr, only when asked for (they cost time in the rows).
+    if let Ok(filter) = tracing_subscriber::EnvFilter::try_from_default_env() {
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    }
     proc::raise_fd_limit();
     let root = args.root.clone().unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.."));
     let server = args.server.clone().unwrap_or_else(|| proc::sibling_binary("signal-server"));
@@ -74,6 +81,19 @@ async fn main() -> anyhow::Result<()> {
         }
         stalled |= ours.bulk.iter().any(|b| b.stalled) || ours.small.stalled;
         for l in table::engine_rows(&ours, &theirs, &ceiling) {
+            println!("{l}");
+            lines.push(l);
+        }
+    }
+    if args.rows == "all" || args.rows == "recovery" {
+        let sizes = if args.smoke {
+            recovery::Sizes { outage: std::time::Duration::from_millis(500), trials: 2 }
+        } else {
+            recovery::Sizes { outage: std::time::Duration::from_secs(3), trials: 10 }
+        };
+        let r = recovery::run(&server, &sizes).await?;
+        stalled |= r.kill.received < r.kill.sent || r.ice.received < r.ice.sent;
+        for l in table::recovery_rows(&r) {
             println!("{l}");
             lines.push(l);
         }
@@ -112,6 +132,13 @@ async fn main() -> anyhow::Result<()> {
             lines.push(l);
         }
     }
+    if args.rows == "all" || args.rows == "server" || args.rows == "fanout" {
+        let (members, trials) = if args.smoke { (10, 3) } else { (100, 30) };
+        let f = fanout::run(&server, members, trials).await?;
+        let l = table::fanout_row(&f);
+        println!("{l}");
+        lines.push(l);
+    }
     if args.rows == "all" || args.rows == "app" {
         let app = args.app.clone().unwrap_or_else(|| proc::sibling_binary("peerchat"));
         let idle = std::time::Duration::from_secs(if args.smoke { 2 } else { 10 });
@@ -134,7 +161,7 @@ async fn main() -> anyhow::Result<()> {
         std::fs::write(path, text)?;
     }
     if stalled {
-        anyhow::bail!("a row of ours stalled (see the table)");
+        anyhow::bail!("a row of ours stalled or lost messages (see the table)");
     }
     Ok(())
 }

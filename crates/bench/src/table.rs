@@ -1,6 +1,7 @@
 //! The table: our figure, the reference's, and the ratio, one markdown row per line.
 
 use crate::engine::{BulkResult, Results, SmallResult};
+use crate::fanout::Fanout;
 use crate::reference::{pct, Reference};
 use crate::stats::Samples;
 use crate::udp::Ceiling;
@@ -128,4 +129,84 @@ pub fn engine_rows(ours: &Results, reference: &Result<Reference, String>, udp: &
         ));
     }
     out
+}
+
+/// The recovery rows (no reference: node-datachannel has no signalling of its own, and
+/// libdatachannel does not implement ICE restarts).
+pub fn recovery_rows(r: &crate::recovery::Results) -> Vec<String> {
+    let k = &r.kill;
+    let lost = k.sent - k.received.min(k.sent);
+    let back = match k.back_after {
+        Some(d) => format!(
+            "signalling back {:.0} ms after the restart ({})",
+            d.as_secs_f64() * 1e3,
+            if k.resumed { "resumed" } else { "NOT resumed" }
+        ),
+        None => "signalling NOT back".into(),
+    };
+    let kill =
+        format!("{lost} of {} lost · longest pause {:.1} ms · {back}", k.sent, k.longest_pause.as_secs_f64() * 1e3);
+    let i = &r.ice;
+    let ice = format!(
+        "{:.1} / {:.1} ms · longest pause {:.1} ms · {} of {} lost",
+        ms(&i.connected_again, 50.0),
+        ms(&i.connected_again, 90.0),
+        i.longest_pause.as_secs_f64() * 1e3,
+        i.sent - i.received.min(i.sent),
+        i.sent
+    );
+    let rebuild = format!("{:.1} / {:.1} ms", ms(&r.rebuild, 50.0), ms(&r.rebuild, 90.0));
+    vec![
+        row(
+            &format!(
+                "recovery: signalling server SIGKILLed for {:.1} s, then restarted, under a P2P stream of 1000 msg/s: lost on the P2P path · longest pause · signalling back",
+                k.outage.as_secs_f64()
+            ),
+            &kill,
+            "– (no signalling in the reference)",
+            "–",
+            "–",
+            "–",
+        ),
+        row(
+            &format!(
+                "recovery: forced ICE restart ({} trials) under the same stream: connected again p50 / p90 · longest pause · lost",
+                i.connected_again.len()
+            ),
+            &ice,
+            "– (libdatachannel has no ICE restart)",
+            "–",
+            "–",
+            "–",
+        ),
+        row(
+            &format!("recovery: connection rebuilt ({} trials): connected again p50 / p90", r.rebuild.len()),
+            &rebuild,
+            "–",
+            "–",
+            "–",
+            "–",
+        ),
+    ]
+}
+
+/// The presence fan-out row (PeerJS has no rooms or presence).
+pub fn fanout_row(f: &Fanout) -> String {
+    row(
+        &format!(
+            "presence fan-out: a join into a room of {} ({} trials): each member p50 / p99 · last member p50 / p99",
+            f.members, f.trials
+        ),
+        &format!(
+            "{:.2} / {:.2} ms · {:.2} / {:.2} ms",
+            ms(&f.each, 50.0),
+            ms(&f.each, 99.0),
+            ms(&f.last, 50.0),
+            ms(&f.last, 99.0)
+        ),
+        "– (PeerJS has no rooms)",
+        "–",
+        "–",
+        "–",
+    )
 }

@@ -33,8 +33,8 @@ const AWAIT_REMOTE_REBUILD: Duration = Duration::from_secs(3);
 /// many seconds to move data again; rebuilding is faster.
 const PROBE_WAIT: Duration = Duration::from_secs(3);
 /// Interval between copies of a probe ping, and how many copies follow the first.
-const PROBE_RESEND: Duration = Duration::from_millis(20);
-const PROBE_COPIES: u8 = 10;
+const PROBE_RESEND: Duration = Duration::from_millis(5);
+const PROBE_COPIES: u8 = 20;
 /// How long an app channel may take to open before the connection is rebuilt. After an
 /// ICE restart the engine occasionally fails a new channel's open handshake (it closes or
 /// never opens; seen about once in eight recoveries from a frozen peer); a fresh
