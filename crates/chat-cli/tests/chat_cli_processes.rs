@@ -1,106 +1,14 @@
 //! chat-cli as scripts use it: real processes, the real server, real WebRTC on loopback.
 
+mod support;
+
 use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::Value;
-use signal_server::{Config, FileConfig, Server, ServerHandle};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::process::{Child, ChildStdin, Command};
-use tokio::sync::mpsc;
-
-const KEY: &str = "pk_test_cli";
-const WAIT: Duration = Duration::from_secs(20);
-const BIN: &str = env!("CARGO_BIN_EXE_chat-cli");
-
-fn config(server_fields: &str) -> Config {
-    let text = format!("[server]\n{server_fields}\n[[keys]]\nkey = \"{KEY}\"");
-    Config::build(FileConfig::parse(&text, "t").unwrap(), Some("127.0.0.1:0".into()), vec![]).unwrap()
-}
-
-struct Cli {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    events: mpsc::UnboundedReceiver<Value>,
-    id: String,
-}
-
-impl Cli {
-    async fn start(url: &str, key: &str, name: &str) -> Cli {
-        let mut child = Command::new(BIN)
-            .args(["--url", url, "--key", key, "--room", "lobby", "--name", name, "--json"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(if std::env::var_os("CHAT_CLI_TEST_LOGS").is_some() { Stdio::inherit() } else { Stdio::null() })
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
-        let stdin = child.stdin.take();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(async move {
-            while let Ok(Some(l)) = lines.next_line().await {
-                let v: Value = serde_json::from_str(&l).unwrap_or_else(|_| panic!("not JSON: {l}"));
-                let _ = tx.send(v);
-            }
-        });
-        let mut cli = Cli { child, stdin, events: rx, id: String::new() };
-        let w = cli.expect("welcome", |_| true).await;
-        cli.id = w["peerId"].as_str().unwrap().to_string();
-        cli
-    }
-
-    /// Waits for an event named `event` that satisfies `f`, skipping others.
-    async fn expect(&mut self, event: &str, f: impl Fn(&Value) -> bool) -> Value {
-        self.expect_within(WAIT, event, f).await
-    }
-
-    async fn expect_within(&mut self, wait: Duration, event: &str, f: impl Fn(&Value) -> bool) -> Value {
-        let mut skipped = Vec::new();
-        let found = tokio::time::timeout(wait, async {
-            loop {
-                let v = self.events.recv().await.unwrap_or_else(|| panic!("output ended waiting for {event}"));
-                if v["event"] == event && f(&v) {
-                    return v;
-                }
-                skipped.push(v);
-            }
-        })
-        .await;
-        found.unwrap_or_else(|_| panic!("no {event} event in time; skipped {skipped:?}"))
-    }
-
-    /// Every event up to and including the first `event`.
-    async fn collect_until(&mut self, event: &str) -> Vec<Value> {
-        let mut seen = Vec::new();
-        tokio::time::timeout(WAIT, async {
-            loop {
-                let v = self.events.recv().await.expect("output continues");
-                let done = v["event"] == event;
-                seen.push(v);
-                if done {
-                    return;
-                }
-            }
-        })
-        .await
-        .unwrap_or_else(|_| panic!("no {event} in time; saw {seen:?}"));
-        seen
-    }
-
-    async fn say(&mut self, line: &str) {
-        let stdin = self.stdin.as_mut().unwrap();
-        stdin.write_all(format!("{line}\n").as_bytes()).await.unwrap();
-        stdin.flush().await.unwrap();
-    }
-
-    /// Closes stdin and returns the exit code.
-    async fn finish(mut self) -> i32 {
-        drop(self.stdin.take());
-        let status = tokio::time::timeout(WAIT, self.child.wait()).await.unwrap().unwrap();
-        status.code().unwrap_or(-1)
-    }
-}
+use signal_server::{Server, ServerHandle};
+use support::*;
+use tokio::process::Command;
 
 async fn pair(s: &ServerHandle) -> (Cli, Cli) {
     let mut a = Cli::start(&s.url(), KEY, "alice").await;

@@ -1,0 +1,111 @@
+//! Test support: chat-cli (or any process speaking its JSON events) as a child process.
+#![allow(dead_code)]
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::Value;
+use signal_server::{Config, FileConfig};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{Child, ChildStdin, Command};
+use tokio::sync::mpsc;
+
+pub const KEY: &str = "pk_test_cli";
+pub const WAIT: Duration = Duration::from_secs(20);
+pub const BIN: &str = env!("CARGO_BIN_EXE_chat-cli");
+
+pub fn config(server_fields: &str) -> Config {
+    let text = format!("[server]\n{server_fields}\n[[keys]]\nkey = \"{KEY}\"");
+    Config::build(FileConfig::parse(&text, "t").unwrap(), Some("127.0.0.1:0".into()), vec![]).unwrap()
+}
+
+pub struct Cli {
+    pub child: Child,
+    pub stdin: Option<ChildStdin>,
+    pub events: mpsc::UnboundedReceiver<Value>,
+    pub id: String,
+}
+
+impl Cli {
+    pub async fn start(url: &str, key: &str, name: &str) -> Cli {
+        let mut cmd = Command::new(BIN);
+        cmd.args(["--url", url, "--key", key, "--room", "lobby", "--name", name, "--json"]);
+        Cli::spawn(cmd).await
+    }
+
+    /// Starts any peer process that prints chat-cli's JSON events (a `welcome` first)
+    /// and reads lines on stdin.
+    pub async fn spawn(mut cmd: Command) -> Cli {
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(if std::env::var_os("CHAT_CLI_TEST_LOGS").is_some() { Stdio::inherit() } else { Stdio::null() })
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
+        let stdin = child.stdin.take();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let (tx, rx) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            while let Ok(Some(l)) = lines.next_line().await {
+                let v: Value = serde_json::from_str(&l).unwrap_or_else(|_| panic!("not JSON: {l}"));
+                let _ = tx.send(v);
+            }
+        });
+        let mut cli = Cli { child, stdin, events: rx, id: String::new() };
+        let w = cli.expect("welcome", |_| true).await;
+        cli.id = w["peerId"].as_str().unwrap().to_string();
+        cli
+    }
+
+    /// Waits for an event named `event` that satisfies `f`, skipping others.
+    pub async fn expect(&mut self, event: &str, f: impl Fn(&Value) -> bool) -> Value {
+        self.expect_within(WAIT, event, f).await
+    }
+
+    pub async fn expect_within(&mut self, wait: Duration, event: &str, f: impl Fn(&Value) -> bool) -> Value {
+        let mut skipped = Vec::new();
+        let found = tokio::time::timeout(wait, async {
+            loop {
+                let v = self.events.recv().await.unwrap_or_else(|| panic!("output ended waiting for {event}"));
+                if v["event"] == event && f(&v) {
+                    return v;
+                }
+                skipped.push(v);
+            }
+        })
+        .await;
+        found.unwrap_or_else(|_| panic!("no {event} event in time; skipped {skipped:?}"))
+    }
+
+    /// Every event up to and including the first `event`.
+    pub async fn collect_until(&mut self, event: &str) -> Vec<Value> {
+        let mut seen = Vec::new();
+        tokio::time::timeout(WAIT, async {
+            loop {
+                let v = self.events.recv().await.expect("output continues");
+                let done = v["event"] == event;
+                seen.push(v);
+                if done {
+                    return;
+                }
+            }
+        })
+        .await
+        .unwrap_or_else(|_| panic!("no {event} in time; saw {seen:?}"));
+        seen
+    }
+
+    pub async fn say(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().unwrap();
+        stdin.write_all(format!("{line}\n").as_bytes()).await.unwrap();
+        stdin.flush().await.unwrap();
+    }
+
+    /// Closes stdin and returns the exit code.
+    pub async fn finish(mut self) -> i32 {
+        drop(self.stdin.take());
+        let status = tokio::time::timeout(WAIT, self.child.wait()).await.unwrap().unwrap();
+        status.code().unwrap_or(-1)
+    }
+}
