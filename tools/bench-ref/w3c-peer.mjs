@@ -6,7 +6,7 @@
 // `node-datachannel/polyfill` (the W3C polyfill over libdatachannel). Node-only code is
 // limited to the harness edge: argv, stdin, stdout/stderr, process exit.
 //
-// Run:  node --experimental-websocket w3c-peer.mjs --url ws://127.0.0.1:PORT/v1 \
+// Run:  node [--experimental-websocket] w3c-peer.mjs --url ws://127.0.0.1:PORT/v1 \
 //         --key KEY --room ROOM --name NAME [--ping-interval-ms 1000]
 //
 // Conventions followed (docs/protocol.md, sections 1-4 and 8; shared protocol.md
@@ -94,15 +94,14 @@ function parseArgs(argv) {
 }
 function usage(why) {
   report(why, { kind: 'usage' });
-  console.error('usage: node --experimental-websocket w3c-peer.mjs --url ws://HOST:PORT/v1 --key KEY --room ROOM --name NAME [--ping-interval-ms N]');
+  console.error('usage: node [--experimental-websocket] w3c-peer.mjs --url ws://HOST:PORT/v1 --key KEY --room ROOM --name NAME [--ping-interval-ms N]');
   process.exit(2);
 }
 
 const opts = parseArgs(process.argv.slice(2));
-if (typeof WebSocket !== 'function') {
-  report('no global WebSocket: run node with --experimental-websocket', { kind: 'usage' });
-  process.exit(2);
-}
+// Browsers and Node >= 22 have a global WebSocket (Node 20 behind --experimental-websocket);
+// elsewhere (Debian's Node 18) the `ws` package's, which has the same W3C interface.
+const WebSocket = typeof globalThis.WebSocket === 'function' ? globalThis.WebSocket : (await import('ws')).WebSocket;
 process.on('uncaughtException', (e) => {
   report(`uncaught exception: ${e?.stack ?? e}`, { kind: 'internal' });
   process.exit(1);

@@ -23,9 +23,7 @@ fn w3c_peer(url: &str, name: &str) -> Command {
         "node-datachannel is not installed: run `npm ci --prefix tools/bench-ref` (scripts/test.sh does)"
     );
     let mut cmd = Command::new("node");
-    cmd.arg("--experimental-websocket")
-        .arg(tools.join("w3c-peer.mjs"))
-        .args(["--url", url, "--key", KEY, "--room", "lobby", "--name", name]);
+    cmd.arg(tools.join("w3c-peer.mjs")).args(["--url", url, "--key", KEY, "--room", "lobby", "--name", name]);
     cmd
 }
 

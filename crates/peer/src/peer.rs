@@ -5,6 +5,7 @@
 //! and reports [`PeerEvent`]s on a bounded queue.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use peerchat_protocol::signal::SignalPayload;
 use peerchat_protocol::{ClientFrame, PresenceEntry, RawValue};
@@ -37,7 +38,9 @@ pub struct Peer {
     cmd: mpsc::Sender<CoreCmd>,
     events: Mutex<mpsc::Receiver<PeerEvent>>,
     room: std::sync::Mutex<Option<String>>,
-    me: std::sync::Mutex<Option<String>>,
+    /// This peer's id: set by `join`, and by the core on every `welcome` (a reconnect
+    /// that was not resumed brings a new one).
+    me: Arc<std::sync::Mutex<Option<String>>>,
 }
 
 impl std::fmt::Debug for Peer {
@@ -54,7 +57,9 @@ impl Peer {
         let sig = Signalling::spawn(opts.clone(), sig_tx);
         let (ev_tx, ev_rx) = mpsc::channel(EVENT_QUEUE);
         let (cmd_tx, cmd_rx) = mpsc::channel(16);
+        let me = Arc::new(std::sync::Mutex::new(None));
         let core = Core {
+            shared_me: me.clone(),
             sig: sig.clone(),
             events: ev_tx,
             me: None,
@@ -64,13 +69,7 @@ impl Peer {
             extra_ice: opts.ice_servers.clone(),
         };
         tokio::spawn(core.run(sig_rx, cmd_rx));
-        Peer {
-            sig,
-            cmd: cmd_tx,
-            events: Mutex::new(ev_rx),
-            room: std::sync::Mutex::new(None),
-            me: std::sync::Mutex::new(None),
-        }
+        Peer { sig, cmd: cmd_tx, events: Mutex::new(ev_rx), room: std::sync::Mutex::new(None), me }
     }
 
     /// Connects (if needed) and joins `channel` as `name`. Returns this peer's id.
@@ -157,6 +156,8 @@ struct Core {
     sig: Signalling,
     events: mpsc::Sender<PeerEvent>,
     me: Option<String>,
+    /// The [`Peer`]'s copy of `me` (never locked across an await).
+    shared_me: Arc<std::sync::Mutex<Option<String>>>,
     remotes: HashMap<String, RemotePeer>,
     /// Remote peers missing from the last snapshot, kept while their connection is
     /// healthy, until this deadline.
@@ -221,6 +222,7 @@ impl Core {
                     self.drop_all(true).await;
                 }
                 self.me = Some(peer_id.clone());
+                *lock(&self.shared_me) = Some(peer_id.clone());
                 self.emit(PeerEvent::Welcome { peer_id, resumed }).await;
             }
             SigEvent::Presence { joined, left, snapshot } => self.on_presence(joined, left, snapshot).await,

@@ -62,11 +62,18 @@ async fn a_restart_with_another_secret_reconciles_to_one_remote_per_person() {
     let first = server().await;
     let addr = first.addr();
     let (a, b, _ra, _rb) = connected_pair(&first).await;
+    let old_ids = (a.peer_id().unwrap(), b.peer_id().unwrap());
     first.shutdown();
     first.stopped().await;
     let mut cfg = Config::for_keys(&[KEY]);
     cfg.listen = addr;
     let _second = Server::spawn(cfg).await.unwrap();
+    let fresh_welcome = |e: &PeerEvent| match e {
+        PeerEvent::Welcome { peer_id, resumed: false } => Some(peer_id.clone()),
+        _ => None,
+    };
+    let (new_a, new_b) = (wait_event(&a, fresh_welcome).await, wait_event(&b, fresh_welcome).await);
+    assert!(new_a != old_ids.0 && new_b != old_ids.1, "{old_ids:?} -> {new_a} {new_b}");
     // New identities: each side ends with exactly one remote, the other's new id, connected.
     tokio::time::timeout(WAIT, async {
         loop {
@@ -88,6 +95,8 @@ async fn a_restart_with_another_secret_reconciles_to_one_remote_per_person() {
     })
     .await
     .expect("reconciled");
+    // `peer_id` follows the new identity (what `send_to`'s self-check and chat ids use).
+    assert_eq!((a.peer_id(), b.peer_id()), (Some(new_a), Some(new_b)));
 }
 
 /// A TCP proxy whose connections can all be cut at once.

@@ -394,7 +394,10 @@ impl Task {
 
     async fn unsubscribe(&mut self, sock: &mut Socket) {
         if let Some((channel, _)) = self.room.take() {
-            let _ = sock.send(&ClientFrame::Unsubscribe { channel, request_id: None }).await;
+            // The protocol asks for a requestId on every (un)subscribe; the ack that
+            // answers it is not waited for (the socket closes next).
+            let request_id = Some(RequestId::Num(self.take_req()));
+            let _ = sock.send(&ClientFrame::Unsubscribe { channel, request_id }).await;
         }
     }
 
