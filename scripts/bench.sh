@@ -8,10 +8,8 @@ cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
 apt_install "${BUILD_PACKAGES[@]}"
-ensure_npm
 ensure_rust
-log "installing the references (tools/bench-ref, pinned by package-lock.json)"
-npm ci --prefix tools/bench-ref --no-audit --no-fund --silent
+ensure_npm_tools tools/bench-ref
 log "building (release)"
 cargo build --release --locked -p signal-server -p peerchat-bench -p peerchat
 mkdir -p target

@@ -6,12 +6,8 @@ cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
 apt_install "${BUILD_PACKAGES[@]}"
-ensure_npm
 ensure_rust
-if [ ! -x tools/tauri-cli/node_modules/.bin/tauri ]; then
-  log "installing the Tauri CLI (npm, pinned in tools/tauri-cli/package-lock.json)"
-  npm ci --prefix tools/tauri-cli --no-audit --no-fund
-fi
+ensure_npm_tools tools/tauri-cli
 log "building the .deb and .rpm (release)"
 tools/tauri-cli/node_modules/.bin/tauri build --bundles deb,rpm --ci
 ls -l target/release/bundle/deb/*.deb target/release/bundle/rpm/*.rpm

@@ -44,6 +44,17 @@ ensure_npm() {
   command -v npm >/dev/null 2>&1 || apt_install nodejs npm
 }
 
+# Installs the npm tools in DIR (tools/...) exactly as its package-lock.json pins them,
+# unless they are already installed from that lock file.
+ensure_npm_tools() {
+  local dir=$1
+  if [ ! -f "$dir/node_modules/.package-lock.json" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
+    ensure_npm
+    log "installing $dir (npm, pinned by its package-lock.json)"
+    npm ci --prefix "$dir" --no-audit --no-fund --silent
+  fi
+}
+
 # Packages every build needs (the app links WebKitGTK; the keyring talks D-Bus).
 BUILD_PACKAGES=(build-essential pkg-config libwebkit2gtk-4.1-dev libdbus-1-dev)
 # Packages the tests need: a virtual display, a private D-Bus session with a real

@@ -8,10 +8,8 @@ source scripts/lib.sh
 
 apt_install "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
 ensure_rust
-ensure_npm
 # node-datachannel: the interop test's W3C-API peer (and the bench's reference).
-log "installing tools/bench-ref (pinned by package-lock.json)"
-npm ci --prefix tools/bench-ref --no-audit --no-fund --silent
+ensure_npm_tools tools/bench-ref
 
 log "cargo fmt --check"
 cargo fmt --all -- --check

@@ -24,7 +24,11 @@ pub struct TestApp {
 }
 
 /// A backend with its own settings directory, using `store` as the keyring.
+/// With `RUST_LOG` set, the SDK's and the engine's logs go to the test's output.
 pub fn app_with(store: Arc<dyn SecretStore>, port: u16) -> TestApp {
+    if let Ok(filter) = tracing_subscriber::EnvFilter::try_from_default_env() {
+        let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
+    }
     let dir = tempfile::tempdir().unwrap();
     let settings_path = dir.path().join("settings.json");
     let config = BackendConfig { settings_path: settings_path.clone(), local_port: port, auto_room: None };

@@ -24,15 +24,15 @@ pub struct Sizes {
     pub small_messages: usize,
 }
 
-async fn peer(s: &ServerHandle, room: &str, name: &str) -> anyhow::Result<Peer> {
-    let mut o = PeerOptions::new(s.url(), PublishableKey::new(KEY));
+async fn peer(url: &str, key: &str, room: &str, name: &str) -> anyhow::Result<Peer> {
+    let mut o = PeerOptions::new(url, PublishableKey::new(key));
     o.engine.udp_addrs = vec!["127.0.0.1:0".into()];
     let p = Peer::new(o);
     p.join(room, name).await?;
     Ok(p)
 }
 
-async fn next_joined(p: &Peer) -> anyhow::Result<RemotePeer> {
+pub(crate) async fn next_joined(p: &Peer) -> anyhow::Result<RemotePeer> {
     tokio::time::timeout(STALL, async {
         loop {
             match p.next_event().await {
@@ -45,18 +45,26 @@ async fn next_joined(p: &Peer) -> anyhow::Result<RemotePeer> {
     .await?
 }
 
-/// A connected pair and a channel each way: (out from a, in at b, out from b, in at a).
-struct Pair {
-    _a: Peer,
-    _b: Peer,
-    ra: RemotePeer,
-    rb: RemotePeer,
+/// Two connected peers and each one's handle on the other.
+pub(crate) struct Pair {
+    pub a: Peer,
+    pub b: Peer,
+    /// b as seen by a.
+    pub ra: RemotePeer,
+    /// a as seen by b.
+    pub rb: RemotePeer,
 }
 
 async fn pair(s: &ServerHandle, room: &str) -> anyhow::Result<(Pair, Duration)> {
-    let a = peer(s, room, "a").await?;
+    pair_at(&s.url(), KEY, room).await
+}
+
+/// A pair in `room` of the server at `url`, and the time from b's join to both sides
+/// `connected`.
+pub(crate) async fn pair_at(url: &str, key: &str, room: &str) -> anyhow::Result<(Pair, Duration)> {
+    let a = peer(url, key, room, "a").await?;
     let t0 = Instant::now();
-    let b = peer(s, room, "b").await?;
+    let b = peer(url, key, room, "b").await?;
     let ra = next_joined(&a).await?;
     let rb = next_joined(&b).await?;
     tokio::time::timeout(STALL, async {
@@ -64,10 +72,14 @@ async fn pair(s: &ServerHandle, room: &str) -> anyhow::Result<(Pair, Duration)> 
         rb.wait_for(PeerState::Connected).await;
     })
     .await?;
-    Ok((Pair { _a: a, _b: b, ra, rb }, t0.elapsed()))
+    Ok((Pair { a, b, ra, rb }, t0.elapsed()))
 }
 
-async fn channel(from: &RemotePeer, to: &RemotePeer, init: ChannelInit) -> anyhow::Result<(DataChannel, DataChannel)> {
+pub(crate) async fn channel(
+    from: &RemotePeer,
+    to: &RemotePeer,
+    init: ChannelInit,
+) -> anyhow::Result<(DataChannel, DataChannel)> {
     let kib: usize = std::env::var("BENCH_MAX_BUFFERED_KIB").ok().and_then(|v| v.parse().ok()).unwrap_or(1024);
     let opts = DataChannelOptions {
         max_buffered_amount: kib * 1024,

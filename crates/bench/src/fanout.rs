@@ -10,9 +10,8 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::sync::{mpsc, watch};
 use tokio_tungstenite::tungstenite::Message;
 
+use crate::relay::{self, Flavor};
 use crate::stats::Samples;
-
-type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 const KEY: &str = "pk_bench_fanout";
 const ROOM: &str = "fanout";
@@ -25,27 +24,6 @@ pub struct Fanout {
     pub each: Samples,
     /// Per trial, the last member's latency.
     pub last: Samples,
-}
-
-async fn connect(url: &str) -> anyhow::Result<(Ws, String)> {
-    let (mut ws, _) = tokio_tungstenite::connect_async(url).await?;
-    let first = tokio::time::timeout(QUIET, ws.next()).await?.ok_or_else(|| anyhow::anyhow!("closed"))??;
-    let v: serde_json::Value = serde_json::from_str(first.to_text()?)?;
-    let id = v["peerId"].as_str().ok_or_else(|| anyhow::anyhow!("no peerId in {v}"))?.to_string();
-    Ok((ws, id))
-}
-
-async fn until(ws: &mut Ws, needle: &str) -> anyhow::Result<()> {
-    loop {
-        let m = tokio::time::timeout(QUIET, ws.next()).await?.ok_or_else(|| anyhow::anyhow!("closed"))??;
-        if m.to_text().unwrap_or_default().contains(needle) {
-            return Ok(());
-        }
-    }
-}
-
-fn subscribe_frame(name: &str) -> Message {
-    Message::text(format!(r#"{{"type":"subscribe","channel":"{ROOM}","name":"{name}","requestId":"s"}}"#))
 }
 
 pub async fn run(server: &Path, members: usize, trials: usize) -> anyhow::Result<Fanout> {
@@ -68,9 +46,9 @@ async fn measure(url: &str, members: usize, trials: usize) -> anyhow::Result<Fan
     let (lat_tx, mut lat_rx) = mpsc::channel::<Duration>(members * 2);
     let mut tasks = Vec::new();
     for i in 0..members {
-        let (mut ws, _) = connect(url).await?;
-        ws.send(subscribe_frame(&format!("m{i}"))).await?;
-        until(&mut ws, r#""requestId":"s""#).await?;
+        let mut c = relay::connect(Flavor::Ours, url, i).await?;
+        relay::subscribe(&mut c, ROOM).await?;
+        let mut ws = c.ws;
         let (mut target, lat) = (target_rx.clone(), lat_tx.clone());
         tasks.push(tokio::spawn(async move {
             while let Some(Ok(m)) = ws.next().await {
@@ -92,10 +70,10 @@ async fn measure(url: &str, members: usize, trials: usize) -> anyhow::Result<Fan
     let mut each = Vec::new();
     let mut last = Vec::new();
     for t in 0..trials {
-        let (mut ws, id) = connect(url).await?;
+        let relay::Client { mut ws, id } = relay::connect(Flavor::Ours, url, members + t).await?;
         let t0 = Instant::now();
         target_tx.send_replace(Some((id.clone(), t0)));
-        ws.send(subscribe_frame(&format!("newcomer{t}"))).await?;
+        ws.send(relay::subscribe_frame(ROOM, &format!("newcomer{t}"))).await?;
         let mut slowest = Duration::ZERO;
         for _ in 0..members {
             let d = tokio::time::timeout(QUIET, lat_rx.recv())

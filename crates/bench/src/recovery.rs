@@ -13,11 +13,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use peerchat_peer::{
-    ChannelInit, DataChannel, DataChannelOptions, Message, Peer, PeerEvent, PeerOptions, PeerState, PublishableKey,
-    RemotePeer, SignallingState, StateChanges,
+    ChannelInit, DataChannel, Message, Peer, PeerEvent, PeerState, RemotePeer, SignallingState, StateChanges,
 };
 
-use crate::engine::STALL;
+use crate::engine::{self, Pair, STALL};
 use crate::stats::Samples;
 
 const KEY: &str = "pk_bench_recovery";
@@ -60,7 +59,8 @@ struct Stream {
     sent: Arc<AtomicU64>,
     received: Arc<AtomicU64>,
     pause_us: Arc<AtomicU64>,
-    tasks: Vec<tokio::task::JoinHandle<()>>,
+    sender: tokio::task::JoinHandle<()>,
+    receiver: tokio::task::JoinHandle<()>,
 }
 
 impl Stream {
@@ -68,7 +68,7 @@ impl Stream {
         let (sent, received, pause_us) =
             (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
         let s = sent.clone();
-        let tx = tokio::spawn(async move {
+        let sender = tokio::spawn(async move {
             let mut tick = tokio::time::interval(TICK);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             let mut seq = 0u64;
@@ -84,7 +84,7 @@ impl Stream {
             }
         });
         let (r, p) = (received.clone(), pause_us.clone());
-        let rx = tokio::spawn(async move {
+        let receiver = tokio::spawn(async move {
             let mut last: Option<Instant> = None;
             while let Some(m) = inc.recv().await {
                 let now = Instant::now();
@@ -104,7 +104,7 @@ impl Stream {
                 last = Some(now);
             }
         });
-        Stream { sent, received, pause_us, tasks: vec![tx, rx] }
+        Stream { sent, received, pause_us, sender, receiver }
     }
 
     fn reset_pause(&self) {
@@ -117,52 +117,22 @@ impl Stream {
 
     /// Stops sending and waits (bounded) for what is in flight: (sent, received).
     async fn stop(self) -> (u64, u64) {
-        self.tasks[0].abort();
+        self.sender.abort();
         let sent = self.sent.load(Ordering::Relaxed);
         let deadline = Instant::now() + STALL;
         while self.received.load(Ordering::Relaxed) < sent && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        self.tasks[1].abort();
+        self.receiver.abort();
         (sent, self.received.load(Ordering::Relaxed))
     }
 }
 
-fn options(url: &str) -> PeerOptions {
-    let mut o = PeerOptions::new(url, PublishableKey::new(KEY));
-    o.engine.udp_addrs = vec!["127.0.0.1:0".into()];
-    o
-}
-
-async fn joined(p: &Peer) -> anyhow::Result<RemotePeer> {
-    tokio::time::timeout(STALL, async {
-        loop {
-            match p.next_event().await {
-                Some(PeerEvent::PeerJoined(r)) => return Ok(r),
-                Some(_) => continue,
-                None => anyhow::bail!("peer closed"),
-            }
-        }
-    })
-    .await?
-}
-
 /// Two peers, connected, with a stream from a to b.
-async fn streaming_pair(url: &str, room: &str) -> anyhow::Result<(Peer, Peer, RemotePeer, RemotePeer, Stream)> {
-    let a = Peer::new(options(url));
-    a.join(room, "a").await?;
-    let b = Peer::new(options(url));
-    b.join(room, "b").await?;
-    let (ra, rb) = (joined(&a).await?, joined(&b).await?);
-    tokio::time::timeout(STALL, async {
-        ra.wait_for(PeerState::Connected).await;
-        rb.wait_for(PeerState::Connected).await;
-    })
-    .await?;
-    let out = ra.open_channel("stream", ChannelInit::reliable(), DataChannelOptions::default()).await?;
-    let inc = tokio::time::timeout(STALL, rb.next_channel()).await?.ok_or_else(|| anyhow::anyhow!("no channel"))?;
-    out.opened().await?;
-    Ok((a, b, ra, rb, Stream::start(out, inc)))
+async fn streaming_pair(url: &str, room: &str) -> anyhow::Result<(Pair, Stream)> {
+    let (p, _) = engine::pair_at(url, KEY, room).await?;
+    let (out, inc) = engine::channel(&p.ra, &p.rb, ChannelInit::reliable()).await?;
+    Ok((p, Stream::start(out, inc)))
 }
 
 /// Waits until `p`'s signalling reports `connected`; whether it was a resume.
@@ -193,7 +163,7 @@ async fn server_kill(server: &Path, outage: Duration) -> anyhow::Result<ServerKi
     let target = crate::idle::Target::Ours(server);
     let (mut child, base) = crate::idle::spawn(&target, Some(&cfg))?;
     let url = format!("{base}?key={KEY}");
-    let (a, b, _ra, _rb, stream) = streaming_pair(&url, "kill").await?;
+    let (Pair { a, b, .. }, stream) = streaming_pair(&url, "kill").await?;
     // Drain what the join produced, so the next signalling events are the outage's.
     while tokio::time::timeout(Duration::from_millis(50), a.next_event()).await.is_ok() {}
     while tokio::time::timeout(Duration::from_millis(50), b.next_event()).await.is_ok() {}
@@ -239,40 +209,39 @@ async fn connected_again(mut changes: StateChanges, since: Instant) -> anyhow::R
     .await?
 }
 
+/// Forces a repair of `r`'s connection `trials` times (an ICE restart, or a rebuild)
+/// and times each until it is `connected` again.
+async fn repairs(r: &RemotePeer, trials: usize, rebuild: bool) -> anyhow::Result<Samples> {
+    let mut took = Vec::new();
+    for _ in 0..trials {
+        let t0 = Instant::now();
+        let changes = r.state_changes();
+        if rebuild {
+            r.rebuild().await;
+        } else {
+            r.restart_ice().await;
+        }
+        took.push(connected_again(changes, t0).await?);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(Samples::new(took))
+}
+
 pub async fn run(server: &Path, sizes: &Sizes) -> anyhow::Result<Results> {
     let kill = server_kill(server, sizes.outage).await?;
 
     let s = signal_server::Server::spawn(signal_server::Config::for_keys(&[KEY])).await?;
     let url = s.url();
-    let (_a, _b, ra, rb, stream) = streaming_pair(&url, "ice").await?;
+    let (p, stream) = streaming_pair(&url, "ice").await?;
     // The impolite side sends the restart offer (see `RemotePeer::restart_ice`).
-    let ra = if ra.polite() { rb } else { ra };
+    let impolite = if p.ra.polite() { &p.rb } else { &p.ra };
     tokio::time::sleep(Duration::from_millis(200)).await;
     stream.reset_pause();
-    let mut ice = Vec::new();
-    for _ in 0..sizes.trials {
-        let t0 = Instant::now();
-        let changes = ra.state_changes();
-        ra.restart_ice().await;
-        ice.push(connected_again(changes, t0).await?);
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let ice = repairs(impolite, sizes.trials, false).await?;
     let longest_pause = stream.pause();
     let (sent, received) = stream.stop().await;
 
-    let (_a, _b, ra, _rb, stream) = streaming_pair(&url, "rebuild").await?;
-    drop(stream);
-    let mut rebuilt = Vec::new();
-    for _ in 0..sizes.trials {
-        let t0 = Instant::now();
-        let changes = ra.state_changes();
-        ra.rebuild().await;
-        rebuilt.push(connected_again(changes, t0).await?);
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    Ok(Results {
-        kill,
-        ice: Restarts { connected_again: Samples::new(ice), longest_pause, sent, received },
-        rebuild: Samples::new(rebuilt),
-    })
+    let (p, _) = engine::pair_at(&url, KEY, "rebuild").await?;
+    let rebuild = repairs(&p.ra, sizes.trials, true).await?;
+    Ok(Results { kill, ice: Restarts { connected_again: ice, longest_pause, sent, received }, rebuild })
 }

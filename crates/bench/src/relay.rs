@@ -17,7 +17,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::stats::Samples;
 
-type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+pub(crate) type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// Messages in flight while measuring the maximum rate.
 const WINDOW: u64 = 1_000;
@@ -38,9 +38,10 @@ pub struct RelayResult {
     pub latency: Samples,
 }
 
-struct Client {
-    ws: Ws,
-    id: String,
+/// A connected WebSocket client and the peer id (ours) or client id (PeerJS) it has.
+pub(crate) struct Client {
+    pub ws: Ws,
+    pub id: String,
 }
 
 /// A sender: it writes, and a task reads (and counts) whatever the server sends it, as a
@@ -64,7 +65,7 @@ fn into_sender(c: Client) -> Sender {
     Sender { sink, received }
 }
 
-async fn connect(flavor: Flavor, base: &str, i: usize) -> anyhow::Result<Client> {
+pub(crate) async fn connect(flavor: Flavor, base: &str, i: usize) -> anyhow::Result<Client> {
     let url = match flavor {
         Flavor::Ours => base.to_string(),
         Flavor::PeerJs => format!("{base}?key=peerjs&id=relay{i}&token=t{i}"),
@@ -79,10 +80,14 @@ async fn connect(flavor: Flavor, base: &str, i: usize) -> anyhow::Result<Client>
     Ok(Client { ws, id })
 }
 
+/// Our server's `subscribe` frame, with request id "s".
+pub(crate) fn subscribe_frame(room: &str, name: &str) -> Message {
+    Message::text(format!(r#"{{"type":"subscribe","channel":"{room}","name":"{name}","requestId":"s"}}"#))
+}
+
 /// Subscribes `c` to the room and waits for the server's answer.
-async fn subscribe(c: &mut Client, room: &str) -> anyhow::Result<()> {
-    let f = format!(r#"{{"type":"subscribe","channel":"{room}","name":"{}","requestId":"s"}}"#, c.id);
-    c.ws.send(Message::text(f)).await?;
+pub(crate) async fn subscribe(c: &mut Client, room: &str) -> anyhow::Result<()> {
+    c.ws.send(subscribe_frame(room, &c.id)).await?;
     loop {
         let m = tokio::time::timeout(QUIET, c.ws.next()).await?.ok_or_else(|| anyhow::anyhow!("closed"))??;
         if m.to_text().unwrap_or_default().contains(r#""requestId":"s""#) {

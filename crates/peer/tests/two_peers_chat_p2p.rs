@@ -22,26 +22,26 @@ async fn two_peers_connect_and_chat_over_datachannels() {
     assert!(ra.pc().is_some());
 
     let opts = DataChannelOptions::default();
-    let out_a = ra.open_channel("messages", ChannelInit::unreliable(), opts).await.unwrap();
-    let out_b = rb.open_channel("messages", ChannelInit::unreliable(), opts).await.unwrap();
+    let out_a = bounded("open_channel a", ra.open_channel("messages", ChannelInit::unreliable(), opts)).await.unwrap();
+    let out_b = bounded("open_channel b", rb.open_channel("messages", ChannelInit::unreliable(), opts)).await.unwrap();
     let in_b = tokio::time::timeout(WAIT, rb.next_channel()).await.unwrap().unwrap();
     let in_a = tokio::time::timeout(WAIT, ra.next_channel()).await.unwrap().unwrap();
     assert_eq!(in_b.label(), "messages");
-    out_a.send(r#"{"type":"chat","id":"1","text":"hi bob"}"#).await.unwrap();
-    out_b.send(r#"{"type":"chat","id":"2","text":"hi alice"}"#).await.unwrap();
+    bounded("send a", out_a.send(r#"{"type":"chat","id":"1","text":"hi bob"}"#)).await.unwrap();
+    bounded("send b", out_b.send(r#"{"type":"chat","id":"2","text":"hi alice"}"#)).await.unwrap();
     let got_b = tokio::time::timeout(WAIT, in_b.recv()).await.unwrap().unwrap();
     let got_a = tokio::time::timeout(WAIT, in_a.recv()).await.unwrap().unwrap();
     assert_eq!(got_b, Message::Text(r#"{"type":"chat","id":"1","text":"hi bob"}"#.into()));
     assert_eq!(got_a, Message::Text(r#"{"type":"chat","id":"2","text":"hi alice"}"#.into()));
-    a.close().await;
-    b.close().await;
+    bounded("close a", a.close()).await;
+    bounded("close b", b.close()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn leaving_closes_every_remote_peer_and_rejoining_finds_them_again() {
     let s = server().await;
     let (a, b, ra, _rb) = connected_pair(&s).await;
-    a.leave().await.unwrap();
+    bounded("leave", a.leave()).await.unwrap();
     let left = wait_event(&a, |e| match e {
         peerchat_peer::PeerEvent::PeerLeft(r) => Some(r.clone()),
         _ => None,
@@ -50,11 +50,11 @@ async fn leaving_closes_every_remote_peer_and_rejoining_finds_them_again() {
     assert_eq!(left.id(), ra.id());
     assert_eq!(ra.state(), PeerState::Closed);
     assert!(ra.pc().is_none(), "the connection is closed");
-    assert!(a.remotes().await.is_empty());
-    assert_eq!(a.send(&serde_json::json!(1)).await, Err(peerchat_peer::PeerError::NotJoined));
+    assert!(bounded("remotes", a.remotes()).await.is_empty());
+    assert_eq!(bounded("send", a.send(&serde_json::json!(1))).await, Err(peerchat_peer::PeerError::NotJoined));
     // Bob sees Alice leave at once; when she comes back they connect again.
     wait_event(&b, |e| matches!(e, peerchat_peer::PeerEvent::PeerLeft(_)).then_some(())).await;
-    a.join("lobby", "alice").await.unwrap();
+    bounded("join again", a.join("lobby", "alice")).await.unwrap();
     let again = next_joined(&a).await;
     assert_eq!(again.id(), b.peer_id().unwrap());
     assert!(tokio::time::timeout(WAIT, again.wait_for(PeerState::Connected)).await.unwrap());

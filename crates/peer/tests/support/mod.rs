@@ -25,6 +25,12 @@ pub async fn joined(server: &ServerHandle, room: &str, name: &str) -> Peer {
     p
 }
 
+/// Awaits `f`, failing the test (naming `what`) if it takes longer than [`WAIT`]: a hang
+/// becomes a failure that says where.
+pub async fn bounded<T>(what: &str, f: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(WAIT, f).await.unwrap_or_else(|_| panic!("{what} did not finish within {WAIT:?}"))
+}
+
 /// Waits for an event matching `f`, skipping others.
 pub async fn wait_event<T>(p: &Peer, mut f: impl FnMut(&PeerEvent) -> Option<T>) -> T {
     tokio::time::timeout(WAIT, async {
