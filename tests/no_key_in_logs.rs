@@ -1,5 +1,6 @@
 //! The app's real log pipeline (the rolling log file), at trace level, never contains a
-//! publishable key: not when a key is saved, checked, provisioned or used to chat.
+//! publishable key: not when a key is saved, checked, provisioned or used to chat. Nor do
+//! the events the UI receives, or the settings file.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -42,9 +43,12 @@ async fn no_key_in_logs() {
     let (tx2, mut rx2) = tokio::sync::mpsc::unbounded_channel();
     b.join("main", "lobby", "ann", Arc::new(move |ev| tx.send(ev).is_ok())).await.unwrap();
     b.join("chat-2", "lobby", "ben", Arc::new(move |ev| tx2.send(ev).is_ok())).await.unwrap();
+    let mut events = Vec::new();
     let opened = tokio::time::timeout(Duration::from_secs(20), async {
         while let Some(ev) = rx2.recv().await {
-            if matches!(ev, ChatEvent::ChannelOpen { .. }) {
+            let open = matches!(ev, ChatEvent::ChannelOpen { .. });
+            events.push(ev);
+            if open {
                 return true;
             }
         }
@@ -55,7 +59,16 @@ async fn no_key_in_logs() {
     b.send_message("chat-2", "hello").unwrap();
     b.shutdown().await;
     server.shutdown();
-    while rx.try_recv().is_ok() {}
+    while let Ok(ev) = rx.try_recv() {
+        events.push(ev);
+    }
+    while let Ok(ev) = rx2.try_recv() {
+        events.push(ev);
+    }
+    let events = serde_json::to_string(&events).unwrap();
+    assert!(events.contains("peer-joined"), "the events were collected: {events}");
+    let settings = std::fs::read_to_string(dir.path().join("settings.json")).unwrap();
+    assert!(settings.contains("\"lastRoom\": \"lobby\""), "the settings were written: {settings}");
 
     // The file writer is non-blocking: give it a moment to flush.
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -67,5 +80,7 @@ async fn no_key_in_logs() {
     assert!(all.contains("<redacted key"), "keys are logged redacted");
     for secret in [REMOTE_KEY, "pk_live_SECRET_wrong_1", local_key.as_str(), "SECRET"] {
         assert!(!all.contains(secret), "a key leaked into the log");
+        assert!(!events.contains(secret), "a key leaked into an event");
+        assert!(!settings.contains(secret), "a key leaked into the settings file");
     }
 }

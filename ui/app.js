@@ -12,6 +12,7 @@
     joined: null,
     myId: null,
     peers: new Map(), // peerId -> { name, state, channelOpen, li }
+    lines: new Map(), // our chat line id -> its <li>, for delivery marks
   };
 
   // Messages the person sees for each error kind; anything else shows the backend's text.
@@ -222,6 +223,7 @@
     ui.peers.clear();
     $("peer-list").replaceChildren();
     $("message-log").replaceChildren();
+    ui.lines.clear();
     $("peer-empty").hidden = false;
     $("reconnecting-banner").hidden = true;
     show($("chat-error"), "");
@@ -238,7 +240,7 @@
       const sent = await invoke("send_message", { text });
       input.value = "";
       show($("chat-error"), "");
-      addMessage({ self: true, sender: ui.joined.name, text, via: sent.p2p.length ? "p2p" : "server", at: Date.now() });
+      addMessage({ self: true, id: sent.id, sender: ui.joined.name, text, via: sent.p2p.length ? "p2p" : "server", at: Date.now() });
     } catch (e) {
       show($("chat-error"), explain(e));
     }
@@ -281,13 +283,20 @@
       case "signalling":
         $("reconnecting-banner").hidden = ev.state !== "reconnecting";
         break;
+      case "delivered":
+        markLine(ev.id, "delivered", "✓", "received by " + peerName(ev.peerId));
+        break;
       case "error":
         if (ev.fatal) {
           resetChat();
           showJoinScreen();
           show($("join-error"), explain(ev));
         } else if (ev.kind === "overflow") {
+          markLine(ev.id, "failed", "not delivered", "not delivered to " + peerName(ev.peerId));
           show($("chat-error"), "A message was dropped for " + peerName(ev.peerId) + ": their queue is full.");
+        } else if (ev.kind === "not_delivered" || ev.kind === "send_failed") {
+          markLine(ev.id, "failed", "not delivered", "not delivered to " + peerName(ev.peerId));
+          show($("chat-error"), "A message did not reach " + peerName(ev.peerId) + ".");
         } else {
           show($("chat-error"), explain(ev));
         }
@@ -333,12 +342,16 @@
     p.li.dataset.path = p.channelOpen ? "p2p" : "server";
   }
 
-  function addMessage({ self, from, sender, text, via, at }) {
+  function addMessage({ self, id, from, sender, text, via, at }) {
     const li = document.createElement("li");
     li.className = "msg " + (self ? "self" : "remote");
     li.dataset.testid = "message";
     li.dataset.via = via;
     if (from) li.dataset.from = from;
+    if (id) {
+      li.dataset.id = id;
+      ui.lines.set(id, li);
+    }
     const head = document.createElement("div");
     head.className = "msg-head";
     const who = document.createElement("span");
@@ -354,12 +367,29 @@
     badge.textContent = via === "p2p" ? "P2P" : "server";
     badge.title = via === "p2p" ? "came over a DataChannel, peer to peer" : "routed by the signalling server";
     head.append(who, time, badge);
+    if (self) {
+      const status = document.createElement("span");
+      status.className = "msg-status";
+      status.dataset.testid = "message-status";
+      head.append(status);
+    }
     const body = document.createElement("div");
     body.className = "msg-text";
     body.dataset.testid = "message-text";
     body.textContent = text;
     li.append(head, body);
     appendLog(li);
+  }
+
+  // Delivery of our own lines: a receipt from any peer marks the line delivered; a peer
+  // it did not reach marks it failed (that wins, so a partial failure stays visible).
+  function markLine(id, state, text, title) {
+    const li = id && ui.lines.get(id);
+    if (!li || li.dataset.delivery === "failed") return;
+    const status = li.querySelector(".msg-status");
+    li.dataset.delivery = state;
+    status.textContent = text;
+    status.title = title;
   }
 
   function addSystem(text) {
@@ -373,7 +403,11 @@
     const log = $("message-log");
     const atEnd = log.scrollTop + log.clientHeight >= log.scrollHeight - 30;
     log.append(li);
-    while (log.children.length > 1000) log.firstElementChild.remove();
+    while (log.children.length > 1000) {
+      const old = log.firstElementChild;
+      if (old.dataset.id) ui.lines.delete(old.dataset.id);
+      old.remove();
+    }
     if (atEnd) log.scrollTop = log.scrollHeight;
   }
 

@@ -5,6 +5,7 @@ mod support;
 
 mod auto_join_names_do_not_stack;
 mod bad_input_gets_typed_errors;
+mod embedded_server_is_loopback_only;
 mod key_commands;
 mod keyring_unavailable_offers_session_keys;
 mod os_keyring_keeps_the_key;

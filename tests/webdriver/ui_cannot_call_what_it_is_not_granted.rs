@@ -1,5 +1,6 @@
 //! The chat window's capability grants the app's own commands and nothing else: core
-//! and plugin commands (closing windows, listening to events) are refused by the ACL,
+//! and plugin commands (closing windows, listening to events, reading files, opening
+//! URLs) are refused by the ACL,
 //! while a granted command answers.
 
 use serde_json::{json, Value};
@@ -27,6 +28,8 @@ async fn ui_cannot_call_what_it_is_not_granted() {
         ("plugin:event|listen", json!({"event": "x", "target": {"kind": "Any"}, "handler": 1})),
         ("plugin:webview|create_webview_window", json!({"options": {"label": "evil", "url": "https://example.com"}})),
         ("plugin:app|version", json!({})),
+        ("plugin:fs|read_text_file", json!({"path": "/etc/passwd"})),
+        ("plugin:shell|open", json!({"path": "https://example.com"})),
     ] {
         let r: Value = s.js_async(INVOKE, json!([cmd, args])).await.unwrap();
         let err = r.get("err").and_then(Value::as_str).unwrap_or_else(|| panic!("{cmd} was allowed: {r}"));

@@ -55,6 +55,7 @@ fn human(v: &Value) -> String {
         "channel-open" => format!("* channel {:?} open to {}", s(v, "label"), s(v, "peerId")),
         "message" => format!("<{}> {} [{}]", s(v, "name"), s(v, "text"), s(v, "via")),
         "signalling" => format!("* signalling {}", s(v, "state")),
+        "delivered" => format!("* delivered to {}", s(v, "peerId")),
         "error" => format!("! {}: {}", s(v, "kind"), s(v, "message")),
         other => format!("* {other}: {v}"),
     }

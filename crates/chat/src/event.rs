@@ -56,12 +56,17 @@ pub enum ChatEvent {
     /// The signalling connection changed state (`connecting`, `connected`,
     /// `reconnecting`, `closed`).
     Signalling { state: &'static str },
-    /// Something failed. `fatal` errors end the session.
+    /// A peer acknowledged our chat line `id` (peers that announced receipts).
+    Delivered { peer_id: String, id: String },
+    /// Something failed. `fatal` errors end the session. `id` names the chat line that
+    /// was not delivered, for kinds about one line (`not_delivered`, `overflow`, ...).
     Error {
         kind: String,
         message: String,
         #[serde(skip_serializing_if = "Option::is_none")]
         peer_id: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
         fatal: bool,
     },
 }
@@ -72,6 +77,18 @@ impl ChatEvent {
             kind: kind.to_string(),
             message: message.into(),
             peer_id: peer_id.map(str::to_string),
+            id: None,
+            fatal: false,
+        }
+    }
+
+    /// A chat line `id` that did not reach `peer_id`.
+    pub(crate) fn undelivered(kind: &str, message: impl Into<String>, peer_id: &str, id: &str) -> ChatEvent {
+        ChatEvent::Error {
+            kind: kind.to_string(),
+            message: message.into(),
+            peer_id: Some(peer_id.to_string()),
+            id: Some(id.to_string()),
             fatal: false,
         }
     }

@@ -10,8 +10,11 @@
 //! * [`ChatSession::send_line`] sends chat JSON to every peer with an open channel; a
 //!   line that reaches nobody is an error, and a full queue is reported per peer
 //!   ([`ChatEvent::Error`] with kind `overflow`), never dropped silently.
+//! * Lines to peers that announced receipts are sent again until acknowledged, and
+//!   reported as `not_delivered` if no ack comes (see [`receipts`]).
 
 mod event;
+pub mod receipts;
 mod remote;
 mod seen;
 mod session;

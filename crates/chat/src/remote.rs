@@ -1,18 +1,22 @@
 //! Following one remote peer: its state changes (re-opening our chat channel on every
-//! transition to `connected`) and the channels it opens to us.
+//! transition to `connected`) and the channels it opens to us; and the task that sends
+//! unacknowledged lines again (see [`crate::receipts`]).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use peerchat_peer::peer_message::PeerMessage;
-use peerchat_peer::{ChannelInit, DataChannel, DataChannelOptions, Message, PeerState, RemotePeer};
+use peerchat_peer::{ChannelInit, DataChannel, DataChannelOptions, Message, PeerState, RemotePeer, StateChanges};
 
 use crate::event::{now_ms, ChatEvent, MessageKind, Via};
+use crate::receipts::DEADLINE;
 use crate::session::Inner;
 use crate::LABEL;
 
 /// How long a new channel may take to open.
 const OPEN_WAIT: Duration = Duration::from_secs(10);
+/// How long after our channel closed under a `connected` peer we wait before rebuilding.
+const CLOSE_SETTLE: Duration = Duration::from_millis(500);
 
 /// Starts the two watchers of `r`; they end with the session or the remote peer.
 pub(crate) fn watch(inner: Arc<Inner>, r: RemotePeer) {
@@ -65,31 +69,111 @@ async fn on_change(inner: &Arc<Inner>, r: &RemotePeer, from: PeerState, to: Peer
     if to != PeerState::Connected {
         return;
     }
+    // The previous channel is closed only once the new one exists: closing first frees its
+    // stream id while the association may still be resetting that stream, and the engine
+    // can then hand the same id to the new channel, which never opens.
     let old = inner.lock().outs.remove(&peer_id);
+    tracing::debug!(peer = %peer_id, "opening the chat channel");
+    // Subscribed before the channel is asked for, so no transition is missed.
+    let mut left = r.state_changes();
+    let opening = r.open_channel(LABEL, ChannelInit::unreliable(), DataChannelOptions::default()).await;
     if let Some(old) = old {
         old.close().await;
     }
-    let failed = match r.open_channel(LABEL, ChannelInit::unreliable(), DataChannelOptions::default()).await {
-        Ok(dc) => match tokio::time::timeout(OPEN_WAIT, dc.opened()).await {
-            Ok(Ok(())) => {
-                inner.lock().outs.insert(peer_id.clone(), dc);
-                inner.emit(ChatEvent::ChannelOpen { peer_id, label: LABEL }).await;
-                return;
+    let failed = match opening {
+        Ok(dc) => {
+            let opened = tokio::select! {
+                res = tokio::time::timeout(OPEN_WAIT, dc.opened()) => Some(matches!(res, Ok(Ok(())))),
+                _ = left_connected(r, &mut left) => None,
+            };
+            tracing::debug!(peer = %peer_id, ?opened, "chat channel wait ended");
+            match opened {
+                Some(true) => {
+                    inner.lock().outs.insert(peer_id.clone(), dc.clone());
+                    inner.emit(ChatEvent::ChannelOpen { peer_id, label: LABEL }).await;
+                    watch_close(inner, r, dc);
+                    return;
+                }
+                // The SDK is repairing the connection (a channel that does not open makes
+                // it rebuild): the next `connected` opens a new channel, so this one is
+                // dropped without an error; the state change already tells the user.
+                None => {
+                    dc.close().await;
+                    return;
+                }
+                Some(false) => {
+                    dc.close().await;
+                    format!("the channel to {peer_id} did not open")
+                }
             }
-            _ => {
-                dc.close().await;
-                format!("the channel to {peer_id} did not open")
-            }
-        },
+        }
         Err(e) => format!("cannot open a channel to {peer_id}: {e}"),
     };
     inner.emit(ChatEvent::error("channel_failed", failed, Some(&peer_id))).await;
 }
 
+/// Rebuilds the connection if our open chat channel closes while the peer stays
+/// `connected` and we did not close it: the other side never closes our channel, so the
+/// engine dropped it (seen after ICE restarts, when a stream reset hits a reused stream
+/// id). A fresh connection brings a new `connected` and with it a new channel; lines sent
+/// meanwhile are sent again by the receipts.
+fn watch_close(inner: &Arc<Inner>, r: &RemotePeer, dc: DataChannel) {
+    let (i, r) = (inner.clone(), r.clone());
+    inner.tasks.spawn(async move {
+        tokio::select! {
+            _ = dc.closed() => {}
+            _ = i.cancel.cancelled() => return,
+        }
+        if dc.closed_here() {
+            return;
+        }
+        // A connection being replaced closes its channels too; give the SDK a moment to
+        // report that, and act only if this channel is still the one in use.
+        tokio::select! {
+            _ = tokio::time::sleep(CLOSE_SETTLE) => {}
+            _ = i.cancel.cancelled() => return,
+        }
+        let still_ours = i.lock().outs.get(r.id()).is_some_and(|d| d.is_closed());
+        if !still_ours || r.state() != PeerState::Connected {
+            return;
+        }
+        tracing::warn!(peer = %r.id(), "the chat channel closed under a connected peer; rebuilding the connection");
+        r.rebuild().await;
+    });
+}
+
+/// Returns once `r` is no longer `connected`.
+async fn left_connected(r: &RemotePeer, changes: &mut StateChanges) {
+    if r.state() != PeerState::Connected {
+        return;
+    }
+    while let Some(c) = changes.next().await {
+        if c.to != PeerState::Connected {
+            return;
+        }
+    }
+}
+
 async fn read_channel(inner: &Arc<Inner>, from: &str, dc: &DataChannel) {
     while let Some(msg) = dc.recv().await {
         let Message::Text(t) = msg else { continue };
-        let Some(PeerMessage::Chat { id, text }) = PeerMessage::parse(&t) else { continue };
+        let (id, text) = match PeerMessage::parse(&t) {
+            Some(PeerMessage::Chat { id, text }) => (id, text),
+            Some(PeerMessage::Ack { id }) => {
+                let settled = {
+                    let mut g = inner.lock();
+                    g.acks_from.insert(from.to_string());
+                    g.receipts.ack(from, &id)
+                };
+                if settled {
+                    inner.emit(ChatEvent::Delivered { peer_id: from.to_string(), id }).await;
+                }
+                continue;
+            }
+            _ => continue,
+        };
+        // Every copy is acknowledged: the ack of an earlier one may have been lost.
+        send_soon(inner, from, PeerMessage::Ack { id: id.clone() }.to_json());
         if inner.first_sight(&id) {
             let name = inner.name_of(from);
             let ev = ChatEvent::Message {
@@ -103,5 +187,43 @@ async fn read_channel(inner: &Arc<Inner>, from: &str, dc: &DataChannel) {
             };
             inner.emit(ev).await;
         }
+    }
+}
+
+/// Sends `wire` on our open channel to `peer`, if there is one, without waiting.
+fn send_soon(inner: &Arc<Inner>, peer: &str, wire: String) {
+    let dc = inner.lock().outs.get(peer).filter(|dc| dc.is_open()).cloned();
+    if let Some(dc) = dc {
+        inner.tasks.spawn(async move {
+            let _ = dc.send(wire).await;
+        });
+    }
+}
+
+/// Sends lines that wait for an ack again, on whatever channel is open at the time, and
+/// reports the ones whose deadline passed. Ends with the session.
+pub(crate) async fn drive_receipts(inner: Arc<Inner>) {
+    loop {
+        let wake = inner.lock().receipts.next_wake();
+        tokio::select! {
+            _ = sleep_until_opt(wake) => {}
+            _ = inner.receipts_changed.notified() => continue,
+            _ = inner.cancel.cancelled() => return,
+        }
+        let due = inner.lock().receipts.due(tokio::time::Instant::now());
+        for (peer, wire) in due.resend {
+            send_soon(&inner, &peer, wire);
+        }
+        for (peer, id) in due.expired {
+            let msg = format!("a line was not delivered to {peer}: no receipt within {}s", DEADLINE.as_secs());
+            inner.emit(ChatEvent::undelivered("not_delivered", msg, &peer, &id)).await;
+        }
+    }
+}
+
+async fn sleep_until_opt(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }

@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::event::{now_ms, ChatEvent, MessageKind, Via};
+use crate::receipts::{Receipts, DEADLINE};
 use crate::seen::Seen;
 
 /// Longest chat line accepted, in bytes of UTF-8. The chat JSON around it stays well under
@@ -67,6 +68,8 @@ pub enum ChatError {
     TooLong { len: usize, max: usize },
     #[error("the session has ended")]
     Ended,
+    #[error("{0} lines still wait for delivery receipts; wait before sending more")]
+    Backlog(usize),
 }
 
 impl ChatError {
@@ -79,6 +82,7 @@ impl ChatError {
             ChatError::Empty => "empty",
             ChatError::TooLong { .. } => "too_long",
             ChatError::Ended => "ended",
+            ChatError::Backlog(_) => "backlog",
         }
     }
 }
@@ -99,6 +103,10 @@ pub(crate) struct Shared {
     pub(crate) names: HashMap<String, String>,
     pub(crate) seen: Seen,
     pub(crate) left: HashSet<String>,
+    /// Lines sent peer to peer that wait for an ack.
+    pub(crate) receipts: Receipts,
+    /// Peers that acknowledge chat lines (announced in `hello`, or seen acking).
+    pub(crate) acks_from: HashSet<String>,
 }
 
 pub(crate) struct Inner {
@@ -111,6 +119,8 @@ pub(crate) struct Inner {
     sends: TaskTracker,
     counter: AtomicU64,
     fallback: bool,
+    /// Wakes the receipts task when a line starts waiting for its ack.
+    pub(crate) receipts_changed: tokio::sync::Notify,
     /// The runtime the session started on: `send_line` may be called from any thread.
     runtime: tokio::runtime::Handle,
 }
@@ -186,6 +196,7 @@ impl ChatSession {
             sends: TaskTracker::new(),
             counter: AtomicU64::new(0),
             fallback: config.server_fallback,
+            receipts_changed: tokio::sync::Notify::new(),
             runtime: tokio::runtime::Handle::current(),
         });
         let ended = CancellationToken::new();
@@ -194,6 +205,7 @@ impl ChatSession {
             drive(driver).await;
             done.cancel();
         });
+        inner.tasks.spawn(crate::remote::drive_receipts(inner.clone()));
         Ok((ChatSession { inner }, ChatEvents { rx, ended }))
     }
 
@@ -209,8 +221,10 @@ impl ChatSession {
 
     /// Sends one chat line to every peer in the room: over our open channel to it, or,
     /// with `server_fallback`, through the server. Delivery failures for single peers
-    /// arrive later as [`ChatEvent::Error`] (`overflow`, `send_failed`). Callable from
-    /// any thread, inside a runtime or not.
+    /// arrive later as [`ChatEvent::Error`] (`overflow`, `send_failed`, and
+    /// `not_delivered` when a peer that acknowledges lines did not within 10 s); their
+    /// acks arrive as [`ChatEvent::Delivered`]. Callable from any thread, inside a
+    /// runtime or not.
     pub fn send_line(&self, text: &str) -> Result<Sent, ChatError> {
         let inner = &self.inner;
         if inner.cancel.is_cancelled() {
@@ -239,18 +253,33 @@ impl ChatSession {
         let n = inner.counter.fetch_add(1, Ordering::Relaxed) + 1;
         let id = format!("{}-{n}", self.peer_id());
         let chat = PeerMessage::Chat { id: id.clone(), text: text.to_string() };
-        let sent = Sent { id, p2p: p2p.iter().map(|(p, _)| p.clone()).collect(), server: server.clone() };
         let wire = chat.to_json();
+        {
+            // Every copy is tracked or none: a full table refuses the whole line.
+            let mut g = inner.lock();
+            let now = tokio::time::Instant::now();
+            let acking: Vec<&String> = p2p.iter().map(|(p, _)| p).filter(|p| g.acks_from.contains(*p)).collect();
+            if g.receipts.len() + acking.len() > crate::receipts::MAX_PENDING {
+                return Err(ChatError::Backlog(g.receipts.len()));
+            }
+            for p in acking {
+                let _ = g.receipts.track(p, &id, &wire, now);
+            }
+        }
+        inner.receipts_changed.notify_one();
+        let sent = Sent { id: id.clone(), p2p: p2p.iter().map(|(p, _)| p.clone()).collect(), server: server.clone() };
         for (peer_id, dc) in p2p {
-            let (inner, wire) = (self.inner.clone(), wire.clone());
+            let (inner, wire, id) = (self.inner.clone(), wire.clone(), id.clone());
             let task = async move {
                 let kind = match dc.send(wire).await {
                     Ok(()) => return,
                     Err(DataChannelError::Overflow(_)) => "overflow",
                     Err(_) => "send_failed",
                 };
+                // Reported here, so the receipts no longer wait for it.
+                inner.lock().receipts.ack(&peer_id, &id);
                 let msg = format!("a line was not delivered to {peer_id}");
-                inner.emit(ChatEvent::error(kind, msg, Some(&peer_id))).await;
+                inner.emit(ChatEvent::undelivered(kind, msg, &peer_id, &id)).await;
             };
             self.inner.sends.spawn_on(task, &self.inner.runtime);
         }
@@ -276,6 +305,20 @@ impl ChatSession {
         let inner = &self.inner;
         inner.sends.close();
         let _ = tokio::time::timeout(LEAVE_STEP, inner.sends.wait()).await;
+        // Lines still waiting for receipts get their chance (resends go on meanwhile);
+        // what is left is reported before the events end.
+        let settled = tokio::time::timeout(LEAVE_STEP.min(DEADLINE), async {
+            while !inner.lock().receipts.is_empty() && !inner.cancel.is_cancelled() {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        });
+        if settled.await.is_err() {
+            let left = inner.lock().receipts.drain();
+            for (peer, id) in left {
+                let msg = format!("a line was not delivered to {peer}: the session ended before its receipt");
+                inner.emit(ChatEvent::undelivered("not_delivered", msg, &peer, &id)).await;
+            }
+        }
         if !inner.cancel.is_cancelled() {
             let _ = tokio::time::timeout(LEAVE_STEP, inner.peer.leave()).await;
         }
@@ -318,7 +361,7 @@ async fn on_event(inner: &Arc<Inner>, ev: PeerEvent) -> bool {
             inner.emit(ChatEvent::PeerJoined { peer_id: id.clone(), name }).await;
             let hello = inner.clone();
             inner.tasks.spawn(async move {
-                let data = json!({ "type": "hello", "name": hello.name });
+                let data = json!({ "type": "hello", "name": hello.name, "receipts": true });
                 if let Err(e) = hello.peer.send_to(&id, &data).await {
                     hello.emit(ChatEvent::error(e.kind(), format!("hello to {id} failed: {e}"), Some(&id))).await;
                 }
@@ -327,14 +370,19 @@ async fn on_event(inner: &Arc<Inner>, ev: PeerEvent) -> bool {
         }
         PeerEvent::PeerLeft(r) => {
             let id = r.id().to_string();
-            let dc = {
+            let (dc, undelivered) = {
                 let mut g = inner.lock();
                 g.names.remove(&id);
                 g.left.insert(id.clone());
-                g.outs.remove(&id)
+                g.acks_from.remove(&id);
+                (g.outs.remove(&id), g.receipts.peer_gone(&id))
             };
             if let Some(dc) = dc {
                 inner.tasks.spawn(async move { dc.close().await });
+            }
+            for line in undelivered {
+                let msg = format!("a line was not delivered to {id}: they left before acknowledging it");
+                inner.emit(ChatEvent::undelivered("not_delivered", msg, &id, &line)).await;
             }
             inner.emit(ChatEvent::PeerLeft { peer_id: id }).await;
         }
@@ -342,7 +390,8 @@ async fn on_event(inner: &Arc<Inner>, ev: PeerEvent) -> bool {
         PeerEvent::Signalling(s) => inner.emit(ChatEvent::Signalling { state: s.as_str() }).await,
         PeerEvent::Error(e) => {
             let fatal = e.is_fatal();
-            let ev = ChatEvent::Error { kind: e.kind().to_string(), message: e.to_string(), peer_id: None, fatal };
+            let ev =
+                ChatEvent::Error { kind: e.kind().to_string(), message: e.to_string(), peer_id: None, id: None, fatal };
             inner.emit(ev).await;
             if fatal {
                 return false;
@@ -361,6 +410,9 @@ async fn on_server_message(inner: &Arc<Inner>, from: String, data: Value) {
                 let mut g = inner.lock();
                 if !g.left.contains(&from) {
                     g.names.insert(from.clone(), n.to_string());
+                    if data.get("receipts") == Some(&Value::Bool(true)) {
+                        g.acks_from.insert(from.clone());
+                    }
                 }
             }
             (MessageKind::Hello, None, data.to_string())

@@ -140,6 +140,8 @@ struct Inner {
     phase: watch::Receiver<Phase>,
     incoming: Mutex<mpsc::Receiver<Message>>,
     closed_here: std::sync::atomic::AtomicBool,
+    /// The engine closed the channel before it ever opened (this side did not close it).
+    open_failed: std::sync::atomic::AtomicBool,
 }
 
 /// A DataChannel with backpressure-aware sends. Cheap to clone.
@@ -190,12 +192,15 @@ impl DataChannel {
             phase,
             incoming: Mutex::new(msg_rx),
             closed_here: std::sync::atomic::AtomicBool::new(false),
+            open_failed: std::sync::atomic::AtomicBool::new(false),
         });
         let weak = Arc::downgrade(&inner);
         tokio::spawn(async move {
+            let mut was_open = open;
             while let Some(ev) = raw.next_event().await {
                 match ev {
                     ChannelEvent::Open => {
+                        was_open = true;
                         let _ = phase_tx.send(Phase::Open);
                     }
                     ChannelEvent::Text(t) => {
@@ -214,6 +219,12 @@ impl DataChannel {
                         }
                     }
                     ChannelEvent::Closed => break,
+                }
+            }
+            if let Some(i) = weak.upgrade() {
+                // Decided before `Closed` is published, so whoever sees `Closed` sees this.
+                if !was_open && !i.closed_here.load(Ordering::Acquire) {
+                    i.open_failed.store(true, Ordering::Release);
                 }
             }
             let _ = phase_tx.send(Phase::Closed);
@@ -265,6 +276,16 @@ impl DataChannel {
             }
             if phase.changed().await.is_err() {
                 return Err(DataChannelError::Closed);
+            }
+        }
+    }
+
+    /// Waits until the channel has closed (at either end, or with its connection).
+    pub async fn closed(&self) {
+        let mut phase = self.inner.phase.clone();
+        while *phase.borrow_and_update() != Phase::Closed {
+            if phase.changed().await.is_err() {
+                return;
             }
         }
     }
@@ -342,5 +363,10 @@ impl DataChannel {
     /// Whether this side closed the channel.
     pub fn closed_here(&self) -> bool {
         self.inner.closed_here.load(Ordering::Acquire)
+    }
+
+    /// Whether the engine closed the channel before it opened (not this side).
+    pub(crate) fn open_failed(&self) -> bool {
+        self.inner.open_failed.load(Ordering::Acquire)
     }
 }

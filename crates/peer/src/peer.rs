@@ -196,6 +196,16 @@ impl Core {
             }
         }
         self.drop_all(false).await;
+        // A command whose sender got its slot before the loop ended may still be on its
+        // way; dropping the receiver would strand it (and its caller) in the channel.
+        // After `close`, `recv` waits for such sends and then ends.
+        cmds.close();
+        while let Some(cmd) = cmds.recv().await {
+            match cmd {
+                CoreCmd::Remotes(reply) => drop(reply.send(Vec::new())),
+                CoreCmd::Left(reply) | CoreCmd::Close(reply) => drop(reply.send(())),
+            }
+        }
     }
 
     /// Closes every remote peer; with `announce`, the app gets `PeerLeft` for each.

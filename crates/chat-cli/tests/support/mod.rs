@@ -10,6 +10,8 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, Command};
 use tokio::sync::mpsc;
 
+pub mod netns;
+
 pub const KEY: &str = "pk_test_cli";
 pub const WAIT: Duration = Duration::from_secs(20);
 pub const BIN: &str = env!("CARGO_BIN_EXE_chat-cli");

@@ -198,6 +198,14 @@ impl Task {
         }
         self.close_conn().await;
         self.set_state(PeerState::Closed);
+        // Commands already on their way get an answer rather than being stranded in the
+        // channel (after `close`, `recv` waits for sends in flight, then ends).
+        cmds.close();
+        while let Some(cmd) = cmds.recv().await {
+            if let RemoteCmd::OpenChannel { reply, .. } = cmd {
+                let _ = reply.send(Err(OpenChannelError::Closed));
+            }
+        }
     }
 
     fn set_state(&mut self, to: PeerState) {
@@ -343,14 +351,19 @@ impl Task {
                         Err(e) => Err(OpenChannelError::Engine(e.0)),
                     },
                 };
-                if let Ok(dc) = &result {
-                    self.watch_open(dc.clone());
+                match &result {
+                    Ok(dc) => {
+                        tracing::debug!(peer = %self.id, gen = self.gen, label = dc.label(), "channel opening");
+                        self.watch_open(dc.clone());
+                    }
+                    Err(e) => tracing::debug!(peer = %self.id, gen = self.gen, error = %e, "channel not opened"),
                 }
                 let _ = reply.send(result);
             }
             RemoteCmd::RestartIce => self.restart_ice().await,
             RemoteCmd::Rebuild => self.rebuild().await,
             RemoteCmd::ChannelStuck { gen } => {
+                tracing::debug!(peer = %self.id, gen, now = self.gen, state = self.state.as_str(), "channel stuck");
                 if gen == self.gen && self.state == PeerState::Connected {
                     tracing::warn!(peer = %self.id, gen, "a new channel did not open; rebuilding the connection");
                     self.rebuild().await;
@@ -423,10 +436,14 @@ impl Task {
     fn watch_open(&self, dc: DataChannel) {
         let (gen, tx) = (self.gen, self.self_cmd.clone());
         tokio::spawn(async move {
-            if let Err(_) | Ok(Err(_)) = tokio::time::timeout(CHANNEL_OPEN_DEADLINE, dc.opened()).await {
-                if dc.closed_here() {
-                    return;
-                }
+            let stuck = match tokio::time::timeout(CHANNEL_OPEN_DEADLINE, dc.opened()).await {
+                Ok(Ok(())) => false,
+                // Closed before opening: by the engine (a failed open), or by the app.
+                Ok(Err(_)) => dc.open_failed(),
+                Err(_) => !dc.closed_here(),
+            };
+            if stuck {
+                tracing::debug!(gen, label = dc.label(), "channel did not open");
                 if let Some(tx) = tx.upgrade() {
                     let _ = tx.send(RemoteCmd::ChannelStuck { gen }).await;
                 }

@@ -1,0 +1,120 @@
+//! A network cut between two chat-cli peers on separate hosts (network namespaces joined
+//! by veth pairs; needs root, as CI runs). The signalling server stays reachable; only
+//! the peer-to-peer link goes down. The SDK recovers by itself, the user sees the state,
+//! and a line typed during the cut is either delivered (resent once the path is back) or
+//! reported as not delivered: never silently lost.
+
+mod support;
+
+use std::time::Duration;
+
+use serde_json::Value;
+use signal_server::Server;
+use support::netns::TwoHosts;
+use support::*;
+use tokio::time::Instant;
+
+async fn start(hosts: &TwoHosts, port: u16) -> (Cli, Cli) {
+    let mut peers = Vec::new();
+    for (ns, gw, name) in [(&hosts.a, &hosts.gw_a, "alice"), (&hosts.b, &hosts.gw_b, "bob")] {
+        let mut cmd = TwoHosts::command(ns, BIN);
+        let url = format!("ws://{gw}:{port}/v1");
+        cmd.args(["--url", &url, "--key", KEY, "--room", "lobby", "--name", name, "--json"]);
+        peers.push(Cli::spawn(cmd).await);
+    }
+    let (mut a, mut b) = (peers.remove(0), peers.remove(0));
+    a.expect("channel-open", |_| true).await;
+    b.expect("channel-open", |_| true).await;
+    (a, b)
+}
+
+async fn server() -> signal_server::ServerHandle {
+    let mut cfg = config("");
+    cfg.listen = "0.0.0.0:0".parse().unwrap();
+    Server::spawn(cfg).await.unwrap()
+}
+
+/// What became of one line: delivered (`to` printed it and `from` got the receipt) or
+/// reported by `from` as an error. Panics if neither happens within `wait`.
+async fn fate(from: &mut Cli, to: &mut Cli, line: &str, wait: Duration) -> &'static str {
+    let deadline = Instant::now() + wait;
+    let (mut arrived, mut acked) = (false, false);
+    let mut seen = Vec::new();
+    loop {
+        tokio::select! {
+            v = to.events.recv() => {
+                let v: Value = v.expect("receiver output continues");
+                arrived |= v["event"] == "message" && v["text"] == line;
+                seen.push(format!("to: {v}"));
+            }
+            v = from.events.recv() => {
+                let v: Value = v.expect("sender output continues");
+                if v["event"] == "error" {
+                    return "reported";
+                }
+                acked |= v["event"] == "delivered";
+                seen.push(format!("from: {v}"));
+            }
+            _ = tokio::time::sleep_until(deadline) => panic!("{line:?}: neither delivered nor reported; saw {seen:#?}"),
+        }
+        if arrived && acked {
+            return "delivered";
+        }
+    }
+}
+
+/// Says numbered lines until one is delivered, within `wait`.
+async fn chat_works(from: &mut Cli, to: &mut Cli, text: &str, wait: Duration) {
+    let deadline = Instant::now() + wait;
+    for n in 0.. {
+        let line = format!("{text} #{n}");
+        from.say(&line).await;
+        let left = deadline.saturating_duration_since(Instant::now()).max(Duration::from_secs(1));
+        if fate(from, to, &line, left.min(Duration::from_secs(15))).await == "delivered" {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{text:?}: no line got through within {wait:?}");
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_five_second_cut_heals_and_the_line_typed_meanwhile_is_not_lost() {
+    let hosts = TwoHosts::create();
+    let s = server().await;
+    let (mut a, mut b) = start(&hosts, s.addr().port()).await;
+    chat_works(&mut a, &mut b, "before the cut", Duration::from_secs(10)).await;
+
+    hosts.cut();
+    a.say("typed during a short cut").await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    hosts.restore();
+    // Resent every second until acked: the path is back within its 10 s deadline, but
+    // ICE may still be repairing it, so a report is an acceptable fate too.
+    let fate = fate(&mut a, &mut b, "typed during a short cut", Duration::from_secs(20)).await;
+    eprintln!("the line typed during the 5 s cut was {fate}");
+    chat_works(&mut a, &mut b, "after the short cut", Duration::from_secs(45)).await;
+    chat_works(&mut b, &mut a, "and back", Duration::from_secs(45)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sixty_second_cut_is_seen_reported_and_recovered_from() {
+    let hosts = TwoHosts::create();
+    let s = server().await;
+    let (mut a, mut b) = start(&hosts, s.addr().port()).await;
+    chat_works(&mut b, &mut a, "before the cut", Duration::from_secs(10)).await;
+
+    hosts.cut();
+    let cut_at = Instant::now();
+    // The person sees it: the peer leaves `connected`.
+    a.expect_within(Duration::from_secs(30), "state-change", |v| v["to"] == "reconnecting").await;
+    eprintln!("alice saw the cut after {:?}", cut_at.elapsed());
+    a.say("typed during a long cut").await;
+    assert_eq!(fate(&mut a, &mut b, "typed during a long cut", Duration::from_secs(15)).await, "reported");
+    tokio::time::sleep(Duration::from_secs(60).saturating_sub(cut_at.elapsed())).await;
+    hosts.restore();
+    let back = Instant::now();
+    chat_works(&mut a, &mut b, "after the long cut", Duration::from_secs(90)).await;
+    eprintln!("chat worked again {:?} after the link came back", back.elapsed());
+    chat_works(&mut b, &mut a, "and back", Duration::from_secs(30)).await;
+}
