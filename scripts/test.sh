@@ -23,6 +23,9 @@ fi
 log "cargo test (private D-Bus session with an unlocked gnome-keyring, virtual display)"
 scripts/with-keyring.sh xvfb-run -a -s "-screen 0 1280x800x24" cargo test --workspace --locked
 
+log "fuzz smoke run (20 s per target; scripts/fuzz.sh without --smoke for the long runs)"
+scripts/fuzz.sh --smoke
+
 log "bundles: build, check, install, chat with the installed app, uninstall"
 scripts/bundle-test.sh
 
