@@ -9,6 +9,7 @@ mod app;
 mod engine;
 mod fanout;
 mod idle;
+mod load;
 mod machine;
 mod proc;
 mod recovery;
@@ -31,8 +32,8 @@ struct Args {
     /// Path of the signal-server binary (default: next to this binary).
     #[arg(long)]
     server: Option<PathBuf>,
-    /// Which rows to run: all, server (memory, relay, fan-out), relay, fanout, engine,
-    /// recovery, app.
+    /// Which rows to run: all, server (memory, relay, fan-out), relay, fanout, load,
+    /// engine, recovery, app.
     #[arg(long, default_value = "all")]
     rows: String,
     /// Tiny sizes for every row (CI smoke run).
@@ -138,6 +139,18 @@ async fn main() -> anyhow::Result<()> {
         let l = table::fanout_row(&f);
         println!("{l}");
         lines.push(l);
+    }
+    if args.rows == "all" || args.rows == "load" {
+        let sizes = if args.smoke {
+            load::Sizes { connections: 300, rate: 200, duration: std::time::Duration::from_secs(2) }
+        } else {
+            load::Sizes { connections: args.connections, rate: 1_000, duration: std::time::Duration::from_secs(60) }
+        };
+        let l = load::run(&server, &sizes).await?;
+        stalled |= l.dropped > 0 || l.duplicated > 0;
+        let line = table::load_row(&l, 10, sizes.duration.as_secs());
+        println!("{line}");
+        lines.push(line);
     }
     if args.rows == "all" || args.rows == "app" {
         let app = args.app.clone().unwrap_or_else(|| proc::sibling_binary("peerchat"));

@@ -210,3 +210,30 @@ pub fn fanout_row(f: &Fanout) -> String {
         "–",
     )
 }
+
+pub fn load_row(l: &crate::load::Load, rooms_of: usize, secs: u64) -> String {
+    row(
+        &format!(
+            "load on one server: {} connections in rooms of {rooms_of}, `send` at {:.0} msg/s for {secs} s (connected in {:.1} s)",
+            l.connected,
+            l.offered_rate,
+            l.connect_time.as_secs_f64()
+        ),
+        &format!(
+            "{} sent, {} received: {} dropped, {} duplicated, {} errors; latency p50 {:.2} / p99 {:.2} / max {:.2} ms; server RSS {:.0} MiB",
+            l.sent,
+            l.received,
+            l.dropped,
+            l.duplicated,
+            l.errors,
+            ms(&l.latency, 50.0),
+            ms(&l.latency, 99.0),
+            ms(&l.latency, 100.0),
+            l.server_rss_kib as f64 / 1024.0
+        ),
+        "–",
+        "–",
+        "–",
+        "–",
+    )
+}
