@@ -60,7 +60,9 @@ async fn connect(url: &str, room: usize) -> anyhow::Result<(Ws, String)> {
     let mut id = String::new();
     let subscribe = format!(r#"{{"type":"subscribe","channel":"load-{room}","name":"n","requestId":"s"}}"#);
     loop {
-        let m = tokio::time::timeout(Duration::from_secs(30), ws.next()).await?.ok_or_else(|| anyhow::anyhow!("closed"))??;
+        let m = tokio::time::timeout(Duration::from_secs(30), ws.next())
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("closed"))??;
         let text = m.to_text().unwrap_or_default();
         if id.is_empty() {
             let v: Value = serde_json::from_str(text)?;
@@ -128,7 +130,8 @@ pub async fn run(server: &Path, s: &Sizes) -> anyhow::Result<Load> {
     }
     drop(pending);
     let connect_time = t0.elapsed();
-    let mut clients: Vec<(SplitSink<Ws, Message>, String)> = clients.into_iter().map(|c| c.expect("connected")).collect();
+    let mut clients: Vec<(SplitSink<Ws, Message>, String)> =
+        clients.into_iter().map(|c| c.expect("connected")).collect();
     let ids: Vec<String> = clients.iter().map(|c| c.1.clone()).collect();
 
     let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / s.rate as f64));
