@@ -30,6 +30,7 @@ if [[ "$version" != *" 0.13."* ]]; then
   cargo install cargo-fuzz --locked --version '^0.13'
 fi
 
+logs="$(mktemp -d)"
 cd fuzz
 log "building the fuzz targets"
 cargo fuzz build -s none -O
@@ -42,12 +43,12 @@ for target in frame signal config; do
     dirs=("$scratch/$target" corpus/"$target")
   fi
   if ! cargo fuzz run -s none -O "$target" "${dirs[@]}" -- \
-      -max_total_time="$seconds" -print_final_stats=1 -max_len=65536 2>"/tmp/fuzz-$target.log"; then
+      -max_total_time="$seconds" -print_final_stats=1 -max_len=65536 2>"$logs/$target.log"; then
     status=1
-    tail -40 "/tmp/fuzz-$target.log" >&2
+    tail -40 "$logs/$target.log" >&2
     log "$target found a failure; the input is in fuzz/artifacts/$target/"
   fi
-  grep -E '^stat::(number_of_executed_units|peak_rss_mb|new_units_added)' "/tmp/fuzz-$target.log" | sed "s/^/$target /" >&2 || true
+  grep -a -E '^stat::(number_of_executed_units|peak_rss_mb|new_units_added)' "$logs/$target.log" | sed "s/^/$target /" >&2 || true
 done
-[ -n "$scratch" ] && rm -rf "$scratch"
+rm -rf "$logs" ${scratch:+"$scratch"}
 exit $status
