@@ -6,17 +6,9 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::Value;
-use signal_server::{Server, ServerHandle};
+use signal_server::Server;
 use support::*;
 use tokio::process::Command;
-
-async fn pair(s: &ServerHandle) -> (Cli, Cli) {
-    let mut a = Cli::start(&s.url(), KEY, "alice").await;
-    let mut b = Cli::start(&s.url(), KEY, "bob").await;
-    a.expect("channel-open", |_| true).await;
-    b.expect("channel-open", |_| true).await;
-    (a, b)
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_processes_chat_peer_to_peer_and_leave_cleanly() {
@@ -53,7 +45,7 @@ async fn chat_continues_across_a_server_restart() {
     let secret = "secret = \"chat-cli-restart-secret-000\"";
     let first = Server::spawn(config(secret)).await.unwrap();
     let addr = first.addr();
-    let (mut a, mut b) = pair(&first).await;
+    let (mut a, mut b) = pair(&first.url()).await;
     first.shutdown();
     first.stopped().await;
     a.expect("signalling", |v| v["state"] == "reconnecting").await;
@@ -71,7 +63,7 @@ async fn chat_continues_across_a_server_restart() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_peer_process_leaves_after_the_grace_period() {
     let s = Server::spawn(config("grace_period_secs = 2")).await.unwrap();
-    let (mut a, mut b) = pair(&s).await;
+    let (mut a, mut b) = pair(&s.url()).await;
     let b_id = b.id.clone();
     b.child.start_kill().unwrap();
     let _ = b.child.wait().await;
@@ -127,7 +119,7 @@ async fn a_bad_key_or_url_exits_non_zero_with_a_clear_message() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_frozen_peer_is_detected_and_the_connection_recovers() {
     let s = Server::spawn(config("")).await.unwrap();
-    let (mut a, mut b) = pair(&s).await;
+    let (mut a, mut b) = pair(&s.url()).await;
     let pid = b.child.id().unwrap().to_string();
     let signal = |sig: &str| std::process::Command::new("kill").args([sig, &pid]).status().unwrap();
     assert!(signal("-STOP").success());

@@ -115,14 +115,6 @@ async fn drain_for(c: &mut Cli, d: Duration) -> Vec<Value> {
     seen
 }
 
-async fn pair(url: &str) -> (Cli, Cli) {
-    let mut a = Cli::start(url, KEY, "alice").await;
-    let mut b = Cli::start(url, KEY, "bob").await;
-    a.expect("channel-open", |_| true).await;
-    b.expect("channel-open", |_| true).await;
-    (a, b)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_peer_frozen_for_40_seconds_comes_back_with_presence_and_sockets_intact() {
     let s = Server::spawn(config("")).await.unwrap();

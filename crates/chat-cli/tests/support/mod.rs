@@ -21,6 +21,15 @@ pub fn config(server_fields: &str) -> Config {
     Config::build(FileConfig::parse(&text, "t").unwrap(), Some("127.0.0.1:0".into()), vec![]).unwrap()
 }
 
+/// Alice and Bob in room "lobby" of the server at `url`, each with its channel open.
+pub async fn pair(url: &str) -> (Cli, Cli) {
+    let mut a = Cli::start(url, KEY, "alice").await;
+    let mut b = Cli::start(url, KEY, "bob").await;
+    a.expect("channel-open", |_| true).await;
+    b.expect("channel-open", |_| true).await;
+    (a, b)
+}
+
 pub struct Cli {
     pub child: Child,
     pub stdin: Option<ChildStdin>,
