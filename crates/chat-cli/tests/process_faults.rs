@@ -32,11 +32,12 @@ fn sockets(pid: u32) -> usize {
         .count()
 }
 
-/// Waits up to 10 s for `pid` to hold `expected` sockets (a closed connection's sockets
-/// go with its engine tasks, a moment after the close); the counts seen, if it never does.
+/// Waits up to 30 s for `pid` to hold `expected` sockets (a replaced connection's sockets
+/// go with its engine tasks, some time after the close; a leak never goes); the counts
+/// seen, if it never does.
 async fn sockets_settle(pid: u32, expected: usize) -> Result<(), Vec<usize>> {
     let mut seen = Vec::new();
-    for _ in 0..50 {
+    for _ in 0..150 {
         let n = sockets(pid);
         if n == expected {
             return Ok(());

@@ -62,6 +62,22 @@ impl Receipts {
         Ok(())
     }
 
+    /// Starts waiting for line `id` to reach `peer`, which has no open channel yet: the
+    /// first copy goes out at the next [`Receipts::kick`] for that peer (its channel
+    /// opened), or with the resends.
+    pub fn queue(&mut self, peer: &str, id: &str, wire: &str, now: Instant) -> Result<(), Full> {
+        self.track(peer, id, wire, now)
+    }
+
+    /// `peer`'s channel just opened: everything waiting for it is due now.
+    pub fn kick(&mut self, peer: &str, now: Instant) {
+        for ((p, _), line) in self.pending.iter_mut() {
+            if p == peer {
+                line.next = now;
+            }
+        }
+    }
+
     /// An ack arrived; true if it settled a pending line (false for repeats and strays).
     pub fn ack(&mut self, peer: &str, id: &str) -> bool {
         let settled = self.pending.remove(&(peer.to_string(), id.to_string())).is_some();
@@ -169,6 +185,19 @@ mod tests {
         assert!(d.resend.is_empty());
         assert!(r.is_empty());
         assert!(!r.ack("bob", "a-1"), "a late ack after the report settles nothing");
+    }
+
+    #[test]
+    fn a_kick_makes_one_peers_lines_due_at_once() {
+        let (mut r, t) = (Receipts::default(), t0());
+        r.queue("bob", "a-1", "x", t).unwrap();
+        r.queue("cy", "a-2", "y", t).unwrap();
+        assert_eq!(r.due(t), Due::default(), "a queued line waits for its peer's channel");
+        r.kick("bob", t + RESEND / 10);
+        assert_eq!(r.next_wake(), Some(t + RESEND / 10));
+        let d = r.due(t + RESEND / 10);
+        assert_eq!(d.resend, vec![("bob".to_string(), "x".to_string())]);
+        assert_eq!(r.due(t + RESEND / 5), Due::default(), "then the usual interval again");
     }
 
     #[test]

@@ -89,7 +89,13 @@ async fn on_change(inner: &Arc<Inner>, r: &RemotePeer, from: PeerState, to: Peer
             tracing::debug!(peer = %peer_id, ?opened, "chat channel wait ended");
             match opened {
                 Some(true) => {
-                    inner.lock().outs.insert(peer_id.clone(), dc.clone());
+                    {
+                        let mut g = inner.lock();
+                        g.outs.insert(peer_id.clone(), dc.clone());
+                        // Lines that waited for this channel go out now.
+                        g.receipts.kick(&peer_id, tokio::time::Instant::now());
+                    }
+                    inner.receipts_changed.notify_one();
                     inner.emit(ChatEvent::ChannelOpen { peer_id, label: LABEL }).await;
                     watch_close(inner, r, dc);
                     return;

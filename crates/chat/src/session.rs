@@ -87,12 +87,15 @@ impl ChatError {
     }
 }
 
-/// Where a line went: peer ids reached over a DataChannel, and through the server.
+/// Where a line went: peer ids reached over a DataChannel, through the server, and
+/// peers it waits for (they acknowledge lines, and their channel is being re-opened: the
+/// line goes out when it opens, or is reported `not_delivered`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sent {
     pub id: String,
     pub p2p: Vec<String>,
     pub server: Vec<String>,
+    pub queued: Vec<String>,
 }
 
 #[derive(Default)]
@@ -236,18 +239,19 @@ impl ChatSession {
         if text.len() > MAX_TEXT_BYTES {
             return Err(ChatError::TooLong { len: text.len(), max: MAX_TEXT_BYTES });
         }
-        let (p2p, server): (Vec<(String, DataChannel)>, Vec<String>) = {
+        let (p2p, server, queued): (Vec<(String, DataChannel)>, Vec<String>, Vec<String>) = {
             let g = inner.lock();
             let p2p: Vec<_> =
                 g.outs.iter().filter(|(_, dc)| dc.is_open()).map(|(p, dc)| (p.clone(), dc.clone())).collect();
-            let server = if inner.fallback {
-                g.names.keys().filter(|p| !p2p.iter().any(|(q, _)| q == *p)).cloned().collect()
+            let rest = g.names.keys().filter(|p| !p2p.iter().any(|(q, _)| q == *p)).cloned();
+            let (server, queued) = if inner.fallback {
+                (rest.collect(), Vec::new())
             } else {
-                Vec::new()
+                (Vec::new(), rest.filter(|p| g.acks_from.contains(p)).collect())
             };
-            (p2p, server)
+            (p2p, server, queued)
         };
-        if p2p.is_empty() && server.is_empty() {
+        if p2p.is_empty() && server.is_empty() && queued.is_empty() {
             return Err(ChatError::NoPeers);
         }
         let n = inner.counter.fetch_add(1, Ordering::Relaxed) + 1;
@@ -259,15 +263,19 @@ impl ChatSession {
             let mut g = inner.lock();
             let now = tokio::time::Instant::now();
             let acking: Vec<&String> = p2p.iter().map(|(p, _)| p).filter(|p| g.acks_from.contains(*p)).collect();
-            if g.receipts.len() + acking.len() > crate::receipts::MAX_PENDING {
+            if g.receipts.len() + acking.len() + queued.len() > crate::receipts::MAX_PENDING {
                 return Err(ChatError::Backlog(g.receipts.len()));
             }
             for p in acking {
                 let _ = g.receipts.track(p, &id, &wire, now);
             }
+            for p in &queued {
+                let _ = g.receipts.queue(p, &id, &wire, now);
+            }
         }
         inner.receipts_changed.notify_one();
-        let sent = Sent { id: id.clone(), p2p: p2p.iter().map(|(p, _)| p.clone()).collect(), server: server.clone() };
+        let p2p_ids = p2p.iter().map(|(p, _)| p.clone()).collect();
+        let sent = Sent { id: id.clone(), p2p: p2p_ids, server: server.clone(), queued };
         for (peer_id, dc) in p2p {
             let (inner, wire, id) = (self.inner.clone(), wire.clone(), id.clone());
             let task = async move {
