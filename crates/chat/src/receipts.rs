@@ -9,7 +9,7 @@
 //! peer is open then, and after [`DEADLINE`] reports it as not delivered (at once when the
 //! peer leaves). Receivers drop repeated ids, so a copy is never shown twice.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -41,8 +41,6 @@ pub struct Due {
 #[derive(Default)]
 pub struct Receipts {
     pending: BTreeMap<(String, String), Pending>,
-    /// Per peer, how many of `pending` are theirs (for `peer_gone` and limits).
-    per_peer: HashMap<String, usize>,
 }
 
 /// The ack table is full.
@@ -56,20 +54,12 @@ impl Receipts {
             return Err(Full);
         }
         let p = Pending { wire: wire.to_string(), give_up: now + DEADLINE, next: now + RESEND };
-        if self.pending.insert((peer.to_string(), id.to_string()), p).is_none() {
-            *self.per_peer.entry(peer.to_string()).or_default() += 1;
-        }
+        self.pending.insert((peer.to_string(), id.to_string()), p);
         Ok(())
     }
 
-    /// Starts waiting for line `id` to reach `peer`, which has no open channel yet: the
-    /// first copy goes out at the next [`Receipts::kick`] for that peer (its channel
-    /// opened), or with the resends.
-    pub fn queue(&mut self, peer: &str, id: &str, wire: &str, now: Instant) -> Result<(), Full> {
-        self.track(peer, id, wire, now)
-    }
-
-    /// `peer`'s channel just opened: everything waiting for it is due now.
+    /// `peer`'s channel just opened: everything waiting for it (lines tracked while it had
+    /// no open channel, and any not acked yet) is due now.
     pub fn kick(&mut self, peer: &str, now: Instant) {
         for ((p, _), line) in self.pending.iter_mut() {
             if p == peer {
@@ -80,11 +70,7 @@ impl Receipts {
 
     /// An ack arrived; true if it settled a pending line (false for repeats and strays).
     pub fn ack(&mut self, peer: &str, id: &str) -> bool {
-        let settled = self.pending.remove(&(peer.to_string(), id.to_string())).is_some();
-        if settled {
-            self.forget_one(peer);
-        }
-        settled
+        self.pending.remove(&(peer.to_string(), id.to_string())).is_some()
     }
 
     /// Copies to send again and lines to give up on at `now`.
@@ -101,7 +87,6 @@ impl Receipts {
         }
         for key in gone {
             self.pending.remove(&key);
-            self.forget_one(&key.0);
             due.expired.push(key);
         }
         due
@@ -109,9 +94,6 @@ impl Receipts {
 
     /// The peer left: every line still waiting for it is undelivered; their ids.
     pub fn peer_gone(&mut self, peer: &str) -> Vec<String> {
-        if self.per_peer.remove(peer).is_none() {
-            return Vec::new();
-        }
         let keys: Vec<_> = self.pending.keys().filter(|(p, _)| p == peer).cloned().collect();
         keys.into_iter()
             .map(|k| {
@@ -123,7 +105,6 @@ impl Receipts {
 
     /// Removes every waiting line; their `(peer, id)`.
     pub fn drain(&mut self) -> Vec<(String, String)> {
-        self.per_peer.clear();
         std::mem::take(&mut self.pending).into_keys().collect()
     }
 
@@ -139,15 +120,6 @@ impl Receipts {
 
     pub fn is_empty(&self) -> bool {
         self.pending.is_empty()
-    }
-
-    fn forget_one(&mut self, peer: &str) {
-        if let Some(n) = self.per_peer.get_mut(peer) {
-            *n -= 1;
-            if *n == 0 {
-                self.per_peer.remove(peer);
-            }
-        }
     }
 }
 
@@ -190,8 +162,8 @@ mod tests {
     #[test]
     fn a_kick_makes_one_peers_lines_due_at_once() {
         let (mut r, t) = (Receipts::default(), t0());
-        r.queue("bob", "a-1", "x", t).unwrap();
-        r.queue("cy", "a-2", "y", t).unwrap();
+        r.track("bob", "a-1", "x", t).unwrap();
+        r.track("cy", "a-2", "y", t).unwrap();
         assert_eq!(r.due(t), Due::default(), "a queued line waits for its peer's channel");
         r.kick("bob", t + RESEND / 10);
         assert_eq!(r.next_wake(), Some(t + RESEND / 10));

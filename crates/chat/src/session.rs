@@ -270,7 +270,7 @@ impl ChatSession {
                 let _ = g.receipts.track(p, &id, &wire, now);
             }
             for p in &queued {
-                let _ = g.receipts.queue(p, &id, &wire, now);
+                let _ = g.receipts.track(p, &id, &wire, now);
             }
         }
         inner.receipts_changed.notify_one();
