@@ -12,7 +12,7 @@
     joined: null,
     myId: null,
     peers: new Map(), // peerId -> { name, state, channelOpen, li }
-    lines: new Map(), // our chat line id -> its <li>, for delivery marks
+    marks: new window.PeerchatMarks(), // delivery marks on our own lines (marks.js)
   };
 
   // Messages the person sees for each error kind; anything else shows the backend's text.
@@ -223,7 +223,7 @@
     ui.peers.clear();
     $("peer-list").replaceChildren();
     $("message-log").replaceChildren();
-    ui.lines.clear();
+    ui.marks.clear();
     $("peer-empty").hidden = false;
     $("reconnecting-banner").hidden = true;
     show($("chat-error"), "");
@@ -348,10 +348,7 @@
     li.dataset.testid = "message";
     li.dataset.via = via;
     if (from) li.dataset.from = from;
-    if (id) {
-      li.dataset.id = id;
-      ui.lines.set(id, li);
-    }
+    if (id) li.dataset.id = id;
     const head = document.createElement("div");
     head.className = "msg-head";
     const who = document.createElement("span");
@@ -379,17 +376,14 @@
     body.textContent = text;
     li.append(head, body);
     appendLog(li);
+    // After the status span exists: a receipt may already have come for this line.
+    if (id) ui.marks.attach(id, li);
   }
 
   // Delivery of our own lines: a receipt from any peer marks the line delivered; a peer
   // it did not reach marks it failed (that wins, so a partial failure stays visible).
   function markLine(id, state, text, title) {
-    const li = id && ui.lines.get(id);
-    if (!li || li.dataset.delivery === "failed") return;
-    const status = li.querySelector(".msg-status");
-    li.dataset.delivery = state;
-    status.textContent = text;
-    status.title = title;
+    ui.marks.mark(id, { state, text, title });
   }
 
   function addSystem(text) {
@@ -405,7 +399,7 @@
     log.append(li);
     while (log.children.length > 1000) {
       const old = log.firstElementChild;
-      if (old.dataset.id) ui.lines.delete(old.dataset.id);
+      if (old.dataset.id) ui.marks.detach(old.dataset.id);
       old.remove();
     }
     if (atEnd) log.scrollTop = log.scrollHeight;

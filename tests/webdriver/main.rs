@@ -6,6 +6,7 @@
 mod support;
 mod wd;
 
+mod a_receipt_before_its_line_still_marks_it;
 mod bad_key_is_explained;
 mod closing_a_window_removes_its_peer;
 mod first_run_key_is_kept_in_the_keyring;
