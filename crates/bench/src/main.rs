@@ -16,6 +16,7 @@ mod recovery;
 mod reference;
 mod relay;
 mod stats;
+mod stranded;
 mod table;
 mod udp;
 
@@ -33,9 +34,15 @@ struct Args {
     #[arg(long)]
     server: Option<PathBuf>,
     /// Which rows to run: all, server (memory, relay, fan-out), relay, fanout, load,
-    /// engine, recovery, app.
+    /// engine, stranded, recovery, app.
     #[arg(long, default_value = "all")]
     rows: String,
+    /// Fresh connections the `stranded` row sends 200,000 small messages over.
+    #[arg(long, default_value_t = 40)]
+    trials: usize,
+    /// Size of each message in the `stranded` row.
+    #[arg(long, default_value_t = 1)]
+    stranded_bytes: usize,
     /// Tiny sizes for every row (CI smoke run).
     #[arg(long)]
     smoke: bool,
@@ -85,6 +92,13 @@ async fn main() -> anyhow::Result<()> {
             println!("{l}");
             lines.push(l);
         }
+    }
+    if args.rows == "all" || args.rows == "stranded" {
+        let (runs, messages) = if args.smoke { (3, 2_000) } else { (args.trials, 200_000) };
+        let t = stranded::run(runs, messages, args.stranded_bytes.max(1)).await?;
+        let l = stranded::row(&t);
+        println!("{l}");
+        lines.push(l);
     }
     if args.rows == "all" || args.rows == "recovery" {
         let sizes = if args.smoke {
@@ -192,14 +206,14 @@ async fn relay_rows(server: &std::path::Path, root: &std::path::Path, smoke: boo
     let ours_target = idle::Target::Ours(server);
     let (mut child, base) = idle::spawn(&ours_target, Some(&cfg))?;
     let url = format!("{base}?key=pk_bench_relay");
-    let send = relay::run(relay::Flavor::Ours, &url, 1, n_send, n_paced, per_sec).await;
-    let publish = relay::run(relay::Flavor::Ours, &url, 9, n_pub, n_paced, per_sec).await;
+    let send = relay::run(relay::Flavor::Ours, child.id(), &url, 1, n_send, n_paced, per_sec).await;
+    let publish = relay::run(relay::Flavor::Ours, child.id(), &url, 9, n_pub, n_paced, per_sec).await;
     let _ = child.kill();
     let _ = child.wait();
     let _ = std::fs::remove_file(&cfg);
     let theirs = match idle::spawn(&idle::Target::PeerJs(root), None) {
         Ok((mut c, base)) => {
-            let r = relay::run(relay::Flavor::PeerJs, &base, 1, n_send, n_paced, per_sec).await;
+            let r = relay::run(relay::Flavor::PeerJs, c.id(), &base, 1, n_send, n_paced, per_sec).await;
             let _ = c.kill();
             let _ = c.wait();
             r
@@ -209,8 +223,10 @@ async fn relay_rows(server: &std::path::Path, root: &std::path::Path, smoke: boo
     let text = |r: &relay::RelayResult| {
         let lost = if r.lost > 0 { format!(", {} lost", r.lost) } else { String::new() };
         format!(
-            "{:.0} msg/s; at {}/s: p50 {:.2} ms, p99 {:.2} ms{lost}",
+            "{:.0} msg/s (CPU per delivery: server {:.2} µs, bench clients {:.2} µs); at {}/s: p50 {:.2} ms, p99 {:.2} ms{lost}",
             r.max_rate,
+            r.server_us_per_msg,
+            r.client_us_per_msg,
             r.offered,
             r.latency.pct(50.0).as_secs_f64() * 1e3,
             r.latency.pct(99.0).as_secs_f64() * 1e3
@@ -219,7 +235,14 @@ async fn relay_rows(server: &std::path::Path, root: &std::path::Path, smoke: boo
     let mut rows = Vec::new();
     let ours = send?;
     let (t, ratio) = match &theirs {
-        Ok(p) => (text(p), format!("rate {:.2}×", ours.max_rate / p.max_rate)),
+        Ok(p) => (
+            text(p),
+            format!(
+                "rate {:.2}× · server CPU per delivery {:.2}×",
+                ours.max_rate / p.max_rate,
+                ours.server_us_per_msg / p.server_us_per_msg.max(1e-9)
+            ),
+        ),
         Err(e) => (format!("– ({e})"), "–".into()),
     };
     rows.push(format!(

@@ -29,3 +29,14 @@ pub fn sibling_binary(name: &str) -> PathBuf {
     let me = std::env::current_exe().unwrap_or_default();
     me.with_file_name(name)
 }
+
+/// CPU time a process has used so far, summed over its live threads, in nanoseconds
+/// (the first field of /proc/PID/task/TID/schedstat; finer than utime's clock ticks).
+pub fn cpu_ns(pid: u32) -> anyhow::Result<u64> {
+    let mut total = 0u64;
+    for t in std::fs::read_dir(format!("/proc/{pid}/task"))? {
+        let stat = std::fs::read_to_string(t?.path().join("schedstat")).unwrap_or_default();
+        total += stat.split_whitespace().next().and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    }
+    Ok(total)
+}

@@ -33,6 +33,10 @@ pub enum Flavor {
 
 pub struct RelayResult {
     pub max_rate: f64,
+    /// CPU the server used per relayed delivery in the max-rate phase, in µs.
+    pub server_us_per_msg: f64,
+    /// CPU this bench process (the clients) used per delivery in that phase, in µs.
+    pub client_us_per_msg: f64,
     pub lost: u64,
     pub offered: u64,
     pub latency: Samples,
@@ -105,9 +109,9 @@ fn frame(flavor: Flavor, room: Option<&str>, to: &str, seq: u64) -> String {
 }
 
 fn seq_of(text: &str) -> Option<u64> {
-    let i = text.find(r#""seq":"#)? + 6;
-    let digits: String = text[i..].chars().take_while(char::is_ascii_digit).collect();
-    digits.parse().ok()
+    let rest = &text[text.find(r#""seq":"#)? + 6..];
+    let end = rest.bytes().position(|b| !b.is_ascii_digit()).unwrap_or(rest.len());
+    rest[..end].parse().ok()
 }
 
 /// One phase: `n` messages, either paced at `per_sec` or as fast as the window allows.
@@ -123,12 +127,13 @@ async fn phase(
     let start = Instant::now();
     let sent_at: Arc<Vec<AtomicU64>> = Arc::new((0..n).map(|_| AtomicU64::new(0)).collect());
     let delivered = Arc::new(AtomicU64::new(0));
+    let progress = Arc::new(tokio::sync::Notify::new());
     let expected = n * receivers.len() as u64;
     let fanout = receivers.len() as u64;
     let to = receivers.first().map(|r| r.id.clone()).unwrap_or_default();
     let mut readers = Vec::new();
     for r in receivers.iter_mut() {
-        let (sent_at, delivered) = (sent_at.clone(), delivered.clone());
+        let (sent_at, delivered, progress) = (sent_at.clone(), delivered.clone(), progress.clone());
         let ws = &mut r.ws;
         readers.push(async move {
             let mut lat = Vec::new();
@@ -142,6 +147,7 @@ async fn phase(
                             let t = sent_at[seq as usize].load(Ordering::Relaxed);
                             lat.push(now.duration_since(start).saturating_sub(Duration::from_nanos(t)));
                             delivered.fetch_add(1, Ordering::Relaxed);
+                            progress.notify_one();
                             got += 1;
                             last = now;
                         }
@@ -167,21 +173,33 @@ async fn phase(
                     tokio::time::sleep_until(due.into()).await;
                 }
                 None => {
-                    let (mut seen, mut since) = (delivered.load(Ordering::Relaxed), Instant::now());
-                    while seq * fanout - seen.min(seq * fanout) >= WINDOW * fanout {
-                        tokio::time::sleep(Duration::from_micros(50)).await;
-                        let now = delivered.load(Ordering::Relaxed);
-                        if now != seen {
-                            (seen, since) = (now, Instant::now());
-                        } else if since.elapsed() > QUIET {
+                    // A full window: what is written so far goes out, then wait for the
+                    // receivers (writes are batched meanwhile, as a busy client's are).
+                    if seq * fanout - delivered.load(Ordering::Relaxed).min(seq * fanout) >= WINDOW * fanout {
+                        sender.sink.flush().await?;
+                    }
+                    loop {
+                        let wake = progress.notified();
+                        let seen = delivered.load(Ordering::Relaxed);
+                        if seq * fanout - seen.min(seq * fanout) < WINDOW * fanout {
+                            break;
+                        }
+                        if tokio::time::timeout(QUIET, wake).await.is_err() {
                             anyhow::bail!("the relay stopped after {seen} deliveries");
                         }
                     }
                 }
             }
             sent_at[seq as usize].store(start.elapsed().as_nanos() as u64, Ordering::Relaxed);
-            sender.sink.send(Message::text(frame(flavor, room, &to, seq))).await?;
+            let m = Message::text(frame(flavor, room, &to, seq));
+            // Paced sends go out one by one (their latency is measured); the rest in batches.
+            if tick.is_some() || seq % 64 == 63 {
+                sender.sink.send(m).await?;
+            } else {
+                sender.sink.feed(m).await?;
+            }
         }
+        sender.sink.flush().await?;
         anyhow::Ok(())
     };
     let (sent, results) = tokio::join!(send, futures_util::future::join_all(readers));
@@ -200,6 +218,7 @@ async fn phase(
 /// Runs one row against the server at `base` (ours: a URL with the key).
 pub async fn run(
     flavor: Flavor,
+    server_pid: u32,
     base: &str,
     receivers: usize,
     n_max: u64,
@@ -224,7 +243,12 @@ pub async fn run(
     let publish = receivers > 1;
     let room_for_frames = if publish { room } else { None };
     let mut sender = into_sender(sender);
+    let cpu = || (crate::proc::cpu_ns(server_pid).unwrap_or(0), crate::proc::cpu_ns(std::process::id()).unwrap_or(0));
+    let before = cpu();
     let (got, secs, _) = phase(&mut sender, &mut rx, flavor, room_for_frames, n_max, None).await?;
+    let after = cpu();
+    let per = |a: u64, b: u64| (b.saturating_sub(a)) as f64 / 1e3 / got.max(1) as f64;
+    let (server_us_per_msg, client_us_per_msg) = (per(before.0, after.0), per(before.1, after.1));
     let max_rate = got as f64 / secs.max(1e-9);
     let lost_max = n_max * receivers as u64 - got;
     let (got2, _, lat) = phase(&mut sender, &mut rx, flavor, room_for_frames, n_paced, Some(per_sec)).await?;
@@ -239,5 +263,12 @@ pub async fn run(
     for mut c in rx {
         let _ = c.ws.close(None).await;
     }
-    Ok(RelayResult { max_rate, lost, offered: per_sec, latency: Samples::new(lat) })
+    Ok(RelayResult {
+        max_rate,
+        server_us_per_msg,
+        client_us_per_msg,
+        lost,
+        offered: per_sec,
+        latency: Samples::new(lat),
+    })
 }
