@@ -20,9 +20,17 @@ if [ -z "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
   apt_install xvfb xauth
   bench=(xvfb-run -a -s "-screen 0 1280x800x24" "${bench[@]}")
 fi
-"${bench[@]}"
+# A row of ours that stalls or loses messages makes the tool exit non-zero; the table it
+# wrote (with the STALL in it) is still recorded, and this script then fails too.
+rm -f target/bench-table.md
+status=0
+"${bench[@]}" || status=$?
 
-case " $* " in *" --smoke "*) log "smoke run: BENCHMARKS.md left as it is"; exit 0 ;; esac
+case " $* " in *" --smoke "*) log "smoke run: BENCHMARKS.md left as it is"; exit "$status" ;; esac
+if [ ! -s target/bench-table.md ]; then
+  log "the bench wrote no table (exit $status); BENCHMARKS.md left as it is"
+  exit "$status"
+fi
 begin='<!-- bench-table:begin -->'
 end='<!-- bench-table:end -->'
 if ! grep -q "$begin" BENCHMARKS.md; then
@@ -34,3 +42,4 @@ awk -v b="$begin" -v e="$end" -v f=target/bench-table.md '
   !skip { print }' BENCHMARKS.md > target/BENCHMARKS.md.new
 mv target/BENCHMARKS.md.new BENCHMARKS.md
 log "BENCHMARKS.md updated"
+exit "$status"
