@@ -202,7 +202,9 @@
     ui.joined = info;
     ui.myId = info.peerId;
     $("room-title").textContent = "# " + info.room;
-    $("me").textContent = "you are " + info.name + (info.local ? " · local server" : " · " + info.serverUrl);
+    const me = "you are " + info.name + (info.local ? " · local server" : " · " + info.serverUrl);
+    $("me").textContent = me;
+    $("me").title = me; // the line is cut with an ellipsis in a narrow window
     document.title = "peerchat · " + info.name + " · " + info.room;
     screen("chat");
   }

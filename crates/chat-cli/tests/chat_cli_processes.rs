@@ -138,38 +138,17 @@ async fn a_frozen_peer_is_detected_and_the_connection_recovers() {
     delivered_or_reported(&mut b, &mut a, "yes").await;
 }
 
-/// Says `text` on `from` until `to` receives it, checking that every attempt that did
-/// not arrive was reported by `from` as an error event (chat-cli peers acknowledge lines,
-/// so a line is sent again until acked and reported within 10 s if it never is). What
-/// either side printed meanwhile is in the panic message.
+/// Says `text` on `from` until `to` receives it over the DataChannel, checking that every
+/// attempt that did not arrive was reported by `from` as an error event (chat-cli peers
+/// acknowledge lines, so a line is sent again until acked and reported within 10 s if
+/// it never is).
 async fn delivered_or_reported(from: &mut Cli, to: &mut Cli, text: &str) {
-    let mut seen = Vec::new();
     for attempt in 0..3 {
         let line = format!("{text} #{attempt}");
         from.say(&line).await;
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(13);
-        let (mut arrived, mut reported, mut delivered) = (false, false, false);
-        while !(reported || arrived && delivered) {
-            tokio::select! {
-                v = to.events.recv() => {
-                    let v = v.expect("receiver output continues");
-                    arrived |= v["event"] == "message" && v["via"] == "p2p" && v["text"] == line.as_str();
-                    seen.push(format!("to: {v}"));
-                }
-                v = from.events.recv() => {
-                    let v = v.expect("sender output continues");
-                    reported |= v["event"] == "error";
-                    delivered |= v["event"] == "delivered";
-                    seen.push(format!("from: {v}"));
-                }
-                _ = tokio::time::sleep_until(deadline) => {
-                    panic!("line {line:?} was neither delivered and acked nor reported in time; saw {seen:#?}")
-                }
-            }
-        }
-        if arrived && delivered {
+        if fate(from, to, &line, Some("p2p"), Duration::from_secs(13)).await == Fate::Delivered {
             return;
         }
     }
-    panic!("no attempt of {text:?} was delivered; saw {seen:#?}");
+    panic!("no attempt of {text:?} was delivered");
 }

@@ -120,3 +120,41 @@ impl Cli {
         status.code().unwrap_or(-1)
     }
 }
+
+/// What became of one chat line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fate {
+    /// `to` printed it (over `via`, if given) and `from` got its receipt.
+    Delivered,
+    /// `from` printed an error event.
+    Reported,
+}
+
+/// Follows the line `line` said on `from` until it is delivered to `to` or reported by
+/// `from`. Panics, with what both sides printed, if neither happens within `wait`.
+pub async fn fate(from: &mut Cli, to: &mut Cli, line: &str, via: Option<&str>, wait: Duration) -> Fate {
+    let deadline = tokio::time::Instant::now() + wait;
+    let (mut arrived, mut acked) = (false, false);
+    let mut seen = Vec::new();
+    loop {
+        tokio::select! {
+            v = to.events.recv() => {
+                let v: Value = v.expect("receiver output continues");
+                arrived |= v["event"] == "message" && v["text"] == line && via.is_none_or(|via| v["via"] == via);
+                seen.push(format!("to: {v}"));
+            }
+            v = from.events.recv() => {
+                let v: Value = v.expect("sender output continues");
+                if v["event"] == "error" {
+                    return Fate::Reported;
+                }
+                acked |= v["event"] == "delivered";
+                seen.push(format!("from: {v}"));
+            }
+            _ = tokio::time::sleep_until(deadline) => panic!("{line:?}: neither delivered nor reported; saw {seen:#?}"),
+        }
+        if arrived && acked {
+            return Fate::Delivered;
+        }
+    }
+}
