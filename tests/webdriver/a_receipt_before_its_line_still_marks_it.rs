@@ -6,8 +6,7 @@
 
 use serde_json::json;
 
-use crate::support::{serial, Driver, Home, UI_WAIT};
-use crate::wd::until;
+use crate::support::{serial, shown, Driver, Home};
 
 const SCRIPT: &str = r#"
 const m = new window.PeerchatMarks(2);
@@ -42,7 +41,7 @@ async fn a_receipt_before_its_line_still_marks_it() {
     let home = Home::new();
     let driver = Driver::start(&home).await;
     let s = driver.launch(&[]).await;
-    until("the page", UI_WAIT, || async { Ok(s.visible("use-local").await?.then_some(())) }).await;
+    shown(&s, "the page", "use-local").await;
 
     let got = s.js(SCRIPT, json!([])).await.unwrap();
     let want = json!({

@@ -3,7 +3,7 @@
 use signal_server::config::Config;
 use signal_server::server::Server;
 
-use crate::support::{screenshots, serial, Driver, Home, UI_WAIT};
+use crate::support::{screenshots, serial, shown, Driver, Home, UI_WAIT};
 use crate::wd::until;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -13,7 +13,7 @@ async fn bad_key_is_explained() {
     let home = Home::new();
     let driver = Driver::start(&home).await;
     let s = driver.launch(&[]).await;
-    until("the key screen", UI_WAIT, || async { Ok(s.visible("use-local").await?.then_some(())) }).await;
+    shown(&s, "the key screen", "use-local").await;
     s.type_into("server-url", &server.url()).await.unwrap();
     s.type_into("key-input", "pk_live_a_wrong_key").await.unwrap();
     s.click("check-key").await.unwrap();
@@ -25,7 +25,7 @@ async fn bad_key_is_explained() {
 
     // Saved anyway, the join fails the same way and brings the key screen back, saying why.
     s.click("save-key").await.unwrap();
-    until("the join screen", UI_WAIT, || async { Ok(s.visible("join-button").await?.then_some(())) }).await;
+    shown(&s, "the join screen", "join-button").await;
     s.type_into("name-input", "gil").await.unwrap();
     s.click("join-button").await.unwrap();
     let msg = until("the join's error", UI_WAIT, || async {

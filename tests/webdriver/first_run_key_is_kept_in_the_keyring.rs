@@ -4,8 +4,7 @@
 use signal_server::config::Config;
 use signal_server::server::Server;
 
-use crate::support::{keyring_lookup, screenshots, serial, Driver, Home, UI_WAIT};
-use crate::wd::until;
+use crate::support::{keyring_lookup, screenshots, serial, shown, Driver, Home};
 
 const KEY: &str = "pk_live_e2e_first_run_7c1d";
 
@@ -18,12 +17,12 @@ async fn first_run_key_is_kept_in_the_keyring() {
     let driver = Driver::start(&home).await;
 
     let s = driver.launch(&[]).await;
-    until("the key screen", UI_WAIT, || async { Ok(s.visible("use-local").await?.then_some(())) }).await;
+    shown(&s, "the key screen", "use-local").await;
     assert!(!s.visible("join-button").await.unwrap());
     s.type_into("server-url", &url).await.unwrap();
     s.type_into("key-input", KEY).await.unwrap();
     s.click("save-key").await.unwrap();
-    until("the join screen", UI_WAIT, || async { Ok(s.visible("join-button").await?.then_some(())) }).await;
+    shown(&s, "the join screen", "join-button").await;
     let info = s.text("server-info").await.unwrap();
     assert!(info.contains(&url) && info.contains("pk_live_••••••••7c1d"), "{info}");
     assert!(!info.contains(KEY));
@@ -36,12 +35,11 @@ async fn first_run_key_is_kept_in_the_keyring() {
 
     // Relaunch: straight to the join screen, and joining works with the stored key.
     let s = driver.launch(&[]).await;
-    until("the join screen after relaunch", UI_WAIT, || async { Ok(s.visible("join-button").await?.then_some(())) })
-        .await;
+    shown(&s, "the join screen after relaunch", "join-button").await;
     assert!(!s.visible("use-local").await.unwrap(), "the app did not ask again");
     s.type_into("name-input", "fran").await.unwrap();
     s.click("join-button").await.unwrap();
-    until("the chat screen", UI_WAIT, || async { Ok(s.visible("message-input").await?.then_some(())) }).await;
+    shown(&s, "the chat screen", "message-input").await;
     screenshots(&s, "first-run-relaunched").await;
     s.quit().await;
     let logs = home.logs();

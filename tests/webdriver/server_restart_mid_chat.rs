@@ -9,7 +9,7 @@ use signal_server::config::Config;
 use signal_server::server::Server;
 
 use crate::support::{
-    free_port, keyring_store, peer_names, screenshots, serial, two_windows, wait_message, Driver, Home, UI_WAIT,
+    free_port, keyring_store, peer_names, screenshots, serial, shown, two_windows, wait_message, Driver, Home,
 };
 use crate::wd::until;
 
@@ -36,8 +36,7 @@ async fn server_restart_mid_chat() {
 
     server.shutdown();
     server.stopped().await;
-    until("the reconnecting banner", UI_WAIT, || async { Ok(s.visible("reconnecting-banner").await?.then_some(())) })
-        .await;
+    shown(&s, "the reconnecting banner", "reconnecting-banner").await;
     s.type_into("message-input", "while the server is down\u{E007}").await.unwrap();
     s.switch_to(&w2).await.unwrap();
     assert!(s.visible("reconnecting-banner").await.unwrap());

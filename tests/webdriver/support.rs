@@ -128,6 +128,11 @@ impl Drop for Driver {
     }
 }
 
+/// Waits until the element `id` is visible (`what` names it in the failure).
+pub async fn shown(s: &Session, what: &str, id: &str) {
+    wd::until(what, UI_WAIT, || async { Ok(s.visible(id).await?.then_some(())) }).await
+}
+
 /// The window handle whose chat shows "you are NAME".
 pub async fn window_of(s: &Session, name: &str) -> String {
     let want = format!("you are {name} ·");

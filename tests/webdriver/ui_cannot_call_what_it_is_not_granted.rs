@@ -5,8 +5,7 @@
 
 use serde_json::{json, Value};
 
-use crate::support::{serial, Driver, Home, UI_WAIT};
-use crate::wd::until;
+use crate::support::{serial, shown, Driver, Home};
 
 /// Invokes `cmd` from the page and reports `{ok}` or `{err}`.
 const INVOKE: &str = "const [cmd, args, done] = arguments; \
@@ -18,7 +17,7 @@ async fn ui_cannot_call_what_it_is_not_granted() {
     let home = Home::new();
     let driver = Driver::start(&home).await;
     let s = driver.launch(&[]).await;
-    until("the page", UI_WAIT, || async { Ok(s.visible("use-local").await?.then_some(())) }).await;
+    shown(&s, "the page", "use-local").await;
 
     let granted = s.js_async(INVOKE, json!(["get_settings", {}])).await.unwrap();
     assert!(granted.get("ok").is_some(), "a granted command answers: {granted}");

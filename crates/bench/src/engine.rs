@@ -163,7 +163,7 @@ pub async fn run(sizes: &Sizes) -> anyhow::Result<Results> {
 
     let (p, _) = pair(&s, "small").await?;
     let (out, inc) = channel(&p.ra, &p.rb, ChannelInit::reliable()).await?;
-    let small = small(out, inc, sizes.small_messages).await;
+    let small = small(out, inc, sizes.small_messages).await?;
     Ok(Results { setup: Samples::new(setups), ping: Samples::new(rtts), ping_lost, bulk: bulks, small })
 }
 
@@ -206,23 +206,7 @@ async fn bulk(out: DataChannel, inc: DataChannel, size: usize, total: usize) -> 
     BulkResult { size, total: n * size, bytes, secs: last.duration_since(start).as_secs_f64(), stalled }
 }
 
-async fn small(out: DataChannel, inc: DataChannel, n: usize) -> SmallResult {
-    let start = Instant::now();
-    let rx = tokio::spawn(drain(inc, n));
-    let tx = tokio::spawn(async move {
-        for _ in 0..n {
-            if tokio::time::timeout(STALL, out.send(Message::Binary(vec![1u8]))).await.is_err() {
-                return false;
-            }
-        }
-        true
-    });
-    let sent_ok = tx.await.unwrap_or(false);
-    let (_, delivered, last) = rx.await.unwrap_or((0, 0, start));
-    SmallResult {
-        sent: n,
-        delivered,
-        secs: last.duration_since(start).as_secs_f64(),
-        stalled: delivered < n || !sent_ok,
-    }
+async fn small(out: DataChannel, inc: DataChannel, n: usize) -> anyhow::Result<SmallResult> {
+    let r = crate::stranded::stream(out, inc, n, 1).await?;
+    Ok(SmallResult { sent: n, delivered: r.delivered, secs: r.secs, stalled: r.delivered < n })
 }

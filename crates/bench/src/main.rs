@@ -40,9 +40,9 @@ struct Args {
     /// Fresh connections the `stranded` row sends 200,000 small messages over.
     #[arg(long, default_value_t = 40)]
     trials: usize,
-    /// Size of each message in the `stranded` row.
-    #[arg(long, default_value_t = 1)]
-    stranded_bytes: usize,
+    /// Size of each message in the `stranded` row (1 B up to the 64 KiB message limit).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=65_536))]
+    stranded_bytes: u32,
     /// Tiny sizes for every row (CI smoke run).
     #[arg(long)]
     smoke: bool,
@@ -95,7 +95,7 @@ async fn main() -> anyhow::Result<()> {
     }
     if args.rows == "all" || args.rows == "stranded" {
         let (runs, messages) = if args.smoke { (3, 2_000) } else { (args.trials, 200_000) };
-        let t = stranded::run(runs, messages, args.stranded_bytes.max(1)).await?;
+        let t = stranded::run(runs, messages, args.stranded_bytes as usize).await?;
         let l = stranded::row(&t);
         println!("{l}");
         lines.push(l);

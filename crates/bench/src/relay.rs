@@ -173,16 +173,18 @@ async fn phase(
                     tokio::time::sleep_until(due.into()).await;
                 }
                 None => {
-                    // A full window: what is written so far goes out, then wait for the
-                    // receivers (writes are batched meanwhile, as a busy client's are).
-                    if seq * fanout - delivered.load(Ordering::Relaxed).min(seq * fanout) >= WINDOW * fanout {
-                        sender.sink.flush().await?;
-                    }
+                    // Writes are batched, as a busy client's are; a full window sends
+                    // what is written so far, then waits for the receivers.
+                    let mut flushed = false;
                     loop {
                         let wake = progress.notified();
                         let seen = delivered.load(Ordering::Relaxed);
-                        if seq * fanout - seen.min(seq * fanout) < WINDOW * fanout {
+                        if (seq * fanout).saturating_sub(seen) < WINDOW * fanout {
                             break;
+                        }
+                        if !flushed {
+                            sender.sink.flush().await?;
+                            flushed = true;
                         }
                         if tokio::time::timeout(QUIET, wake).await.is_err() {
                             anyhow::bail!("the relay stopped after {seen} deliveries");
@@ -243,10 +245,10 @@ pub async fn run(
     let publish = receivers > 1;
     let room_for_frames = if publish { room } else { None };
     let mut sender = into_sender(sender);
-    let cpu = || (crate::proc::cpu_ns(server_pid).unwrap_or(0), crate::proc::cpu_ns(std::process::id()).unwrap_or(0));
-    let before = cpu();
+    let cpu = || anyhow::Ok((crate::proc::cpu_ns(server_pid)?, crate::proc::cpu_ns(std::process::id())?));
+    let before = cpu()?;
     let (got, secs, _) = phase(&mut sender, &mut rx, flavor, room_for_frames, n_max, None).await?;
-    let after = cpu();
+    let after = cpu()?;
     let per = |a: u64, b: u64| (b.saturating_sub(a)) as f64 / 1e3 / got.max(1) as f64;
     let (server_us_per_msg, client_us_per_msg) = (per(before.0, after.0), per(before.1, after.1));
     let max_rate = got as f64 / secs.max(1e-9);

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use peerchat_peer::{ChannelInit, Message};
+use peerchat_peer::{ChannelInit, DataChannel, Message};
 use signal_server::{Config, Server};
 
 use crate::engine::{channel, pair_at, STALL};
@@ -39,6 +39,50 @@ pub struct Trials {
     pub stranded: Vec<Stranded>,
 }
 
+/// One stream of `messages` messages of `size` bytes, sent as fast as the wrapper allows
+/// and counted by the receiver until all arrived or nothing arrived for [`STALL`].
+pub struct Stream {
+    pub delivered: usize,
+    /// Sends that had completed by the end.
+    pub sent: usize,
+    /// The most messages sent and not yet received at any moment.
+    pub peak_unread: usize,
+    /// From the first send to the last delivery.
+    pub secs: f64,
+}
+
+/// Runs one [`Stream`]. A send that fails is an error of the run, not a stall.
+pub async fn stream(out: DataChannel, inc: DataChannel, messages: usize, size: usize) -> anyhow::Result<Stream> {
+    let sent = Arc::new(AtomicUsize::new(0));
+    let start = Instant::now();
+    let sender = {
+        let sent = sent.clone();
+        tokio::spawn(async move {
+            for _ in 0..messages {
+                out.send(Message::Binary(vec![1u8; size])).await?;
+                sent.fetch_add(1, Ordering::Relaxed);
+            }
+            anyhow::Ok(())
+        })
+    };
+    let (mut delivered, mut peak_unread, mut last) = (0, 0, start);
+    while delivered < messages {
+        match tokio::time::timeout(STALL, inc.recv()).await {
+            Ok(Some(_)) => (delivered, last) = (delivered + 1, Instant::now()),
+            _ => break,
+        }
+        peak_unread = peak_unread.max(sent.load(Ordering::Relaxed).saturating_sub(delivered));
+    }
+    if sender.is_finished() {
+        sender.await??;
+    } else {
+        sender.abort();
+    }
+    let sent = sent.load(Ordering::Relaxed);
+    peak_unread = peak_unread.max(sent.saturating_sub(delivered));
+    Ok(Stream { delivered, sent, peak_unread, secs: last.duration_since(start).as_secs_f64() })
+}
+
 pub async fn run(runs: usize, messages: usize, size: usize) -> anyhow::Result<Trials> {
     let s = Server::spawn(Config::for_keys(&[KEY])).await?;
     let mut complete = Vec::new();
@@ -47,37 +91,19 @@ pub async fn run(runs: usize, messages: usize, size: usize) -> anyhow::Result<Tr
     for i in 0..runs {
         let (p, _) = pair_at(&s.url(), KEY, &format!("stranded-{i}")).await?;
         let (out, inc) = channel(&p.ra, &p.rb, ChannelInit::reliable()).await?;
-        let sent = Arc::new(AtomicUsize::new(0));
-        let start = Instant::now();
-        let sender = {
-            let (out, sent) = (out.clone(), sent.clone());
-            tokio::spawn(async move {
-                for _ in 0..messages {
-                    if out.send(Message::Binary(vec![1u8; size])).await.is_err() {
-                        break;
-                    }
-                    sent.fetch_add(1, Ordering::Relaxed);
-                }
-            })
-        };
-        let (mut got, mut peak_unread) = (0, 0);
-        while got < messages {
-            match tokio::time::timeout(STALL, inc.recv()).await {
-                Ok(Some(_)) => got += 1,
-                _ => break,
-            }
-            peak_unread = peak_unread.max(sent.load(Ordering::Relaxed).saturating_sub(got));
-        }
-        if got == messages {
-            complete.push(start.elapsed());
-            complete_peak_unread = complete_peak_unread.max(peak_unread);
+        let r = stream(out, inc, messages, size).await?;
+        if r.delivered == messages {
+            complete.push(Duration::from_secs_f64(r.secs));
+            complete_peak_unread = complete_peak_unread.max(r.peak_unread);
         } else {
-            let sent = sent.load(Ordering::Relaxed);
-            peak_unread = peak_unread.max(sent.saturating_sub(got));
             let connection_alive = probe(&p.ra, &p.rb).await;
-            stranded.push(Stranded { delivered: got, peak_unread, sent, connection_alive });
+            stranded.push(Stranded {
+                delivered: r.delivered,
+                peak_unread: r.peak_unread,
+                sent: r.sent,
+                connection_alive,
+            });
         }
-        sender.abort();
         p.a.close().await;
         p.b.close().await;
     }

@@ -266,10 +266,7 @@ impl ChatSession {
             if g.receipts.len() + acking.len() + queued.len() > crate::receipts::MAX_PENDING {
                 return Err(ChatError::Backlog(g.receipts.len()));
             }
-            for p in acking {
-                let _ = g.receipts.track(p, &id, &wire, now);
-            }
-            for p in &queued {
+            for p in acking.into_iter().chain(&queued) {
                 let _ = g.receipts.track(p, &id, &wire, now);
             }
         }
