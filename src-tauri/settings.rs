@@ -44,11 +44,20 @@ pub struct Settings {
     pub last_room: String,
     /// STUN/TURN servers (the SDK's type: its `Debug` never prints a credential).
     pub ice_servers: Vec<IceServer>,
+    /// Let `ws://` (unencrypted) reach a server that is not on this machine. The UI then
+    /// says the connection is not encrypted.
+    pub allow_plaintext: bool,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { server_url: None, display_name: String::new(), last_room: "lobby".into(), ice_servers: Vec::new() }
+        Settings {
+            server_url: None,
+            display_name: String::new(),
+            last_room: "lobby".into(),
+            ice_servers: Vec::new(),
+            allow_plaintext: false,
+        }
     }
 }
 
@@ -143,6 +152,7 @@ mod tests {
                 username: None,
                 credential: None,
             }],
+            allow_plaintext: true,
         };
         s.save(&path).unwrap();
         assert_eq!(Settings::load(&path), Some(s.clone()));

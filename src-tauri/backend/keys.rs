@@ -67,7 +67,9 @@ impl Backend {
                 None => return Err(CommandError::new("no_key", "no key is saved for this server")),
             },
         };
-        check_key(&url, &key, CHECK_WAIT).await.map_err(|e| CommandError::new(e.kind(), e.to_string()))
+        check_key(&url, &key, &self.tls_options(), CHECK_WAIT)
+            .await
+            .map_err(|e| CommandError::new(e.kind(), e.to_string()))
     }
 
     /// Forgets the key of the server in use (keyring and session).

@@ -112,6 +112,12 @@ impl Backend {
         }
     }
 
+    /// TLS for the signalling connection: the OS trust store, and plaintext beyond this
+    /// machine only if the person allowed it.
+    pub fn tls_options(&self) -> peerchat_peer::TlsOptions {
+        peerchat_peer::TlsOptions { allow_plaintext: self.settings().allow_plaintext, ..Default::default() }
+    }
+
     /// Everything a window needs at start.
     pub async fn status(&self, window: &str) -> AppStatus {
         // The page calls this as soon as its script runs: the window is interactive.

@@ -91,6 +91,7 @@ impl Backend {
         };
         let mut options = PeerOptions::new(url.clone(), key);
         options.ice_servers = self.settings().ice_servers.clone();
+        options.tls = self.tls_options();
         let mut config = ChatConfig::new(options, &room, &name);
         config.server_fallback = true;
         let (session, mut events) = ChatSession::start(config).await?;

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use peerchat_chat::{ChatConfig, ChatError, ChatEvent, ChatSession};
-use peerchat_peer::{PeerError, PeerOptions, PublishableKey};
+use peerchat_peer::{IceTransportPolicy, PeerError, PeerOptions, PublishableKey};
 use tokio::io::AsyncBufReadExt;
 
 use crate::output::Out;
@@ -12,14 +12,30 @@ use crate::Args;
 
 fn exit_code(e: &ChatError) -> u8 {
     match e {
-        ChatError::Peer(PeerError::BadUrl(_)) => 2,
+        ChatError::Peer(PeerError::BadUrl(_) | PeerError::PlaintextRefused(_)) => 2,
         _ => 1,
     }
 }
 
 pub async fn run(args: Args) -> Result<(), u8> {
     let out = Out { json: args.json };
-    let opts = PeerOptions::new(args.url.clone(), PublishableKey::new(args.key.clone()));
+    let mut opts = PeerOptions::new(args.url.clone(), PublishableKey::new(args.key.clone()));
+    opts.tls.allow_plaintext = args.allow_plaintext;
+    opts.ice_transport_policy = match args.ice_policy {
+        crate::IcePolicy::All => IceTransportPolicy::All,
+        crate::IcePolicy::Relay => IceTransportPolicy::Relay,
+    };
+    if let Some(path) = &args.ca_file {
+        match std::fs::read_to_string(path) {
+            Ok(pem) => opts.tls.extra_ca_pem = Some(pem),
+            Err(e) => {
+                let msg = format!("cannot read --ca-file {}: {e}", path.display());
+                out.error("bad_ca_file", &msg);
+                eprintln!("chat-cli: {msg}");
+                return Err(2);
+            }
+        }
+    }
     let (session, mut events) = match ChatSession::start(ChatConfig::new(opts, &args.room, &args.name)).await {
         Ok(s) => s,
         Err(e) => {

@@ -1,8 +1,10 @@
 //! `chat-cli`: a terminal peer on the peerchat SDK, for scripts, bots and tests.
 //!
 //! ```text
-//! chat-cli --url ws://127.0.0.1:8787/v1 --key pk_... --room lobby --name alice [--json]
+//! chat-cli --url wss://chat.example.com/v1 --key pk_... --room lobby --name alice [--json]
 //! ```
+//! `wss://` is verified against the system's trust store (plus `--ca-file`); `ws://` is
+//! for this machine only unless `--allow-plaintext`.
 //! Each stdin line is sent as chat to every connected peer over the "messages"
 //! DataChannel; events are printed one per line. End of stdin leaves cleanly and exits 0.
 
@@ -32,6 +34,25 @@ pub struct Args {
     /// One JSON object per line on stdout.
     #[arg(long)]
     pub json: bool,
+    /// PEM file of CA certificates to trust for wss://, besides the system's (a server
+    /// with a private CA).
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<std::path::PathBuf>,
+    /// Allow unencrypted ws:// to a host other than this machine (anyone on the path can
+    /// then read and alter the signalling).
+    #[arg(long)]
+    pub allow_plaintext: bool,
+    /// Which network paths to peers may be used: `all`, or `relay` (only through a TURN
+    /// server, so peers never learn this machine's addresses).
+    #[arg(long, value_enum, default_value = "all")]
+    pub ice_policy: IcePolicy,
+}
+
+/// `--ice-policy`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum IcePolicy {
+    All,
+    Relay,
 }
 
 // Args holds the key: no derived Debug.

@@ -18,7 +18,8 @@ async fn start(hosts: &TwoHosts, port: u16) -> (Cli, Cli) {
     for (ns, gw, name) in [(&hosts.a, &hosts.gw_a, "alice"), (&hosts.b, &hosts.gw_b, "bob")] {
         let mut cmd = TwoHosts::command(ns, BIN);
         let url = format!("ws://{gw}:{port}/v1");
-        cmd.args(["--url", &url, "--key", KEY, "--room", "lobby", "--name", name, "--json"]);
+        // Plain ws:// to another host (the server in the root namespace) must be allowed.
+        cmd.args(["--url", &url, "--key", KEY, "--room", "lobby", "--name", name, "--json", "--allow-plaintext"]);
         peers.push(Cli::spawn(cmd).await);
     }
     let (mut a, mut b) = (peers.remove(0), peers.remove(0));

@@ -6,16 +6,20 @@ use std::time::Duration;
 use peerchat_protocol::{PublishableKey, ServerFrame};
 
 use crate::error::PeerError;
-use crate::signalling::socket::{connect_url, ConnectError, Read, Socket};
+use crate::options::TlsOptions;
+use crate::signalling::socket::{ConnectError, Read, Socket};
+use crate::signalling::transport::Dialer;
 
 /// Connects to `url` with `key` and waits for the server's `welcome`.
 ///
 /// Errors: [`PeerError::InvalidKey`] (HTTP 401), [`PeerError::OriginNotAllowed`],
-/// [`PeerError::BadUrl`], [`PeerError::Timeout`] when nothing answers within `wait`, and
+/// [`PeerError::BadUrl`], [`PeerError::PlaintextRefused`], [`PeerError::Tls`],
+/// [`PeerError::Timeout`] when nothing answers within `wait`, and
 /// [`PeerError::ConnectionLost`] for network failures.
-pub async fn check_key(url: &str, key: &PublishableKey, wait: Duration) -> Result<(), PeerError> {
+pub async fn check_key(url: &str, key: &PublishableKey, tls: &TlsOptions, wait: Duration) -> Result<(), PeerError> {
+    let dialer = Dialer::new(tls.clone());
     let attempt = async {
-        let mut socket = match Socket::connect(&connect_url(url, key, None), None).await {
+        let mut socket = match Socket::connect(&dialer, url, key, None, None).await {
             Ok(s) => s,
             Err(ConnectError::Fatal(e)) => return Err(e),
             Err(ConnectError::Retry(why)) => {

@@ -15,6 +15,13 @@ pub enum PeerError {
     /// The URL is malformed or does not lead to a signalling endpoint.
     #[error("bad signalling URL: {0}")]
     BadUrl(String),
+    /// `ws://` (unencrypted) to a host that is not this machine, without
+    /// [`crate::TlsOptions::allow_plaintext`].
+    #[error("refusing unencrypted ws:// to {0}: use wss://, or allow plaintext explicitly")]
+    PlaintextRefused(String),
+    /// The TLS handshake with the signalling server failed; retrying cannot help.
+    #[error("TLS: {0}")]
+    Tls(TlsFailure),
     /// The upgrade was refused with another HTTP status.
     #[error("the server refused the connection (HTTP {0})")]
     Refused(u16),
@@ -88,6 +95,36 @@ pub enum PeerError {
     Closed,
 }
 
+/// What went wrong in a TLS handshake with the signalling server.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TlsFailure {
+    /// The chain does not lead to a root the OS (or the configured CA file) trusts.
+    #[error("the server's certificate is not signed by a trusted authority")]
+    UntrustedCertificate,
+    /// The certificate's validity ended.
+    #[error("the server's certificate has expired")]
+    Expired,
+    /// The certificate's validity has not begun (or this machine's clock is wrong).
+    #[error("the server's certificate is not valid yet")]
+    NotValidYet,
+    /// The certificate is for another host name.
+    #[error("the server's certificate is for another host name")]
+    WrongName,
+    /// The certificate was revoked.
+    #[error("the server's certificate was revoked")]
+    Revoked,
+    /// The extra CA certificates given to the SDK could not be read.
+    #[error("the CA certificate file is not usable: {0}")]
+    BadCaFile(String),
+    /// No trusted roots could be loaded from the OS.
+    #[error("no trusted certificates could be loaded from the system: {0}")]
+    NoTrustStore(String),
+    /// Another TLS failure, as rustls describes it.
+    #[error("{0}")]
+    Other(String),
+}
+
 impl PeerError {
     /// Maps an `error.code` from the server.
     pub fn from_server(code: ErrorCode, message: String) -> PeerError {
@@ -110,6 +147,8 @@ impl PeerError {
             PeerError::InvalidKey => "invalid_key",
             PeerError::OriginNotAllowed => "origin_not_allowed",
             PeerError::BadUrl(_) => "bad_url",
+            PeerError::PlaintextRefused(_) => "plaintext_refused",
+            PeerError::Tls(_) => "tls",
             PeerError::Refused(_) => "refused",
             PeerError::KeyRevoked => "key_revoked",
             PeerError::TooManyConnections => "too_many_connections",
@@ -143,6 +182,8 @@ impl PeerError {
             PeerError::InvalidKey
                 | PeerError::OriginNotAllowed
                 | PeerError::BadUrl(_)
+                | PeerError::PlaintextRefused(_)
+                | PeerError::Tls(_)
                 | PeerError::Refused(_)
                 | PeerError::KeyRevoked
                 | PeerError::TooManyConnections

@@ -57,6 +57,18 @@ impl std::fmt::Debug for IceServer {
     }
 }
 
+/// Which ICE candidates a connection may use (the W3C `iceTransportPolicy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IceTransportPolicy {
+    /// Host, server-reflexive and relay candidates: the best chance to connect.
+    #[default]
+    All,
+    /// Only TURN relay candidates: the other peer never learns this machine's
+    /// addresses (needs a TURN server, from `welcome` or the options).
+    Relay,
+}
+
 /// Tuning of the WebRTC engine; the defaults are the measured best on loopback.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EngineSettings {
@@ -98,6 +110,27 @@ impl Default for EngineSettings {
     }
 }
 
+/// How the signalling connection is secured.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct TlsOptions {
+    /// Let `ws://` (unencrypted) reach hosts other than this machine. Off by default:
+    /// anyone on the path could then read the signalling, swap the peers' DTLS
+    /// fingerprints and read the chat.
+    pub allow_plaintext: bool,
+    /// PEM CA certificates trusted besides the OS trust store (a server with a private
+    /// CA).
+    pub extra_ca_pem: Option<String>,
+}
+
+impl std::fmt::Debug for TlsOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsOptions")
+            .field("allow_plaintext", &self.allow_plaintext)
+            .field("extra_ca_pem", &self.extra_ca_pem.as_ref().map(|p| format!("<{} bytes>", p.len())))
+            .finish()
+    }
+}
+
 /// Everything a [`crate::Peer`] needs. Constructing a peer does not connect.
 #[derive(Debug, Clone)]
 pub struct PeerOptions {
@@ -111,8 +144,12 @@ pub struct PeerOptions {
     pub inactivity_timeout: Duration,
     /// ICE servers added to those the server announces in `welcome`.
     pub ice_servers: Vec<IceServer>,
+    /// Which candidates connections may use.
+    pub ice_transport_policy: IceTransportPolicy,
     /// `Origin` header to send (for keys with an origin allow-list).
     pub origin: Option<String>,
+    /// TLS and the plaintext policy of the signalling connection.
+    pub tls: TlsOptions,
     /// How long a server-routed request waits for its `ack`.
     pub request_timeout: Duration,
     /// Engine tuning.
@@ -129,7 +166,9 @@ impl PeerOptions {
             reconnect: Some(ReconnectPolicy::default()),
             inactivity_timeout: Duration::from_secs(60),
             ice_servers: Vec::new(),
+            ice_transport_policy: IceTransportPolicy::All,
             origin: None,
+            tls: TlsOptions::default(),
             request_timeout: Duration::from_secs(10),
             engine: EngineSettings::default(),
         }

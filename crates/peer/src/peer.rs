@@ -65,7 +65,11 @@ impl Peer {
             me: None,
             remotes: HashMap::new(),
             unconfirmed: HashMap::new(),
-            cfg: ConnectionConfig { ice_servers: opts.ice_servers.clone(), settings: opts.engine.clone() },
+            cfg: ConnectionConfig {
+                ice_servers: opts.ice_servers.clone(),
+                policy: opts.ice_transport_policy,
+                settings: opts.engine.clone(),
+            },
             extra_ice: opts.ice_servers.clone(),
         };
         tokio::spawn(core.run(sig_rx, cmd_rx));

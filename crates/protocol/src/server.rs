@@ -5,8 +5,9 @@ use serde_json::value::RawValue;
 
 use crate::{ErrorCode, FrameError, RequestId};
 
-/// An ICE server as browsers describe it (`RTCIceServer`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// An ICE server as browsers describe it (`RTCIceServer`). `Debug` never prints the
+/// credential.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IceServer {
     /// `stun:`, `turn:` or `turns:` URLs.
@@ -17,6 +18,16 @@ pub struct IceServer {
     /// TURN credential.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credential: Option<String>,
+}
+
+impl std::fmt::Debug for IceServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IceServer")
+            .field("urls", &self.urls)
+            .field("username", &self.username)
+            .field("credential", &self.credential.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
 }
 
 /// One entry of `presence.joined`.

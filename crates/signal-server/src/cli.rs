@@ -14,6 +14,12 @@ pub struct Args {
     /// TOML configuration file ([server] and [[keys]] tables). Re-read on SIGHUP.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// PEM certificate chain: serve `wss://` (TLS) directly. Re-read on SIGHUP.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for `--tls-cert`. Re-read on SIGHUP.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
     /// A publishable key with default limits (repeatable).
     #[arg(long = "key", value_name = "KEY")]
     pub keys: Vec<String>,
@@ -28,6 +34,8 @@ impl std::fmt::Debug for Args {
         f.debug_struct("Args")
             .field("listen", &self.listen)
             .field("config", &self.config)
+            .field("tls_cert", &self.tls_cert)
+            .field("tls_key", &self.tls_key)
             .field("keys", &format_args!("<{} redacted>", self.keys.len()))
             .finish()
     }

@@ -4,13 +4,15 @@
 //! `docs/protocol.md`. Unknown fields in the file are an error.
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use peerchat_protocol::IceServer;
 use serde::Deserialize;
 
 use crate::key::PublishableKey;
+use crate::tls::TlsFiles;
+use crate::turn::{TurnIssuer, TurnSection};
 
 /// Address used when neither `--listen` nor `[server] listen` is given.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8787";
@@ -108,6 +110,10 @@ pub struct ServerSection {
     pub resume_token_ttl_secs: u64,
     pub going_away_retry_ms: u64,
     pub handshake_timeout_secs: u64,
+    /// PEM certificate chain: the server speaks TLS (`wss://`) itself.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of `tls_cert`.
+    pub tls_key: Option<PathBuf>,
 }
 
 impl Default for ServerSection {
@@ -130,6 +136,8 @@ impl Default for ServerSection {
             resume_token_ttl_secs: 86_400,
             going_away_retry_ms: 1_000,
             handshake_timeout_secs: 10,
+            tls_cert: None,
+            tls_key: None,
         }
     }
 }
@@ -144,6 +152,9 @@ pub struct FileConfig {
     pub keys: Vec<KeyConfig>,
     #[serde(default)]
     pub ice_servers: Vec<IceServer>,
+    /// TURN server sharing a secret with this server (time-limited credentials).
+    #[serde(default)]
+    pub turn: Option<TurnSection>,
 }
 
 impl FileConfig {
@@ -186,6 +197,10 @@ pub struct Config {
     pub max_frame_bytes: usize,
     pub keys: Vec<KeyConfig>,
     pub ice_servers: Vec<IceServer>,
+    /// Terminate TLS with these files (`wss://`); `None`: plain `ws://`.
+    pub tls: Option<TlsFiles>,
+    /// Issues each `welcome` its own TURN credentials, after `ice_servers`.
+    pub turn: Option<TurnIssuer>,
 }
 
 impl Config {
@@ -245,6 +260,12 @@ impl Config {
                 "outbound_queue must exceed resume_queue + max_channels_per_peer + 1".into(),
             ));
         }
+        let tls = match (s.tls_cert, s.tls_key) {
+            (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+            (None, None) => None,
+            _ => return Err(ConfigError::Invalid("tls_cert and tls_key go together".into())),
+        };
+        let turn = file.turn.map(TurnIssuer::from_section).transpose().map_err(ConfigError::Invalid)?;
         let secret = match s.secret {
             Some(sec) if sec.len() < 16 => return Err(ConfigError::Invalid("secret must be at least 16 bytes".into())),
             Some(sec) => sec.into_bytes(),
@@ -276,6 +297,8 @@ impl Config {
             max_frame_bytes: peerchat_protocol::MAX_FRAME_BYTES,
             keys,
             ice_servers: file.ice_servers,
+            tls,
+            turn,
         })
     }
 

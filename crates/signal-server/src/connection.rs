@@ -3,12 +3,13 @@
 
 use futures_util::{SinkExt, StreamExt};
 use peerchat_protocol::{ClientFrame, FrameError, ServerFrame};
-use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::error::{CapacityError, Error as WsError};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 use tokio_tungstenite::WebSocketStream;
+
+use crate::tls::ServerStream;
 
 /// The WebSocket settings every server socket uses: the protocol's 64 KiB frame limit
 /// (tungstenite's defaults are 64 MiB) and small buffers, so an idle socket costs little.
@@ -44,11 +45,11 @@ pub enum Inbound {
 
 /// A server-side WebSocket carrying protocol frames.
 pub struct Connection {
-    ws: WebSocketStream<TcpStream>,
+    ws: WebSocketStream<ServerStream>,
 }
 
 impl Connection {
-    pub fn new(ws: WebSocketStream<TcpStream>) -> Self {
+    pub fn new(ws: WebSocketStream<ServerStream>) -> Self {
         Connection { ws }
     }
 

@@ -10,12 +10,15 @@ use peerchat_protocol::{close, ClientFrame, ErrorCode, ServerFrame};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior};
+use tokio_rustls::TlsAcceptor;
+use tokio_util::either::Either;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::connection::{ws_config, Connection, Inbound};
 use crate::hub::{ConnControl, ConnectRequest, HubHandle, Outbound};
 use crate::rate::TokenBucket;
+use crate::tls::ServerStream;
 use crate::upgrade::{Admitted, Gate};
 
 /// Most queued frames written before one flush.
@@ -48,12 +51,28 @@ impl Exit {
     }
 }
 
-/// Serves one accepted TCP connection until it closes or the server shuts down.
-pub async fn serve(stream: TcpStream, addr: SocketAddr, cfg: Arc<Config>, hub: HubHandle, shutdown: CancellationToken) {
+/// Serves one accepted TCP connection until it closes or the server shuts down. With
+/// `tls`, the TLS handshake comes first; both handshakes share `handshake_timeout`.
+pub async fn serve(
+    stream: TcpStream,
+    tls: Option<TlsAcceptor>,
+    addr: SocketAddr,
+    cfg: Arc<Config>,
+    hub: HubHandle,
+    shutdown: CancellationToken,
+) {
     let _ = stream.set_nodelay(true);
     let mut admitted: Option<Admitted> = None;
     let gate = Gate { keys: hub.keys(), admitted: &mut admitted };
-    let handshake = tokio_tungstenite::accept_hdr_async_with_config(stream, gate, Some(ws_config(cfg.max_frame_bytes)));
+    let handshake = async {
+        let stream: ServerStream = match tls {
+            None => Either::Left(stream),
+            Some(acceptor) => Either::Right(acceptor.accept(stream).await.map_err(|e| format!("TLS: {e}"))?),
+        };
+        tokio_tungstenite::accept_hdr_async_with_config(stream, gate, Some(ws_config(cfg.max_frame_bytes)))
+            .await
+            .map_err(|e| e.to_string())
+    };
     let ws = match tokio::time::timeout(cfg.handshake_timeout, handshake).await {
         Ok(Ok(ws)) => ws,
         Ok(Err(e)) => {

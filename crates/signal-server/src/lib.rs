@@ -4,6 +4,8 @@
 //! Layout, one concept per module:
 //! * [`config`]: the TOML file, defaults and validation.
 //! * [`key`]: the redacting key type and constant-time lookup.
+//! * [`tls`]: TLS termination with reloadable PEM files.
+//! * [`turn`]: time-limited TURN credentials for `welcome`.
 //! * `upgrade`: checks before the WebSocket upgrade (path, key, origin).
 //! * `connection`: WebSocket bytes ↔ typed frames.
 //! * `handler`: the task that serves one connection.
@@ -28,7 +30,9 @@ pub mod key;
 pub mod logging;
 pub mod rate;
 pub mod server;
+pub mod tls;
 pub mod token;
+pub mod turn;
 mod upgrade;
 
 pub use config::{Config, ConfigError, FileConfig, KeyConfig};

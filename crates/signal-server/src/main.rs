@@ -18,7 +18,11 @@ fn load(args: &Args) -> Result<Config, signal_server::ConfigError> {
         None => FileConfig::default(),
     };
     let keys = args.keys.iter().map(|k| PublishableKey::new(k.as_str())).collect();
-    Config::build(file, args.listen.clone(), keys)
+    let mut cfg = Config::build(file, args.listen.clone(), keys)?;
+    if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
+        cfg.tls = Some(signal_server::tls::TlsFiles { cert: cert.clone(), key: key.clone() });
+    }
+    Ok(cfg)
 }
 
 #[tokio::main]
@@ -36,7 +40,7 @@ async fn main() -> ExitCode {
     let server = match Server::bind(cfg).await {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("signal-server: cannot listen: {e}");
+            eprintln!("signal-server: cannot start: {e}");
             return ExitCode::from(1);
         }
     };
@@ -86,7 +90,8 @@ impl Stop {
         Stop { int: None, term: None, hup: None }
     }
 
-    /// Waits for SIGTERM or Ctrl-C; on SIGHUP, reloads the keys from the config file.
+    /// Waits for SIGTERM or Ctrl-C; on SIGHUP, reloads the keys from the config file and
+    /// the TLS certificate and key from their files.
     async fn wait(mut self, args: &Args, handle: &signal_server::ServerHandle) {
         // Where there are no Unix signal streams, Ctrl-C is watched directly.
         let mut ctrl_c = std::pin::pin!(async {
@@ -101,15 +106,26 @@ impl Stop {
                 _ = &mut ctrl_c => return,
                 _ = recv(&mut self.int) => return,
                 _ = recv(&mut self.term) => return,
-                _ = recv(&mut self.hup) => match load(args) {
-                    Ok(cfg) => {
-                        let closed = handle.set_keys(cfg.keys).await;
-                        tracing::info!(closed, "configuration reloaded: keys replaced");
-                    }
-                    Err(e) => tracing::error!(error = %e, "reload failed; keeping the current keys"),
-                },
+                _ = recv(&mut self.hup) => reload(args, handle).await,
             }
         }
+    }
+}
+
+/// SIGHUP: the keys from the config file, then the TLS files. A failed part keeps what
+/// is in use and says so in the log.
+async fn reload(args: &Args, handle: &signal_server::ServerHandle) {
+    match load(args) {
+        Ok(cfg) => {
+            let closed = handle.set_keys(cfg.keys).await;
+            tracing::info!(closed, "configuration reloaded: keys replaced");
+        }
+        Err(e) => tracing::error!(error = %e, "reload failed; keeping the current keys"),
+    }
+    match handle.reload_tls() {
+        Ok(true) => tracing::info!("TLS certificate and key reloaded"),
+        Ok(false) => {}
+        Err(e) => tracing::error!(error = %e, "TLS reload failed; keeping the current certificate"),
     }
 }
 

@@ -11,10 +11,12 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::{Config, KeyConfig};
 use crate::hub::{HubHandle, Stats};
+use crate::tls::Tls;
 
 /// A bound, not yet running server.
 pub struct Server {
     listener: TcpListener,
+    tls: Option<Arc<Tls>>,
     cfg: Arc<Config>,
     hub: HubHandle,
     shutdown: CancellationToken,
@@ -25,20 +27,28 @@ pub struct Server {
 #[derive(Clone)]
 pub struct ServerHandle {
     addr: SocketAddr,
+    tls: Option<Arc<Tls>>,
     hub: HubHandle,
     shutdown: CancellationToken,
     tracker: TaskTracker,
 }
 
 impl Server {
-    /// Binds the listening socket (port 0 picks a free port) and starts the hub.
+    /// Loads the TLS files (if configured), binds the listening socket (port 0 picks a
+    /// free port) and starts the hub. A TLS file problem is an `InvalidInput` error.
     pub async fn bind(cfg: Config) -> std::io::Result<Server> {
+        let tls = match &cfg.tls {
+            Some(files) => Some(Arc::new(
+                Tls::load(files.clone()).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?,
+            )),
+            None => None,
+        };
         let listener = TcpListener::bind(cfg.listen).await?;
         let cfg = Arc::new(cfg);
         let tracker = TaskTracker::new();
         let shutdown = CancellationToken::new();
         let hub = HubHandle::spawn(cfg.clone(), &tracker, shutdown.clone());
-        Ok(Server { listener, cfg, hub, shutdown, tracker })
+        Ok(Server { listener, tls, cfg, hub, shutdown, tracker })
     }
 
     /// The bound address.
@@ -50,6 +60,7 @@ impl Server {
     pub fn handle(&self) -> ServerHandle {
         ServerHandle {
             addr: self.local_addr(),
+            tls: self.tls.clone(),
             hub: self.hub.clone(),
             shutdown: self.shutdown.clone(),
             tracker: self.tracker.clone(),
@@ -66,7 +77,8 @@ impl Server {
                 accepted = self.listener.accept() => match accepted {
                     Ok((stream, addr)) => {
                         let (cfg, hub, sd) = (self.cfg.clone(), self.hub.clone(), self.shutdown.clone());
-                        self.tracker.spawn(crate::handler::serve(stream, addr, cfg, hub, sd));
+                        let tls = self.tls.as_ref().map(|t| t.acceptor());
+                        self.tracker.spawn(crate::handler::serve(stream, tls, addr, cfg, hub, sd));
                     }
                     Err(e) => {
                         // Out of file descriptors and the like: back off instead of spinning.
@@ -97,9 +109,19 @@ impl ServerHandle {
         self.addr
     }
 
-    /// `ws://HOST:PORT/v1`.
+    /// `ws://HOST:PORT/v1`, or `wss://` when the server terminates TLS.
     pub fn url(&self) -> String {
-        format!("ws://{}{}", self.addr, peerchat_protocol::PATH_V1)
+        let scheme = if self.tls.is_some() { "wss" } else { "ws" };
+        format!("{scheme}://{}{}", self.addr, peerchat_protocol::PATH_V1)
+    }
+
+    /// Re-reads the TLS certificate and key; new handshakes use them, open connections
+    /// keep theirs. `Ok(false)` when the server does not terminate TLS.
+    pub fn reload_tls(&self) -> Result<bool, crate::tls::TlsError> {
+        match &self.tls {
+            Some(tls) => tls.reload().map(|()| true),
+            None => Ok(false),
+        }
     }
 
     /// Starts a graceful shutdown: `going_away` and close 1001 on every socket.

@@ -36,7 +36,15 @@ impl Refusal {
     }
 }
 
-/// Checks an upgrade request.
+/// Header with the publishable key (native clients; proxies do not log it).
+pub const KEY_HEADER: &str = "peerchat-key";
+/// Header with the resume token.
+pub const RESUME_HEADER: &str = "peerchat-resume";
+
+/// Checks an upgrade request. The key and resume token come from the `Peerchat-Key` and
+/// `Peerchat-Resume` headers or, for browsers (which cannot set headers on a
+/// WebSocket), from the `key` and `resume` query parameters; a header wins over the
+/// query.
 pub fn admit(keys: &KeyTable, req: &Request) -> Result<Admitted, Refusal> {
     if req.uri().path() != peerchat_protocol::PATH_V1 {
         return Err(Refusal::NotFound);
@@ -50,6 +58,13 @@ pub fn admit(keys: &KeyTable, req: &Request) -> Result<Admitted, Refusal> {
             "resume" => resume = percent_decode(value).filter(|v| !v.is_empty()),
             _ => {}
         }
+    }
+    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+    if let Some(k) = header(KEY_HEADER) {
+        key = Some(k);
+    }
+    if let Some(r) = header(RESUME_HEADER).filter(|r| !r.is_empty()) {
+        resume = Some(r);
     }
     let Some(entry) = key.as_deref().and_then(|k| keys.lookup(k)) else {
         return Err(Refusal::InvalidKey);

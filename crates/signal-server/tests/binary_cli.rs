@@ -4,51 +4,11 @@
 
 mod support;
 use serde_json::json;
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 use support::*;
 
-const BIN: &str = env!("CARGO_BIN_EXE_signal-server");
-
-struct Running {
-    child: Child,
-    url: String,
-    /// stderr is drained on a thread so a chatty server never blocks on a full pipe.
-    logs: std::thread::JoinHandle<String>,
-}
-
-fn start(args: &[&str], env: &[(&str, &str)]) -> Running {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .envs(env.iter().copied())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("binary starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
-    let url = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("first line: {line:?}")).to_string();
-    assert!(url.starts_with("ws://127.0.0.1:") && url.ends_with("/v1"), "{url}");
-    let mut stderr = child.stderr.take().unwrap();
-    let logs = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stderr.read_to_string(&mut s);
-        s
-    });
-    Running { child, url, logs }
-}
-
-fn signal(child: &Child, sig: &str) {
-    let ok = Command::new("kill").args([sig, &child.id().to_string()]).status().unwrap().success();
-    assert!(ok);
-}
-
-/// Sends SIGTERM and returns (exit code, stderr, how long the exit took).
-fn stop(r: Running) -> (i32, String, Duration) {
-    signal(&r.child, "-TERM");
-    stop_waited(r)
-}
+use support::process::*;
 
 #[test]
 fn without_keys_it_refuses_to_start_with_exit_2() {
@@ -91,14 +51,6 @@ async fn sigterm_drains_with_going_away_and_exits_0_within_5s() {
     let (code, _, took) = stop_waited(r);
     assert_eq!(code, 0);
     assert!(took < Duration::from_secs(5), "{took:?}");
-}
-
-/// Waits for the exit; returns (exit code, stderr, how long the wait took).
-fn stop_waited(mut r: Running) -> (i32, String, Duration) {
-    let t = Instant::now();
-    let status = r.child.wait().unwrap();
-    let took = t.elapsed();
-    (status.code().unwrap_or(-1), r.logs.join().unwrap(), took)
 }
 
 #[tokio::test]

@@ -48,3 +48,20 @@ async fn any_of_several_keys_is_accepted() {
     try_connect(&url(&s, "pk_one"), None).await.expect("first key");
     try_connect(&url(&s, "pk_two"), None).await.expect("second key");
 }
+
+#[tokio::test]
+async fn the_key_and_resume_token_in_headers_are_accepted_and_win_over_the_query() {
+    let s = server().await;
+    let bare = s.url();
+    let mut a = try_connect_with(&bare, &[("peerchat-key", KEY)]).await.expect("key in a header");
+    a.subscribe("lobby", "a").await;
+    // A header wins over the query, both ways.
+    let refused = try_connect_with(&url(&s, KEY), &[("peerchat-key", "pk_wrong")]).await.err().unwrap();
+    assert_eq!(refused.status, 401);
+    try_connect_with(&format!("{bare}?key=pk_wrong"), &[("peerchat-key", KEY)]).await.expect("header key wins");
+    // The resume token in a header resumes the same identity.
+    let token = a.token.clone();
+    let b = try_connect_with(&bare, &[("peerchat-key", KEY), ("peerchat-resume", &token)]).await.unwrap();
+    assert_eq!(b.peer_id, a.peer_id);
+    assert_eq!(b.welcome["resumed"], true, "{}", b.welcome);
+}

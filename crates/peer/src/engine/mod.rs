@@ -14,13 +14,13 @@ use tokio::sync::mpsc;
 use webrtc::data_channel::RTCDataChannelInit;
 use webrtc::peer_connection::{
     PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCConfigurationBuilder, RTCIceCandidateInit,
-    RTCIceConnectionState, RTCIceGatheringState, RTCIceServer, RTCPeerConnectionIceEvent, RTCPeerConnectionState,
-    RTCSdpType, RTCSessionDescription, SettingEngineBuilder,
+    RTCIceConnectionState, RTCIceGatheringState, RTCIceServer, RTCIceTransportPolicy, RTCPeerConnectionIceEvent,
+    RTCPeerConnectionState, RTCSdpType, RTCSessionDescription, SettingEngineBuilder,
 };
 
 pub use channel::{ChannelEvent, RawChannel};
 
-use crate::options::{EngineSettings, IceServer};
+use crate::options::{EngineSettings, IceServer, IceTransportPolicy};
 
 /// Interval between ICE connectivity checks while connecting. The engine's default is
 /// 200 ms; 20 ms takes about 90 ms off the median setup on loopback.
@@ -70,6 +70,7 @@ pub(crate) type EventTx = mpsc::UnboundedSender<(u64, EngineEvent)>;
 #[derive(Clone, Debug)]
 pub(crate) struct ConnectionConfig {
     pub ice_servers: Vec<IceServer>,
+    pub policy: IceTransportPolicy,
     pub settings: EngineSettings,
 }
 
@@ -170,7 +171,11 @@ impl Connection {
                 credential: s.credential.clone().unwrap_or_default(),
             })
             .collect();
-        let config = RTCConfigurationBuilder::new().with_ice_servers(servers).build();
+        let policy = match cfg.policy {
+            IceTransportPolicy::All => RTCIceTransportPolicy::All,
+            IceTransportPolicy::Relay => RTCIceTransportPolicy::Relay,
+        };
+        let config = RTCConfigurationBuilder::new().with_ice_servers(servers).with_ice_transport_policy(policy).build();
         let setting = SettingEngineBuilder::new()
             .with_multicast_dns_mode(rtc::ice::mdns::MulticastDnsMode::Disabled)
             .with_ice_connection_attempts(Some(ICE_CHECK_INTERVAL), Some(ICE_MAX_BINDING_REQUESTS))

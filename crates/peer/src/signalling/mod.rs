@@ -3,6 +3,7 @@
 //! requests, and turns server frames into [`SigEvent`]s for the peer's core task.
 
 pub(crate) mod socket;
+pub mod transport;
 
 use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
@@ -15,6 +16,7 @@ use crate::error::PeerError;
 use crate::events::SignallingState;
 use crate::options::{IceServer, PeerOptions};
 use socket::{ConnectError, Read, Socket};
+use transport::Dialer;
 
 /// Requests that may wait for a reconnect.
 const MAX_QUEUED: usize = 256;
@@ -68,6 +70,7 @@ impl Signalling {
     pub fn spawn(opts: PeerOptions, events: mpsc::Sender<SigEvent>) -> Signalling {
         let (tx, rx) = mpsc::channel(MAX_QUEUED);
         let task = Task {
+            dialer: Dialer::new(opts.tls.clone()),
             opts,
             events,
             rx,
@@ -129,6 +132,7 @@ enum End {
 
 struct Task {
     opts: PeerOptions,
+    dialer: Dialer,
     events: mpsc::Sender<SigEvent>,
     rx: mpsc::Receiver<SigCmd>,
     room: Option<(String, String)>,
@@ -164,8 +168,13 @@ impl Task {
             }
             let state = if connected_once { SignallingState::Reconnecting } else { SignallingState::Connecting };
             self.emit(SigEvent::State(state)).await;
-            let url = socket::connect_url(&self.opts.url, &self.opts.key, self.token.as_deref());
-            let connect = Socket::connect(&url, self.opts.origin.as_deref());
+            let connect = Socket::connect(
+                &self.dialer,
+                &self.opts.url,
+                &self.opts.key,
+                self.token.as_deref(),
+                self.opts.origin.as_deref(),
+            );
             let result = tokio::time::timeout(WELCOME_WAIT, connect)
                 .await
                 .unwrap_or_else(|_| Err(ConnectError::Retry("timeout".into())));

@@ -1,14 +1,15 @@
 //! The signalling WebSocket: connect (mapping refusals to typed errors), then read typed
-//! server frames and write client frames. Nothing about sessions or rooms.
+//! server frames and write client frames. Nothing about sessions or rooms; the byte
+//! stream under it (TCP, TLS) is `transport.rs`'s.
 
 use futures_util::{SinkExt, StreamExt};
 use peerchat_protocol::{ClientFrame, PublishableKey, ServerFrame};
-use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tokio_tungstenite::WebSocketStream;
 
+use super::transport::{DialError, Dialer, Stream, Target};
 use crate::error::PeerError;
 
 /// Largest server frame accepted. Relayed frames can slightly exceed the 64 KiB client
@@ -37,47 +38,46 @@ pub enum Read {
 }
 
 pub struct Socket {
-    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    ws: WebSocketStream<Stream>,
 }
 
-/// The URL with `key` and `resume` query parameters.
-pub fn connect_url(base: &str, key: &PublishableKey, resume: Option<&str>) -> String {
-    let sep = if base.contains('?') { '&' } else { '?' };
-    let mut url = format!("{base}{sep}key={}", percent_encode(key.expose()));
-    if let Some(t) = resume {
-        url.push_str("&resume=");
-        url.push_str(&percent_encode(t));
-    }
-    url
-}
-
-fn percent_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
+/// Header carrying the publishable key (native clients; browsers use `?key=`).
+pub const KEY_HEADER: &str = "peerchat-key";
+/// Header carrying the resume token.
+pub const RESUME_HEADER: &str = "peerchat-resume";
 
 impl Socket {
-    /// Connects and upgrades. The URL (which holds the key) is never logged.
-    pub async fn connect(url: &str, origin: Option<&str>) -> Result<Socket, ConnectError> {
+    /// Connects and upgrades, sending the key and resume token in headers so that they
+    /// never appear in a URL that a proxy or access log records. Never logged.
+    pub async fn connect(
+        dialer: &Dialer,
+        url: &str,
+        key: &PublishableKey,
+        resume: Option<&str>,
+        origin: Option<&str>,
+    ) -> Result<Socket, ConnectError> {
+        let target = Target::parse(url, dialer.options().allow_plaintext).map_err(ConnectError::Fatal)?;
         let mut req = url
             .into_client_request()
             .map_err(|_| ConnectError::Fatal(PeerError::BadUrl("not a ws:// or wss:// URL".into())))?;
-        if let Some(o) = origin {
-            let v = o.parse().map_err(|_| ConnectError::Fatal(PeerError::BadUrl("bad origin".into())))?;
-            req.headers_mut().insert("origin", v);
+        let bad = |what: &str| ConnectError::Fatal(PeerError::BadUrl(format!("{what} cannot be sent in a header")));
+        let headers = req.headers_mut();
+        headers.insert(KEY_HEADER, key.expose().parse().map_err(|_| bad("the key"))?);
+        if let Some(t) = resume {
+            headers.insert(RESUME_HEADER, t.parse().map_err(|_| bad("the resume token"))?);
         }
+        if let Some(o) = origin {
+            headers.insert("origin", o.parse().map_err(|_| bad("the origin"))?);
+        }
+        let stream = dialer.dial(&target).await.map_err(|e| match e {
+            DialError::Fatal(e) => ConnectError::Fatal(e),
+            DialError::Io(e) => ConnectError::Retry(e.to_string()),
+        })?;
         let config = WebSocketConfig::default()
             .max_message_size(Some(MAX_SERVER_FRAME))
             .max_frame_size(Some(MAX_SERVER_FRAME))
             .read_buffer_size(16 * 1024);
-        match tokio_tungstenite::connect_async_with_config(req, Some(config), true).await {
+        match tokio_tungstenite::client_async_with_config(req, stream, Some(config)).await {
             Ok((ws, _)) => Ok(Socket { ws }),
             Err(WsError::Http(resp)) => Err(ConnectError::Fatal(match resp.status().as_u16() {
                 401 => PeerError::InvalidKey,
@@ -121,17 +121,5 @@ impl Socket {
             while let Some(Ok(_)) = self.ws.next().await {}
         })
         .await;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn url_carries_key_and_resume_encoded() {
-        let k = PublishableKey::new("pk a+b");
-        assert_eq!(connect_url("ws://h/v1", &k, None), "ws://h/v1?key=pk%20a%2Bb");
-        assert_eq!(connect_url("ws://h/v1?x=1", &k, Some("t.1")), "ws://h/v1?x=1&key=pk%20a%2Bb&resume=t.1");
     }
 }

@@ -83,7 +83,7 @@ impl State {
             resumed,
             server_time: self.unix.as_millis() as u64,
             max_message_size: self.cfg.max_frame_bytes,
-            ice_servers: self.cfg.ice_servers.clone(),
+            ice_servers: self.ice_servers(peer),
         });
         self.push(conn, &welcome);
         for ch in channels {
@@ -97,6 +97,13 @@ impl State {
         for frame in early {
             self.on_frame(conn, frame);
         }
+    }
+
+    /// The configured ICE servers, then this peer's own TURN credentials.
+    fn ice_servers(&self, peer: &str) -> Vec<peerchat_protocol::IceServer> {
+        let mut servers = self.cfg.ice_servers.clone();
+        servers.extend(self.cfg.turn.as_ref().map(|t| t.issue(peer, self.unix)));
+        servers
     }
 
     fn new_session(&mut self, kid: Arc<str>) -> Arc<str> {

@@ -2,6 +2,8 @@
 //! the protocol as any third-party client would, from the JSON up.
 #![allow(dead_code)]
 
+pub mod process;
+
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
@@ -51,9 +53,16 @@ pub struct Refused {
 }
 
 pub async fn try_connect(url: &str, origin: Option<&str>) -> Result<Client, Refused> {
+    let origin: Vec<(&str, &str)> = origin.map(|o| ("origin", o)).into_iter().collect();
+    try_connect_with(url, &origin).await
+}
+
+/// Connects with extra request headers (`Peerchat-Key`, `Peerchat-Resume`, `Origin`).
+pub async fn try_connect_with(url: &str, headers: &[(&str, &str)]) -> Result<Client, Refused> {
     let mut req = url.into_client_request().expect("valid url");
-    if let Some(o) = origin {
-        req.headers_mut().insert("origin", o.parse().unwrap());
+    for (name, value) in headers {
+        let name = tokio_tungstenite::tungstenite::http::HeaderName::from_bytes(name.as_bytes()).unwrap();
+        req.headers_mut().insert(name, value.parse().unwrap());
     }
     match tokio_tungstenite::connect_async(req).await {
         Ok((ws, _)) => {
