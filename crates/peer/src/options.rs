@@ -72,8 +72,8 @@ pub enum IceTransportPolicy {
 /// Tuning of the WebRTC engine; the defaults are the measured best on loopback.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EngineSettings {
-    /// Local UDP addresses to gather host candidates on. Empty: every usable interface,
-    /// loopback included.
+    /// Local UDP addresses to gather host candidates on. Empty: every usable
+    /// non-loopback interface, or loopback alone on a machine without one.
     pub udp_addrs: Vec<String>,
     /// Dedicated reactor threads for the engine's I/O (0: use the caller's runtime).
     pub reactor_threads: usize,

@@ -4,6 +4,7 @@
 //! connection generation; no callback touches shared state.
 
 mod channel;
+mod path;
 mod runtime;
 
 use std::sync::Arc;
@@ -87,6 +88,11 @@ struct Handler {
 impl PeerConnectionEventHandler for Handler {
     async fn on_ice_candidate(&self, event: RTCPeerConnectionIceEvent) {
         if let Ok(init) = event.candidate.to_json() {
+            // A wildcard address (the engine's fallback when no interface is usable) is
+            // no address the other peer can use.
+            if candidate_ip(&init.candidate).is_some_and(|ip| ip.is_unspecified()) {
+                return;
+            }
             let c = IceCandidate {
                 candidate: init.candidate,
                 // The engine hard-codes an empty mid; with one bundled m-line the mid is "0".
@@ -134,6 +140,9 @@ impl PeerConnectionEventHandler for Handler {
 pub(crate) struct Connection {
     pc: NativePeerConnection,
     fast_wake: runtime::FastWake,
+    /// This connection gathers on a loopback address (so loopback candidates of the
+    /// other peer are reachable).
+    on_loopback: bool,
 }
 
 /// Options of a channel opened with [`Connection::create_channel`].
@@ -191,10 +200,11 @@ impl Connection {
             .with_sctp_max_receive_buffer_size(cfg.settings.sctp_receive_buffer)
             .build();
         let addrs: Vec<String> = if cfg.settings.udp_addrs.is_empty() {
-            vec!["0.0.0.0:0".into(), "127.0.0.1:0".into()]
+            default_udp_addrs()
         } else {
             cfg.settings.udp_addrs.clone()
         };
+        let on_loopback = addrs.iter().any(|a| a.parse::<std::net::SocketAddr>().is_ok_and(|a| a.ip().is_loopback()));
         let fast_wake = runtime::FastWake::armed();
         let mut builder = PeerConnectionBuilder::new()
             .with_configuration(config)
@@ -206,7 +216,7 @@ impl Connection {
             builder = builder.with_dedicated_reactor_pool_size(cfg.settings.reactor_threads);
         }
         let pc = builder.build().await.map_err(err)?;
-        Ok(Connection { pc: Arc::new(pc), fast_wake })
+        Ok(Connection { pc: Arc::new(pc), fast_wake, on_loopback })
     }
 
     /// The connection is up: its driver goes back to the engine's own timer schedule
@@ -283,8 +293,17 @@ impl Connection {
         self.pc.remote_description().await.is_some()
     }
 
-    /// Adds a remote candidate.
+    /// Adds a remote candidate. Loopback candidates are skipped unless this connection
+    /// gathers on loopback itself: paired with anything else they only cause failed sends
+    /// (and TURN permissions a TURN server refuses), RFC 8445 section 5.1.1.1. Wildcard
+    /// addresses are skipped always.
     pub async fn add_candidate(&self, c: &IceCandidate) -> Result<(), EngineError> {
+        if let Some(ip) = candidate_ip(&c.candidate) {
+            if ip.is_unspecified() || (ip.is_loopback() && !self.on_loopback) {
+                tracing::debug!(%ip, "remote candidate skipped: unreachable from here");
+                return Ok(());
+            }
+        }
         let init = RTCIceCandidateInit {
             candidate: c.candidate.clone(),
             sdp_mid: c.sdp_mid.clone(),
@@ -309,6 +328,42 @@ impl Connection {
     }
 }
 
+/// Where a connection gathers when the app does not say: every usable interface (the
+/// engine expands `0.0.0.0` into one socket per non-loopback, non-link-local address),
+/// or loopback alone on a machine that has no such interface. Never both: a loopback
+/// socket's candidates pair with every remote address and fail there.
+fn default_udp_addrs() -> Vec<String> {
+    let usable = rtc::shared::ifaces::ifaces().is_ok_and(|list| {
+        list.iter().any(|i| {
+            i.addr.is_some_and(|a| match a.ip() {
+                std::net::IpAddr::V4(ip) => !ip.is_loopback() && !ip.is_unspecified() && !ip.is_link_local(),
+                std::net::IpAddr::V6(_) => false,
+            })
+        })
+    });
+    vec![if usable { "0.0.0.0:0" } else { "127.0.0.1:0" }.to_string()]
+}
+
+/// The connection address of an ICE candidate line (`candidate:F C PROTO PRIO ADDR PORT
+/// typ …`); `None` for names (mDNS) and malformed lines.
+fn candidate_ip(candidate: &str) -> Option<std::net::IpAddr> {
+    candidate.split_whitespace().nth(4)?.parse().ok()
+}
+
 fn to_wire(d: &RTCSessionDescription) -> SessionDescription {
     SessionDescription { kind: d.sdp_type.to_string(), sdp: d.sdp.clone() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_address_of_a_candidate_line_is_read_and_names_are_not_addresses() {
+        let ip = |c: &str| candidate_ip(c).map(|a| a.to_string());
+        assert_eq!(ip("candidate:1 1 udp 2130706431 192.168.1.10 5000 typ host").as_deref(), Some("192.168.1.10"));
+        assert_eq!(ip("candidate:2 1 udp 1 ::1 5000 typ host").as_deref(), Some("::1"));
+        assert_eq!(ip("candidate:3 1 udp 1 a1b2.local 5000 typ host"), None);
+        assert_eq!(ip("candidate:4 1"), None);
+    }
 }

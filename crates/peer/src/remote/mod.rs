@@ -11,6 +11,7 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch, Mutex};
 
 use crate::datachannel::{DataChannel, DataChannelOptions};
 use crate::engine::{ChannelInit, NativePeerConnection};
+use crate::path::PathInfo;
 pub(crate) use task::{spawn, RemoteCmd, Spawn};
 
 /// Connection state of a remote peer.
@@ -38,6 +39,18 @@ impl PeerState {
             PeerState::Reconnecting => "reconnecting",
             PeerState::Closed => "closed",
         }
+    }
+}
+
+/// Changes of a remote peer's path (see [`RemotePeer::path_updates`]).
+pub struct PathUpdates(watch::Receiver<Option<PathInfo>>);
+
+impl PathUpdates {
+    /// Waits for the path to change and returns it (`Some(None)`: not connected now);
+    /// `None` once the remote peer is gone.
+    pub async fn next(&mut self) -> Option<Option<PathInfo>> {
+        self.0.changed().await.ok()?;
+        Some(self.0.borrow_and_update().clone())
     }
 }
 
@@ -70,6 +83,7 @@ pub(crate) struct Shared {
     pub state: watch::Receiver<PeerState>,
     pub changes: broadcast::Sender<StateChange>,
     pub pc: watch::Receiver<Option<NativePeerConnection>>,
+    pub path: watch::Receiver<Option<PathInfo>>,
     pub cmd: mpsc::Sender<RemoteCmd>,
     pub incoming: Mutex<mpsc::Receiver<DataChannel>>,
 }
@@ -155,6 +169,17 @@ impl RemotePeer {
                 return state == PeerState::Closed;
             }
         }
+    }
+
+    /// The path of the connection while connected: the selected candidate pair, RTT
+    /// and bytes; `None` otherwise. Refreshed at every control ping (5 s by default).
+    pub fn path(&self) -> Option<PathInfo> {
+        self.shared.path.borrow().clone()
+    }
+
+    /// Follows [`RemotePeer::path`]: each call of [`PathUpdates::next`] waits for a change.
+    pub fn path_updates(&self) -> PathUpdates {
+        PathUpdates(self.shared.path.clone())
     }
 
     /// The native peer connection of the moment. It is replaced when the connection is

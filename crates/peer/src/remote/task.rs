@@ -21,6 +21,7 @@ use crate::signalling::Signalling;
 
 mod control;
 mod negotiation;
+mod path;
 
 /// Candidates held until the remote description is set.
 const MAX_PENDING_CANDIDATES: usize = 256;
@@ -91,6 +92,7 @@ pub(crate) fn spawn(s: Spawn) -> RemotePeer {
     let self_cmd = cmd_tx.downgrade();
     let (state_tx, state_rx) = watch::channel(PeerState::Idle);
     let (pc_tx, pc_rx) = watch::channel(None);
+    let (path_tx, path_rx) = watch::channel(None);
     let (changes, _) = broadcast::channel(256);
     let (incoming_tx, incoming_rx) = mpsc::channel(INCOMING_CHANNELS);
     let (name_tx, _) = watch::channel(s.name);
@@ -101,6 +103,7 @@ pub(crate) fn spawn(s: Spawn) -> RemotePeer {
         state: state_rx,
         changes: changes.clone(),
         pc: pc_rx,
+        path: path_rx,
         cmd: cmd_tx,
         incoming: Mutex::new(incoming_rx),
     });
@@ -122,6 +125,8 @@ pub(crate) fn spawn(s: Spawn) -> RemotePeer {
         state_tx,
         changes,
         pc_tx,
+        path_tx,
+        last_ping: None,
         incoming_tx,
         engine_tx,
         control_tx,
@@ -151,6 +156,10 @@ struct Task {
     state_tx: watch::Sender<PeerState>,
     changes: broadcast::Sender<StateChange>,
     pc_tx: watch::Sender<Option<NativePeerConnection>>,
+    /// The path while connected (see `path.rs`).
+    path_tx: watch::Sender<Option<crate::path::PathInfo>>,
+    /// `t` of the latest routine control ping, and when it left (for the RTT).
+    last_ping: Option<(u64, Instant)>,
     incoming_tx: mpsc::Sender<DataChannel>,
     engine_tx: mpsc::UnboundedSender<(u64, EngineEvent)>,
     control_tx: mpsc::Sender<(u64, Control)>,
@@ -195,8 +204,10 @@ impl Task {
                 _ = sleep_opt(deadline) => self.on_deadline().await,
                 _ = sleep_opt(resend) => self.on_probe_resend().await,
             }
+            self.follow_path().await;
         }
         self.close_conn().await;
+        self.path_tx.send_replace(None);
         self.set_state(PeerState::Closed);
         // Commands already on their way get an answer rather than being stranded in the
         // channel (after `close`, `recv` waits for sends in flight, then ends).

@@ -62,6 +62,9 @@ impl Task {
                             let _ = c.send_text(&PeerMessage::Pong { t }.to_json()).await;
                         }
                     }
+                    Some(PeerMessage::Pong { t }) if self.last_ping.is_some_and(|(p, _)| p == t) => {
+                        self.on_routine_pong().await;
+                    }
                     Some(PeerMessage::Pong { t }) if self.probe == Some(t) => {
                         let pending_offer = match &self.conn {
                             Some(conn) => self.making_offer || conn.has_local_offer().await,
@@ -85,13 +88,21 @@ impl Task {
         }
     }
 
+    /// A ping whose pong measures the RTT (and proves the path alive).
+    pub(super) async fn send_routine_ping(&mut self) {
+        if let Some(c) = &self.control {
+            let t = now_ms();
+            self.last_ping = Some((t, Instant::now()));
+            let _ = c.send_text(&PeerMessage::Ping { t }.to_json()).await;
+        }
+    }
+
     pub(super) async fn on_tick(&mut self) {
         if !self.control_open {
             return;
         }
-        if let Some(c) = &self.control {
-            let _ = c.send_text(&PeerMessage::Ping { t: now_ms() }.to_json()).await;
-        }
+        self.send_routine_ping().await;
+        self.refresh_path().await;
         let silent = self.last_control.elapsed() >= self.cfg.settings.control_dead_after;
         if silent && self.recovery.is_none() {
             tracing::info!(peer = %self.id, "control channel silent; restarting ICE");
