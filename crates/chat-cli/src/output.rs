@@ -56,6 +56,24 @@ fn human(v: &Value) -> String {
         "message" => format!("<{}> {} [{}]", s(v, "name"), s(v, "text"), s(v, "via")),
         "signalling" => format!("* signalling {}", s(v, "state")),
         "delivered" => format!("* delivered to {}", s(v, "peerId")),
+        "path" => {
+            let route = match s(v, "route") {
+                "direct" => "direct",
+                "direct-through-nat" => "direct through NAT",
+                "relayed" => "relayed via TURN",
+                other => other,
+            };
+            let rtt = v.get("rttMs").and_then(Value::as_f64).map(|r| format!(", rtt {r} ms")).unwrap_or_default();
+            format!(
+                "* path to {}: {route} ({} {} -> {} {}, {}{rtt})",
+                s(v, "peerId"),
+                s(v, "local"),
+                s(v, "localAddress"),
+                s(v, "remote"),
+                s(v, "remoteAddress"),
+                s(v, "protocol")
+            )
+        }
         "error" => format!("! {}: {}", s(v, "kind"), s(v, "message")),
         other => format!("* {other}: {v}"),
     }

@@ -1,6 +1,7 @@
 //! What a chat session reports. The JSON form (`{"event": "peer-joined", "peerId": ...}`)
 //! is the one `chat-cli --json` prints and the one the app's UI receives.
 
+use peerchat_peer::{PathInfo, Route};
 use serde::Serialize;
 
 /// How a message travelled.
@@ -56,6 +57,15 @@ pub enum ChatEvent {
     /// The signalling connection changed state (`connecting`, `connected`,
     /// `reconnecting`, `closed`).
     Signalling { state: &'static str },
+    /// The network path to a connected peer: when it is first known, when the candidate
+    /// pair changes, and when its first RTT is measured. `route` is `direct`,
+    /// `direct-through-nat` or `relayed`; the rest are [`PathInfo`]'s fields.
+    Path {
+        peer_id: String,
+        route: Route,
+        #[serde(flatten)]
+        path: PathInfo,
+    },
     /// A peer acknowledged our chat line `id` (peers that announced receipts).
     Delivered { peer_id: String, id: String },
     /// Something failed. `fatal` errors end the session. `id` names the chat line that
@@ -120,6 +130,23 @@ mod tests {
         assert_eq!(
             serde_json::to_value(&ev).unwrap(),
             json!({"event": "message", "from": "p1", "name": "bob", "via": "p2p", "kind": "chat", "id": "x", "text": "hi", "atMs": 5})
+        );
+        let path = PathInfo {
+            local: peerchat_peer::CandidateKind::Host,
+            remote: peerchat_peer::CandidateKind::Relay,
+            protocol: "udp".into(),
+            local_address: "10.0.0.2:5000".into(),
+            remote_address: "203.0.113.9:6000".into(),
+            rtt: Some(std::time::Duration::from_millis(42)),
+            bytes_sent: 10,
+            bytes_received: 20,
+        };
+        let ev = ChatEvent::Path { peer_id: "p1".into(), route: path.route(), path };
+        assert_eq!(
+            serde_json::to_value(&ev).unwrap(),
+            json!({"event": "path", "peerId": "p1", "route": "relayed", "local": "host", "remote": "relay",
+                   "protocol": "udp", "localAddress": "10.0.0.2:5000", "remoteAddress": "203.0.113.9:6000",
+                   "rttMs": 42.0, "bytesSent": 10, "bytesReceived": 20})
         );
         let ev = ChatEvent::error("overflow", "full", Some("p2"));
         assert_eq!(

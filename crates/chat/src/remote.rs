@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use peerchat_peer::peer_message::PeerMessage;
-use peerchat_peer::{ChannelInit, DataChannel, DataChannelOptions, Message, PeerState, RemotePeer, StateChanges};
+use peerchat_peer::{
+    ChannelInit, DataChannel, DataChannelOptions, Message, PathInfo, PeerState, RemotePeer, StateChanges,
+};
 
 use crate::event::{now_ms, ChatEvent, MessageKind, Via};
 use crate::receipts::DEADLINE;
@@ -24,6 +26,13 @@ pub(crate) fn watch(inner: Arc<Inner>, r: RemotePeer) {
     inner.tasks.spawn(async move {
         tokio::select! {
             _ = follow_states(&i, &rp) => {}
+            _ = i.cancel.cancelled() => {}
+        }
+    });
+    let (i, rp) = (inner.clone(), r.clone());
+    inner.tasks.spawn(async move {
+        tokio::select! {
+            _ = follow_path(&i, &rp) => {}
             _ = i.cancel.cancelled() => {}
         }
     });
@@ -60,6 +69,33 @@ async fn follow_states(inner: &Arc<Inner>, r: &RemotePeer) {
         }
         on_change(inner, r, last, c.to).await;
         last = c.to;
+    }
+}
+
+/// Reports the path when it is first known, when the pair changes and when the first
+/// RTT arrives (not every refresh of the byte counters).
+async fn follow_path(inner: &Arc<Inner>, r: &RemotePeer) {
+    let mut updates = r.path_updates();
+    let mut last: Option<PathInfo> = None;
+    let mut next = r.path();
+    loop {
+        if let Some(p) = next {
+            let news = match &last {
+                None => true,
+                Some(l) => !l.same_pair(&p) || (l.rtt.is_none() && p.rtt.is_some()),
+            };
+            if news {
+                let ev = ChatEvent::Path { peer_id: r.id().to_string(), route: p.route(), path: p.clone() };
+                inner.emit(ev).await;
+                last = Some(p);
+            }
+        } else {
+            last = None;
+        }
+        match updates.next().await {
+            Some(p) => next = p,
+            None => return,
+        }
     }
 }
 

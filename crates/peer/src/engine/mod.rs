@@ -199,11 +199,8 @@ impl Connection {
             )
             .with_sctp_max_receive_buffer_size(cfg.settings.sctp_receive_buffer)
             .build();
-        let addrs: Vec<String> = if cfg.settings.udp_addrs.is_empty() {
-            default_udp_addrs()
-        } else {
-            cfg.settings.udp_addrs.clone()
-        };
+        let addrs: Vec<String> =
+            if cfg.settings.udp_addrs.is_empty() { default_udp_addrs() } else { cfg.settings.udp_addrs.clone() };
         let on_loopback = addrs.iter().any(|a| a.parse::<std::net::SocketAddr>().is_ok_and(|a| a.ip().is_loopback()));
         let fast_wake = runtime::FastWake::armed();
         let mut builder = PeerConnectionBuilder::new()
