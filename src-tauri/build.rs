@@ -10,6 +10,7 @@ const COMMANDS: &[&str] = &[
     "join",
     "leave",
     "send_message",
+    "peer_path",
     "get_settings",
     "set_settings",
     "open_chat_window",

@@ -68,6 +68,7 @@ pub fn run() {
             commands::chat::join,
             commands::chat::leave,
             commands::chat::send_message,
+            commands::chat::peer_path,
             commands::settings::get_settings,
             commands::settings::set_settings,
             commands::windows::open_chat_window,

@@ -1,11 +1,13 @@
 //! The app's settings file (`settings.json` in the app's config directory): the server
-//! URL (none: the embedded local server), the display name, the last room and the ICE
-//! servers. Never the publishable key: that lives in the keyring. Written atomically
-//! (temporary file, then rename); every value is checked before it is saved.
+//! URL (none: the embedded local server), the display name, the last room, the ICE
+//! servers and policy, and whether plaintext signalling may leave this machine. Never a
+//! secret: the publishable key and TURN credentials live in the keyring (the file keeps
+//! TURN user names only). Written atomically (temporary file, then rename), readable by
+//! the user alone; every value is checked before it is saved.
 
 use std::path::{Path, PathBuf};
 
-use peerchat_peer::IceServer;
+use peerchat_peer::{IceServer, IceTransportPolicy};
 use serde::{Deserialize, Serialize};
 
 /// Longest display name (the server's default limit is 64 bytes).
@@ -47,6 +49,9 @@ pub struct Settings {
     /// Let `ws://` (unencrypted) reach a server that is not on this machine. The UI then
     /// says the connection is not encrypted.
     pub allow_plaintext: bool,
+    /// `relay`: connect only through TURN relays, so peers never learn this machine's
+    /// addresses.
+    pub ice_transport_policy: IceTransportPolicy,
 }
 
 impl Default for Settings {
@@ -57,6 +62,7 @@ impl Default for Settings {
             last_room: "lobby".into(),
             ice_servers: Vec::new(),
             allow_plaintext: false,
+            ice_transport_policy: IceTransportPolicy::All,
         }
     }
 }
@@ -84,8 +90,12 @@ impl Settings {
                 std::fs::create_dir_all(dir)?;
             }
             let tmp = p.with_extension("json.tmp");
-            let text = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
-            std::fs::write(&tmp, text)?;
+            let mut public = self.clone();
+            for s in &mut public.ice_servers {
+                s.credential = None; // a secret: the keyring holds it
+            }
+            let text = serde_json::to_string_pretty(&public).map_err(std::io::Error::other)?;
+            write_private(&tmp, text.as_bytes())?;
             std::fs::rename(&tmp, p)
         };
         write(path).map_err(|source| SettingsError::Write { path: path.to_path_buf(), source })
@@ -114,13 +124,27 @@ impl Settings {
                 if !(u.starts_with("stun:") || turn) || u.len() > 256 {
                     return bad(format!("`{u}` is not a stun:, turn: or turns: URL"));
                 }
-                if turn && (s.username.is_none() || s.credential.is_none()) {
-                    return bad(format!("the TURN server `{u}` needs a username and a credential"));
+                if turn && s.username.as_deref().is_none_or(str::is_empty) {
+                    return bad(format!("the TURN server `{u}` needs a username"));
                 }
             }
         }
         Ok(())
     }
+}
+
+/// Writes `bytes` to a new file only its owner can read (0600 on Unix).
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let mut f = opts.open(path)?;
+    #[cfg(unix)]
+    f.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+    f.write_all(bytes)?;
+    f.sync_all()
 }
 
 /// A signalling server URL the SDK can use: `ws://` or `wss://`, a host, at most 512 bytes.
@@ -153,16 +177,33 @@ mod tests {
                 credential: None,
             }],
             allow_plaintext: true,
+            ice_transport_policy: IceTransportPolicy::Relay,
         };
         s.save(&path).unwrap();
         assert_eq!(Settings::load(&path), Some(s.clone()));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "settings.json is the user's alone");
+        }
 
         let mut bad = s.clone();
         bad.server_url = Some("http://x".into());
         assert_eq!(bad.save(&path).unwrap_err().kind(), "invalid_settings");
         let mut bad = s.clone();
         bad.ice_servers[0].urls = vec!["turn:turn.example.com".into()];
-        assert!(bad.validate().is_err(), "TURN without credentials");
+        assert!(bad.validate().is_err(), "TURN without a user name");
+        let mut turn = s.clone();
+        turn.ice_servers[0] = IceServer {
+            urls: vec!["turn:turn.example.com".into()],
+            username: Some("ann".into()),
+            credential: Some("the-turn-secret".into()),
+        };
+        turn.save(&path).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(!text.contains("the-turn-secret"), "no TURN credential in the file: {text}");
+        assert!(text.contains("\"ann\""), "{text}");
         let mut bad = s.clone();
         bad.display_name = "x".repeat(MAX_NAME_BYTES + 1);
         assert!(bad.validate().is_err());

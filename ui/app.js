@@ -11,7 +11,7 @@
     status: null,
     joined: null,
     myId: null,
-    peers: new Map(), // peerId -> { name, state, channelOpen, li }
+    peers: new window.PeerchatPeers($("peer-list"), (peerId) => invoke("peer_path", { peerId })), // peers.js
     marks: new window.PeerchatMarks(), // delivery marks on our own lines (marks.js)
   };
 
@@ -20,6 +20,9 @@
     invalid_key: "The server refused this key. Check it, or paste another.",
     origin_not_allowed: "This key may not be used from this app (origin not allowed).",
     bad_url: "That server address does not work: it must look like wss://host/v1.",
+    plaintext_refused: "That server is on another computer but the address starts with ws://, which is not encrypted. Use wss://, or allow unencrypted connections in the settings.",
+    tls: "The secure connection to the server failed: ",
+    turn_credential_missing: "A TURN server in the settings has no credential stored; enter it again in the settings.",
     unreachable: "The signalling server does not answer. Is it running, and is the address right?",
     timeout: "The server did not answer in time.",
     connection_lost: "Cannot connect to the server.",
@@ -39,6 +42,7 @@
   function explain(err) {
     const kind = (err && err.kind) || "error";
     const message = (err && err.message) || String(err);
+    if (kind === "tls") return KIND_TEXT.tls + message.replace(/^TLS: /, "") + ".";
     return KIND_TEXT[kind] || message;
   }
 
@@ -205,6 +209,7 @@
     const me = "you are " + info.name + (info.local ? " · local server" : " · " + info.serverUrl);
     $("me").textContent = me;
     $("me").title = me; // the line is cut with an ellipsis in a narrow window
+    $("signalling-security").hidden = !info.unencrypted;
     document.title = "peerchat · " + info.name + " · " + info.room;
     screen("chat");
   }
@@ -223,7 +228,7 @@
   function resetChat() {
     ui.joined = null;
     ui.peers.clear();
-    $("peer-list").replaceChildren();
+    $("signalling-security").hidden = true;
     $("message-log").replaceChildren();
     ui.marks.clear();
     $("peer-empty").hidden = false;
@@ -265,6 +270,9 @@
       case "channel-open":
         upsertPeer(ev.peerId, { channelOpen: true });
         break;
+      case "path":
+        upsertPeer(ev.peerId, { path: ev });
+        break;
       case "message":
         if (ev.kind === "hello") {
           upsertPeer(ev.from, { name: ev.name });
@@ -273,12 +281,8 @@
         }
         break;
       case "peer-left": {
-        const p = ui.peers.get(ev.peerId);
-        if (p) {
-          p.li.remove();
-          ui.peers.delete(ev.peerId);
-          addSystem((p.name || ev.peerId) + " left");
-        }
+        const p = ui.peers.remove(ev.peerId);
+        if (p) addSystem((p.name || ev.peerId) + " left");
         $("peer-empty").hidden = ui.peers.size > 0;
         break;
       }
@@ -311,37 +315,9 @@
     return (p && p.name) || id || "a peer";
   }
 
-  // Only `peer-joined` adds a person; late events about someone who left (their
-  // connection reporting `closed`, say) must not bring them back.
+  // Only `peer-joined` adds a person (see peers.js).
   function upsertPeer(id, patch, create) {
-    let p = ui.peers.get(id);
-    if (!p && !create) return;
-    if (!p) {
-      const li = document.createElement("li");
-      li.dataset.peerId = id;
-      li.dataset.testid = "peer";
-      const name = document.createElement("span");
-      name.className = "peer-name";
-      const meta = document.createElement("span");
-      meta.className = "peer-meta";
-      const state = document.createElement("span");
-      state.dataset.testid = "peer-state";
-      const path = document.createElement("span");
-      path.dataset.testid = "peer-path";
-      meta.append(state, " · ", path);
-      li.append(name, meta);
-      $("peer-list").append(li);
-      p = { name: "", state: "idle", channelOpen: false, li, nameEl: name, stateEl: state, pathEl: path };
-      ui.peers.set(id, p);
-      $("peer-empty").hidden = true;
-    }
-    Object.assign(p, patch);
-    p.nameEl.textContent = p.name || id;
-    p.stateEl.textContent = p.state;
-    p.stateEl.className = "state-" + p.state;
-    p.pathEl.textContent = p.channelOpen ? "peer-to-peer" : "via server";
-    p.li.dataset.state = p.state;
-    p.li.dataset.path = p.channelOpen ? "p2p" : "server";
+    if (ui.peers.upsert(id, patch, create)) $("peer-empty").hidden = true;
   }
 
   function addMessage({ self, id, from, sender, text, via, at }) {
@@ -412,9 +388,10 @@
     const s = await invoke("get_settings");
     $("set-server").value = s.serverUrl || "";
     $("set-name").value = s.displayName || "";
-    $("set-ice").value = s.iceServers
-      .map((i) => [i.urls.join(","), i.username || "", i.credential || ""].join(" ").trim())
-      .join("\n");
+    // Credentials are never shown: the keyring keeps them.
+    $("set-ice").value = s.iceServers.map((i) => [i.urls.join(","), i.username || ""].join(" ").trim()).join("\n");
+    $("set-policy").value = s.iceTransportPolicy || "all";
+    $("set-plaintext").checked = !!s.allowPlaintext;
     show($("settings-error"), "");
     $("settings-dialog").showModal();
   });
@@ -431,7 +408,14 @@
     const server = $("set-server").value.trim();
     try {
       await invoke("set_settings", {
-        settings: { ...current, serverUrl: server || null, displayName: $("set-name").value.trim(), iceServers },
+        settings: {
+          ...current,
+          serverUrl: server || null,
+          displayName: $("set-name").value.trim(),
+          iceServers,
+          iceTransportPolicy: $("set-policy").value,
+          allowPlaintext: $("set-plaintext").checked,
+        },
       });
       $("settings-dialog").close();
       ui.status = await invoke("app_status");

@@ -2,6 +2,7 @@
 //! session per window. The Tauri commands are one-line calls into [`Backend`], so the
 //! command layer is tested by calling it directly (`tests/commands.rs`).
 
+mod ice;
 mod keys;
 mod sessions;
 
@@ -16,7 +17,7 @@ use crate::embedded::{local_url, Embedded};
 use crate::error::CommandError;
 use crate::keystore::{mask, KeySource, KeyVault, SecretStore};
 use crate::settings::Settings;
-pub use sessions::{EventSink, JoinInfo, SentInfo};
+pub use sessions::{EventSink, JoinInfo, PathView, SentInfo};
 
 /// How the backend is set up (paths and ports come from here, so tests isolate them).
 #[derive(Debug, Clone)]

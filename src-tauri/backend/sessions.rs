@@ -25,6 +25,20 @@ pub struct JoinInfo {
     pub name: String,
     pub server_url: String,
     pub local: bool,
+    /// The signalling connection leaves this machine unencrypted (`ws://` to another
+    /// host, which the person allowed): the UI says so.
+    pub unencrypted: bool,
+}
+
+/// The path to one peer, for the peer's details view: the SDK's figures plus the
+/// route in words.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PathView {
+    pub route: peerchat_peer::Route,
+    pub words: &'static str,
+    #[serde(flatten)]
+    pub path: peerchat_peer::PathInfo,
 }
 
 /// Where a sent line went.
@@ -90,13 +104,21 @@ impl Backend {
             }
         };
         let mut options = PeerOptions::new(url.clone(), key);
-        options.ice_servers = self.settings().ice_servers.clone();
+        options.ice_servers = self.ice_servers().await?;
+        options.ice_transport_policy = self.settings().ice_transport_policy;
         options.tls = self.tls_options();
         let mut config = ChatConfig::new(options, &room, &name);
         config.server_fallback = true;
         let (session, mut events) = ChatSession::start(config).await?;
         let info =
-            JoinInfo { peer_id: session.peer_id(), room: room.clone(), name: name.clone(), server_url: url, local };
+            JoinInfo {
+            peer_id: session.peer_id(),
+            room: room.clone(),
+            name: name.clone(),
+            unencrypted: peerchat_peer::is_exposed_plaintext(&url),
+            server_url: url,
+            local,
+        };
         let id = self.next_session.fetch_add(1, Ordering::Relaxed);
         self.sessions_lock().insert(window.to_string(), Entry { id, session: session.clone(), info: info.clone() });
         // Remember the room, and the name if the person chose it: the numbered name an
@@ -169,5 +191,17 @@ impl Backend {
         };
         let sent = session.send_line(text)?;
         Ok(SentInfo { id: sent.id, p2p: sent.p2p, server: sent.server })
+    }
+
+    /// The path to `peer_id` as this window's session sees it now (`None`: not
+    /// connected peer to peer).
+    pub async fn peer_path(&self, window: &str, peer_id: &str) -> Result<Option<PathView>, CommandError> {
+        let session = self.sessions_lock().get(window).map(|e| e.session.clone());
+        let Some(session) = session else {
+            return Err(CommandError::new("not_joined", "join a room first"));
+        };
+        let remotes = session.peer().remotes().await;
+        let path = remotes.iter().find(|r| r.id() == peer_id).and_then(|r| r.path());
+        Ok(path.map(|path| PathView { route: path.route(), words: path.route().describe(), path }))
     }
 }

@@ -1,4 +1,5 @@
-//! Chat commands: join (events stream back over a Tauri `Channel`), send, leave.
+//! Chat commands: join (events stream back over a Tauri `Channel`), send, leave, and
+//! the path to a peer (its details view).
 
 use std::sync::Arc;
 
@@ -6,7 +7,7 @@ use peerchat_chat::ChatEvent;
 use tauri::ipc::Channel;
 
 use super::BackendState;
-use crate::backend::{JoinInfo, SentInfo};
+use crate::backend::{JoinInfo, PathView, SentInfo};
 use crate::error::CommandError;
 
 #[tauri::command]
@@ -34,4 +35,13 @@ pub async fn send_message(
     text: String,
 ) -> Result<SentInfo, CommandError> {
     backend.send_message(window.label(), &text)
+}
+
+#[tauri::command]
+pub async fn peer_path(
+    window: tauri::WebviewWindow,
+    backend: BackendState<'_>,
+    peer_id: String,
+) -> Result<Option<PathView>, CommandError> {
+    backend.peer_path(window.label(), &peer_id).await
 }

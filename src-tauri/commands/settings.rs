@@ -1,4 +1,5 @@
-//! Settings commands: read and change the server URL, display name and ICE servers.
+//! Settings commands: read and change the server URL, display name, ICE servers (their
+//! TURN credentials go to the keyring) and connection policies.
 
 use super::BackendState;
 use crate::error::CommandError;
@@ -10,6 +11,6 @@ pub fn get_settings(backend: BackendState<'_>) -> Settings {
 }
 
 #[tauri::command]
-pub fn set_settings(backend: BackendState<'_>, settings: Settings) -> Result<Settings, CommandError> {
-    backend.set_settings(settings)
+pub async fn set_settings(backend: BackendState<'_>, settings: Settings) -> Result<Settings, CommandError> {
+    backend.save_settings(settings).await
 }

@@ -1,19 +1,10 @@
 //! The embedded signalling server, started the way the app starts it, answers on
 //! 127.0.0.1 and cannot be reached through this machine's other addresses.
 
-use std::net::{IpAddr, SocketAddr, TcpStream, UdpSocket};
+use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
-use crate::support::app;
-
-/// This machine's address on its default route (no packet is sent).
-fn routed_address() -> IpAddr {
-    let s = UdpSocket::bind("0.0.0.0:0").unwrap();
-    s.connect("192.0.2.1:9").expect("a default route, to find a non-loopback address");
-    let ip = s.local_addr().unwrap().ip();
-    assert!(!ip.is_loopback() && !ip.is_unspecified(), "no non-loopback address to try from: {ip}");
-    ip
-}
+use crate::support::{app, routed_address};
 
 #[tokio::test]
 async fn embedded_server_is_loopback_only() {

@@ -12,6 +12,15 @@ use tokio::sync::mpsc;
 
 pub const WAIT: Duration = Duration::from_secs(20);
 
+/// This machine's address on its default route (no packet is sent).
+pub fn routed_address() -> std::net::IpAddr {
+    let s = std::net::UdpSocket::bind("0.0.0.0:0").unwrap();
+    s.connect("192.0.2.1:9").expect("a default route, to find a non-loopback address");
+    let ip = s.local_addr().unwrap().ip();
+    assert!(!ip.is_loopback() && !ip.is_unspecified(), "no non-loopback address to try from: {ip}");
+    ip
+}
+
 /// A free loopback port (bound, then released).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()

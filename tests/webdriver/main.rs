@@ -11,6 +11,7 @@ mod bad_key_is_explained;
 mod closing_a_window_removes_its_peer;
 mod first_run_key_is_kept_in_the_keyring;
 mod server_restart_mid_chat;
+mod the_path_is_shown_in_words;
 mod two_app_processes_chat;
 mod two_windows_chat_over_a_datachannel;
 mod ui_cannot_call_what_it_is_not_granted;

@@ -114,9 +114,9 @@ async fn a_plaintext_client_gets_no_answer_from_a_tls_server_and_says_so_in_time
 
 #[tokio::test]
 async fn plaintext_to_another_host_is_refused_before_any_connection_unless_allowed() {
-    // 192.0.2.0/24 is TEST-NET-1: nothing is dialled, the policy refuses first.
-    let (r, took) = check("ws://192.0.2.7:8787/v1", &TlsOptions::default()).await;
-    assert_eq!(r, Err(PeerError::PlaintextRefused("192.0.2.7".into())));
+    // Nothing is dialled (nor resolved): the policy refuses first.
+    let (r, took) = check("ws://peerchat.invalid:8787/v1", &TlsOptions::default()).await;
+    assert_eq!(r, Err(PeerError::PlaintextRefused("peerchat.invalid".into())));
     assert!(took < Duration::from_millis(500), "took {took:?}");
     assert!(r.unwrap_err().is_fatal());
     // Loopback stays allowed without opting in.

@@ -20,13 +20,20 @@ impl Coturn {
     /// given), accepting credentials made with `secret` for realm `realm`. Waits (at most
     /// 10 s) until it reports its servers up.
     pub fn start(netns: Option<&str>, ip: &str, port: u16, secret: &str, realm: &str) -> Coturn {
+        Coturn::start_with(netns, ip, port, secret, realm, &[])
+    }
+
+    /// [`Coturn::start`] with `extra` configuration lines (e.g. `allow-loopback-peers`
+    /// for a TURN server on 127.0.0.1 relaying between peers on the same machine).
+    pub fn start_with(netns: Option<&str>, ip: &str, port: u16, secret: &str, realm: &str, extra: &[&str]) -> Coturn {
         let dir = tempfile::tempdir().expect("coturn dir");
         let d = dir.path().display().to_string();
         let conf = format!(
             "listening-ip={ip}\nrelay-ip={ip}\nlistening-port={port}\nmin-port=49152\nmax-port=65000\n\
              use-auth-secret\nstatic-auth-secret={secret}\nrealm={realm}\nfingerprint\n\
              no-tls\nno-dtls\nno-tcp-relay\nno-cli\nno-multicast-peers\nsimple-log\n\
-             log-file={d}/turn.log\npidfile={d}/turn.pid\nuserdb={d}/turndb\n"
+             log-file={d}/turn.log\npidfile={d}/turn.pid\nuserdb={d}/turndb\n{}\n",
+            extra.join("\n")
         );
         let conf_path = dir.path().join("turnserver.conf");
         std::fs::write(&conf_path, conf).expect("write turnserver.conf");

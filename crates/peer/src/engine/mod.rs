@@ -290,13 +290,15 @@ impl Connection {
         self.pc.remote_description().await.is_some()
     }
 
-    /// Adds a remote candidate. Loopback candidates are skipped unless this connection
-    /// gathers on loopback itself: paired with anything else they only cause failed sends
-    /// (and TURN permissions a TURN server refuses), RFC 8445 section 5.1.1.1. Wildcard
-    /// addresses are skipped always.
+    /// Adds a remote candidate. Loopback host candidates are skipped unless this
+    /// connection gathers on loopback itself: paired with anything else they only cause
+    /// failed sends (and TURN permissions a TURN server refuses), RFC 8445 section
+    /// 5.1.1.1. (A relay candidate on loopback is reachable: through a TURN server on
+    /// this machine.) Wildcard addresses are skipped always.
     pub async fn add_candidate(&self, c: &IceCandidate) -> Result<(), EngineError> {
         if let Some(ip) = candidate_ip(&c.candidate) {
-            if ip.is_unspecified() || (ip.is_loopback() && !self.on_loopback) {
+            let host = c.candidate.contains(" typ host");
+            if ip.is_unspecified() || (host && ip.is_loopback() && !self.on_loopback) {
                 tracing::debug!(%ip, "remote candidate skipped: unreachable from here");
                 return Ok(());
             }
