@@ -59,4 +59,7 @@ ensure_npm_tools() {
 BUILD_PACKAGES=(build-essential pkg-config libwebkit2gtk-4.1-dev libdbus-1-dev)
 # Packages the tests need: a virtual display, a private D-Bus session with a real
 # Secret Service (gnome-keyring), secret-tool to look into it, and the WebKit driver.
-TEST_PACKAGES=(xvfb xauth dbus-daemon dbus-x11 gnome-keyring libsecret-tools webkit2gtk-driver)
+# Real servers the tests start on free ports or in network namespaces: nginx (TLS in front
+# of the signalling server), coturn (TURN), and iproute2/iptables for the NAT routers.
+TEST_PACKAGES=(xvfb xauth dbus-daemon dbus-x11 gnome-keyring libsecret-tools webkit2gtk-driver
+  nginx coturn iproute2 iptables)

@@ -6,7 +6,7 @@
 
 (() => {
   const WORDS = { "direct": "direct", "direct-through-nat": "direct through NAT", "relayed": "relayed via TURN" };
-  const KIND = { host: "this computer's address", srflx: "address mapped by a NAT (STUN)", prflx: "address mapped by a NAT", relay: "TURN relay", unknown: "unknown" };
+  const KIND = { host: "own address", srflx: "address mapped by a NAT (STUN)", prflx: "address mapped by a NAT", relay: "TURN relay", unknown: "unknown" };
   const REFRESH_MS = 2000;
 
   function rtt(ms) {
@@ -105,8 +105,8 @@
         rows.push(["Path", "no direct connection yet: messages go through the signalling server"]);
       } else {
         rows.push(["Path", WORDS[path.route]]);
-        rows.push(["Your end", KIND[path.local] + " " + path.localAddress + " (" + path.protocol + ")"]);
-        rows.push(["Their end", KIND[path.remote] + " " + path.remoteAddress]);
+        rows.push(["Your end", KIND[path.local] + ", " + path.localAddress + " (" + path.protocol + ")"]);
+        rows.push(["Their end", KIND[path.remote] + ", " + path.remoteAddress]);
         rows.push(["Round trip", path.rttMs == null ? "measuring…" : path.rttMs + " ms"]);
         if (path.bytesSent != null) rows.push(["Sent / received", bytes(path.bytesSent) + " / " + bytes(path.bytesReceived)]);
       }

@@ -110,8 +110,7 @@ impl Backend {
         let mut config = ChatConfig::new(options, &room, &name);
         config.server_fallback = true;
         let (session, mut events) = ChatSession::start(config).await?;
-        let info =
-            JoinInfo {
+        let info = JoinInfo {
             peer_id: session.peer_id(),
             room: room.clone(),
             name: name.clone(),

@@ -27,7 +27,8 @@ async fn turn_credentials_stay_in_the_keyring_and_a_relay_only_join_uses_them() 
     let b = &t.backend;
     b.use_local_server("main", false).await.unwrap();
     let mut s = b.get_settings();
-    s.ice_servers = vec![IceServer { urls: vec![turn.url()], username: Some(user.clone()), credential: Some(credential.clone()) }];
+    s.ice_servers =
+        vec![IceServer { urls: vec![turn.url()], username: Some(user.clone()), credential: Some(credential.clone()) }];
     s.ice_transport_policy = IceTransportPolicy::Relay;
     b.save_settings(s).await.unwrap();
 

@@ -7,7 +7,9 @@ use peerchat_testkit::coturn::Coturn;
 use peerchat_testkit::ports::free_tcp_udp_port;
 use serde_json::json;
 
-use crate::support::{keyring_lookup, screenshots, serial, shown, two_windows, wait_connected_to, Driver, Home, UI_WAIT};
+use crate::support::{
+    keyring_lookup, screenshots, serial, shown, two_windows, wait_connected_to, Driver, Home, UI_WAIT,
+};
 use crate::wd::{self, Session};
 
 const SECRET: &str = "webdriver-turn-secret-0123456789";
@@ -29,7 +31,11 @@ async fn path_words(s: &Session, peer: &str, ok: impl Fn(&str) -> bool) -> Strin
 }
 
 fn with_rtt(words: &str, route: &str) -> bool {
-    words.strip_prefix(route).and_then(|r| r.strip_prefix(" · ")).and_then(|r| r.strip_suffix(" ms")).is_some_and(|n| n.parse::<f64>().is_ok())
+    words
+        .strip_prefix(route)
+        .and_then(|r| r.strip_prefix(" · "))
+        .and_then(|r| r.strip_suffix(" ms"))
+        .is_some_and(|n| n.parse::<f64>().is_ok())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -60,7 +66,7 @@ async fn the_path_is_shown_in_words_direct_then_relayed() {
         Ok(t.as_str().filter(|t| t.contains("Round trip") && !t.contains("measuring")).map(str::to_string))
     })
     .await;
-    assert!(details.contains("Pathdirect") && details.contains("this computer's address"), "{details}");
+    assert!(details.contains("Pathdirect") && details.contains("Your endown address"), "{details}");
     screenshots(&s, "path-direct").await;
 
     // The person switches window 1 to relays only, with a TURN server.

@@ -70,7 +70,8 @@ async fn an_untrusted_server_ends_chat_cli_with_a_tls_error_promptly() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plaintext_to_another_host_needs_the_flag() {
-    let out = cli("ws://peerchat.invalid:8787/v1", "eve", &[]).stdin(std::process::Stdio::null()).output().await.unwrap();
+    let out =
+        cli("ws://peerchat.invalid:8787/v1", "eve", &[]).stdin(std::process::Stdio::null()).output().await.unwrap();
     assert_eq!(out.status.code(), Some(2));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("\"kind\":\"plaintext_refused\""), "{stdout}");
