@@ -11,6 +11,8 @@ mod fanout;
 mod idle;
 mod load;
 mod machine;
+mod nat;
+mod nat_peer;
 mod proc;
 mod recovery;
 mod reference;
@@ -34,7 +36,7 @@ struct Args {
     #[arg(long)]
     server: Option<PathBuf>,
     /// Which rows to run: all, server (memory, relay, fan-out), relay, fanout, load,
-    /// engine, stranded, recovery, app.
+    /// engine, stranded, recovery, nat, app.
     #[arg(long, default_value = "all")]
     rows: String,
     /// Fresh connections the `stranded` row sends 200,000 small messages over.
@@ -62,6 +64,12 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // `peerchat-bench nat-peer …`: one peer of the NAT rows, run inside a namespace.
+    if std::env::args().nth(1).as_deref() == Some("nat-peer") {
+        use clap::Parser as _;
+        let a = nat_peer::NatPeerArgs::parse_from(std::env::args().skip(1));
+        return nat_peer::run(a).await;
+    }
     let args = Args::parse();
     // Engine and SDK logs on stderr, only when asked for (they cost time in the rows).
     if let Ok(filter) = tracing_subscriber::EnvFilter::try_from_default_env() {
@@ -109,6 +117,13 @@ async fn main() -> anyhow::Result<()> {
         let r = recovery::run(&server, &sizes).await?;
         stalled |= r.kill.received < r.kill.sent || r.ice.received < r.ice.sent;
         for l in table::recovery_rows(&r) {
+            println!("{l}");
+            lines.push(l);
+        }
+    }
+    if args.rows == "all" || args.rows == "nat" {
+        let (direct, relayed, ceiling) = nat::run(&server, args.smoke).await?;
+        for l in table::nat_rows(&direct, &relayed, &ceiling) {
             println!("{l}");
             lines.push(l);
         }

@@ -237,3 +237,39 @@ pub fn load_row(l: &crate::load::Load, rooms_of: usize, secs: u64) -> String {
         "–",
     )
 }
+
+/// The NAT lab rows: relayed against direct through NAT, and the relay's bulk against
+/// coturn's own relaying rate.
+pub fn nat_rows(
+    direct: &crate::nat::NatRow,
+    relayed: &crate::nat::NatRow,
+    turn: &crate::nat::TurnCeiling,
+) -> Vec<String> {
+    let paths = format!("(ours: {}; reference: {})", relayed.route, direct.route);
+    vec![
+        row(
+            &format!("NAT lab: setup p50 / p90, relayed vs direct {paths}"),
+            &format!("{:.1} / {:.1} ms", ms(&relayed.setup, 50.0), ms(&relayed.setup, 90.0)),
+            &format!("{:.1} / {:.1} ms", ms(&direct.setup, 50.0), ms(&direct.setup, 90.0)),
+            &format!("{} / {}", ratio(ms(&relayed.setup, 50.0), ms(&direct.setup, 50.0)), ratio(ms(&relayed.setup, 90.0), ms(&direct.setup, 90.0))),
+            "–",
+            "–",
+        ),
+        row(
+            &format!("NAT lab: ping p50 / p99, relayed vs direct {paths}"),
+            &format!("{:.0} / {:.0} µs", us(&relayed.ping, 50.0), us(&relayed.ping, 99.0)),
+            &format!("{:.0} / {:.0} µs", us(&direct.ping, 50.0), us(&direct.ping, 99.0)),
+            &format!("{} / {}", ratio(us(&relayed.ping, 50.0), us(&direct.ping, 50.0)), ratio(us(&relayed.ping, 99.0), us(&direct.ping, 99.0))),
+            "–",
+            "–",
+        ),
+        row(
+            &format!("NAT lab: bulk 16 KiB, relayed vs direct {paths}; last columns: coturn relaying turnutils_uclient's paced load in the same lab (8 clients × 16,000 B per ms), not a true ceiling"),
+            &format!("{:.1} MB/s", relayed.bulk_mbps),
+            &format!("{:.1} MB/s", direct.bulk_mbps),
+            &ratio(relayed.bulk_mbps, direct.bulk_mbps),
+            &format!("{:.1} MB/s ({} B in {} s)", turn.mbps, turn.bytes, turn.secs),
+            &ratio(relayed.bulk_mbps, turn.mbps),
+        ),
+    ]
+}

@@ -85,10 +85,14 @@ async fn peer(ns: &str, url: &str, name: &str) -> Cli {
     Cli::spawn(cmd).await
 }
 
-/// The first `path` event once the chat channel is open.
+/// The path once the chat channel is open: the latest `path` event up to `channel-open`
+/// (the pair is often chosen before the channel opens), or else the first one after it.
 async fn path_of(c: &mut Cli) -> Value {
-    c.expect("channel-open", |_| true).await;
-    c.expect("path", |_| true).await
+    let seen = c.collect_until("channel-open").await;
+    match seen.into_iter().rev().find(|v| v["event"] == "path") {
+        Some(p) => p,
+        None => c.expect("path", |_| true).await,
+    }
 }
 
 async fn chat_both_ways(a: &mut Cli, b: &mut Cli) {

@@ -185,8 +185,12 @@ impl Connection {
             IceTransportPolicy::Relay => RTCIceTransportPolicy::Relay,
         };
         let config = RTCConfigurationBuilder::new().with_ice_servers(servers).with_ice_transport_policy(policy).build();
+        // The engine holds a relay pair back until 2 s after ICE started, so that a direct
+        // pair can win. With the relay policy every pair is relayed: nothing to wait for.
+        let relay_wait = (cfg.policy == IceTransportPolicy::Relay).then_some(Duration::ZERO);
         let setting = SettingEngineBuilder::new()
             .with_multicast_dns_mode(rtc::ice::mdns::MulticastDnsMode::Disabled)
+            .with_relay_acceptance_min_wait(relay_wait)
             .with_ice_connection_attempts(Some(ICE_CHECK_INTERVAL), Some(ICE_MAX_BINDING_REQUESTS))
             // A peer-reflexive pair (learned from the other side's check before its
             // candidate arrived through the server, usual on fast paths) is a validated
