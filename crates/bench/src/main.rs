@@ -35,7 +35,7 @@ struct Args {
     /// Path of the signal-server binary (default: next to this binary).
     #[arg(long)]
     server: Option<PathBuf>,
-    /// Which rows to run: all, server (memory, relay, fan-out), relay, fanout, load,
+    /// Which rows to run: all, server (memory, relay, fan-out), memory, relay, fanout, load,
     /// engine, stranded, recovery, nat, app.
     #[arg(long, default_value = "all")]
     rows: String,
@@ -128,7 +128,7 @@ async fn main() -> anyhow::Result<()> {
             lines.push(l);
         }
     }
-    if args.rows == "all" || args.rows == "server" {
+    if args.rows == "all" || args.rows == "server" || args.rows == "memory" {
         let connections = if args.smoke { 200 } else { args.connections };
         let ours = idle::measure(idle::Target::Ours(&server), connections).await?;
         let theirs = idle::measure(idle::Target::PeerJs(&root), connections).await;

@@ -67,7 +67,10 @@ pub async fn serve(
     let handshake = async {
         let stream: ServerStream = match tls {
             None => Either::Left(stream),
-            Some(acceptor) => Either::Right(acceptor.accept(stream).await.map_err(|e| format!("TLS: {e}"))?),
+            // Boxed, so the handshake's state is not part of every connection's task.
+            Some(acceptor) => {
+                Either::Right(Box::new(Box::pin(acceptor.accept(stream)).await.map_err(|e| format!("TLS: {e}"))?))
+            }
         };
         tokio_tungstenite::accept_hdr_async_with_config(stream, gate, Some(ws_config(cfg.max_frame_bytes)))
             .await

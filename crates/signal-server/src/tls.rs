@@ -13,7 +13,9 @@ use tokio_rustls::TlsAcceptor;
 use tokio_util::either::Either;
 
 /// The byte stream under a server WebSocket: plain TCP, or TLS over it.
-pub type ServerStream = Either<TcpStream, TlsStream<TcpStream>>;
+/// The TLS side is boxed: a rustls connection is ~1.2 KB, and every plain connection
+/// would otherwise carry that much unused space for its whole life.
+pub type ServerStream = Either<TcpStream, Box<TlsStream<TcpStream>>>;
 
 /// Where the PEM files are.
 #[derive(Debug, Clone, PartialEq, Eq)]
