@@ -69,7 +69,7 @@ pub struct PathInfo {
 
 fn millis<S: serde::Serializer>(rtt: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
     match rtt {
-        Some(d) => s.serialize_some(&(d.as_secs_f64() * 1000.0 * 10.0).round().div_euclid(10.0)),
+        Some(d) => s.serialize_some(&((d.as_secs_f64() * 10_000.0).round() / 10.0)),
         None => s.serialize_none(),
     }
 }
