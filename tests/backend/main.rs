@@ -12,4 +12,5 @@ mod os_keyring_keeps_the_key;
 mod plaintext_beyond_this_machine_needs_consent;
 mod second_process_reuses_the_local_server;
 mod turn_credentials_stay_in_the_keyring;
+mod two_apps_chat_across_nats;
 mod two_windows_chat_peer_to_peer;

@@ -62,6 +62,11 @@ pub fn window(label: &'static str) -> (Window, EventSink) {
 }
 
 impl Window {
+    /// The next event, as it comes; `None` once the session ended.
+    pub async fn next(&mut self) -> Option<ChatEvent> {
+        self.rx.recv().await
+    }
+
     /// Waits for the first event that `f` accepts, returning it.
     pub async fn wait_for(&mut self, what: &str, f: impl Fn(&ChatEvent) -> bool) -> ChatEvent {
         let found = tokio::time::timeout(WAIT, async {

@@ -51,7 +51,7 @@ async fn the_path_is_shown_in_words_direct_then_relayed() {
     home.write_settings(json!({ "displayName": "ada" }));
     let driver = Driver::start(&home).await;
     let (s, _w1, w2) = two_windows(&driver, "lobby", "ada").await;
-    let words = path_words(&s, "ada 2", |w| w.starts_with("direct")).await;
+    let words = path_words(&s, "ada 2", |w| with_rtt(w, "direct")).await;
     assert!(with_rtt(&words, "direct"), "{words:?}");
     assert!(!s.visible("signalling-security").await.unwrap(), "the local server needs no warning");
     // The details view names both ends.
@@ -84,10 +84,10 @@ async fn the_path_is_shown_in_words_direct_then_relayed() {
     .await;
     s.click("join-button").await.unwrap();
     wait_connected_to(&s, "ada 2").await;
-    let words = path_words(&s, "ada 2", |w| w.starts_with("relayed")).await;
+    let words = path_words(&s, "ada 2", |w| with_rtt(w, "relayed via TURN")).await;
     assert!(with_rtt(&words, "relayed via TURN"), "{words:?}");
     s.switch_to(&w2).await.unwrap();
-    let words = path_words(&s, "ada", |w| w.starts_with("relayed")).await;
+    let words = path_words(&s, "ada", |w| with_rtt(w, "relayed via TURN")).await;
     assert!(with_rtt(&words, "relayed via TURN"), "{words:?}");
     screenshots(&s, "path-relayed").await;
 

@@ -118,6 +118,20 @@ impl NatLab {
         }
     }
 
+    /// Moves the calling thread into namespace `ns` (setns(2)): the sockets it opens from
+    /// then on, and the threads it starts, live there. For a server run in-process inside
+    /// the lab (a runtime whose threads all enter the namespace at start). Not for the
+    /// peer SDK: the engine's reactor threads are shared by the whole process, so a peer
+    /// belongs in its own process (`NatLab::command`).
+    pub fn enter(ns: &str) {
+        use std::os::fd::AsRawFd;
+        let path = format!("/var/run/netns/{ns}");
+        let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("cannot open {path}: {e}"));
+        // SAFETY: setns only reads the descriptor, which `file` keeps open for the call.
+        let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
+        assert_eq!(rc, 0, "setns into {ns}: {}", std::io::Error::last_os_error());
+    }
+
     /// `program` run inside namespace `ns` (`ip netns exec`).
     pub fn command(ns: &str, program: impl AsRef<std::ffi::OsStr>) -> std::process::Command {
         let mut c = Command::new("ip");
