@@ -155,12 +155,7 @@ struct Public {
 
 fn public_side(lab: &NatLab) -> Public {
     let turn = Coturn::start(Some(&lab.public), PUBLIC_IP, 3478, SECRET, "peerchat.test");
-    let text = format!(
-        "[server]\nlisten = \"{PUBLIC_IP}:8787\"\n[[keys]]\nkey = \"{KEY}\"\n\
-         [[ice_servers]]\nurls = [\"stun:{PUBLIC_IP}:3478\"]\n\
-         [turn]\nsecret = \"{SECRET}\"\nurls = [\"{}\"]\nttl_secs = 600\n",
-        turn.url()
-    );
+    let text = peerchat_testkit::netlab::server_toml(KEY, SECRET, &turn.url());
     let file = signal_server::FileConfig::parse(&text, "lab").unwrap();
     let cfg = signal_server::Config::build(file, None, vec![]).unwrap();
     let ns = lab.public.clone();

@@ -64,15 +64,7 @@ async fn public(nat: Nat, server: &std::path::Path) -> anyhow::Result<Public> {
     let turn = Coturn::start(Some(&lab.public), PUBLIC_IP, 3478, SECRET, "bench.test");
     let dir = tempfile::tempdir()?;
     let config = dir.path().join("server.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[server]\nlisten = \"{PUBLIC_IP}:8787\"\n[[keys]]\nkey = \"{KEY}\"\n\
-             [[ice_servers]]\nurls = [\"stun:{PUBLIC_IP}:3478\"]\n\
-             [turn]\nsecret = \"{SECRET}\"\nurls = [\"{}\"]\nttl_secs = 600\n",
-            turn.url()
-        ),
-    )?;
+    std::fs::write(&config, peerchat_testkit::netlab::server_toml(KEY, SECRET, &turn.url()))?;
     let mut child = tokio::process::Command::from(NatLab::command(&lab.public, server))
         .arg("--config")
         .arg(&config)

@@ -51,16 +51,7 @@ fn public_side(lab: &NatLab) -> Public {
     let turn = Coturn::start(Some(&lab.public), PUBLIC_IP, 3478, TURN_SECRET, "peerchat.test");
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("server.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[server]\nlisten = \"{PUBLIC_IP}:8787\"\n[[keys]]\nkey = \"{KEY}\"\n\
-             [[ice_servers]]\nurls = [\"stun:{PUBLIC_IP}:3478\"]\n\
-             [turn]\nsecret = \"{TURN_SECRET}\"\nurls = [\"{}\"]\nttl_secs = 600\n",
-            turn.url()
-        ),
-    )
-    .unwrap();
+    std::fs::write(&config, peerchat_testkit::netlab::server_toml(KEY, TURN_SECRET, &turn.url())).unwrap();
     let mut child = NatLab::command(&lab.public, server_binary())
         .arg("--config")
         .arg(&config)

@@ -24,6 +24,17 @@ pub const PUBLIC_IP: &str = "10.250.0.1";
 pub const HOST_A_IP: &str = "192.168.1.10";
 pub const HOST_B_IP: &str = "192.168.2.10";
 
+/// The signalling server's configuration for the lab: listening on the public side,
+/// accepting `key`, announcing coturn's STUN service and per-peer TURN credentials made
+/// with `secret` for `turn_url`.
+pub fn server_toml(key: &str, secret: &str, turn_url: &str) -> String {
+    format!(
+        "[server]\nlisten = \"{PUBLIC_IP}:8787\"\n[[keys]]\nkey = \"{key}\"\n\
+         [[ice_servers]]\nurls = [\"stun:{PUBLIC_IP}:3478\"]\n\
+         [turn]\nsecret = \"{secret}\"\nurls = [\"{turn_url}\"]\nttl_secs = 600\n"
+    )
+}
+
 /// How the routers treat the LANs' traffic.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Nat {
