@@ -70,6 +70,15 @@ impl Home {
     }
 }
 
+/// A failing scenario shows what the app logged: its windows are gone by then.
+impl Drop for Home {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("--- the app's logs ---\n{}--- end of the app's logs ---", self.logs());
+        }
+    }
+}
+
 /// A running tauri-driver (and, once a session starts, WebKitWebDriver and the app).
 pub struct Driver {
     child: Child,
@@ -86,7 +95,7 @@ impl Driver {
             .env("XDG_DATA_HOME", home.dir.path().join("data"))
             .env("XDG_CACHE_HOME", home.dir.path().join("cache"))
             .env("PEERCHAT_LOCAL_PORT", home.local_port.to_string())
-            .env("RUST_LOG", "info")
+            .env("RUST_LOG", "info,peerchat_chat=debug,peerchat_peer=debug")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             // Its own process group, so dropping the driver also ends the WebKitWebDriver

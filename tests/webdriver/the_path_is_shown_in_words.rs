@@ -21,11 +21,17 @@ async fn path_words(s: &Session, peer: &str, ok: impl Fn(&str) -> bool) -> Strin
             .js(
                 "const li = [...document.querySelectorAll('[data-testid=peer]')]
                    .find(li => li.querySelector('.peer-name').textContent === arguments[0]);
-                 return li ? li.querySelector('[data-testid=peer-path]').textContent : null;",
+                 const all = [...document.querySelectorAll('[data-testid=peer]')]
+                   .map(li => li.querySelector('summary').textContent + ' [' + li.dataset.state + ']');
+                 return [li ? li.querySelector('[data-testid=peer-path]').textContent : null, all.join(' | ')];",
                 json!([peer]),
             )
             .await?;
-        Ok(v.as_str().filter(|w| ok(w)).map(str::to_string))
+        match v[0].as_str() {
+            Some(w) if ok(w) => Ok(Some(w.to_string())),
+            // Said when the wait gives up: what the list showed instead.
+            _ => Err(wd::WdError(format!("the list shows: {}", v[1]))),
+        }
     })
     .await
 }
@@ -39,7 +45,6 @@ fn with_rtt(words: &str, route: &str) -> bool {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "flaky, cause not found yet (issue 12 note): in some runs the words never gain the RTT within 30 s, or the first window never says who it is"]
 async fn the_path_is_shown_in_words_direct_then_relayed() {
     let _one = serial().await;
     let port = free_tcp_udp_port("127.0.0.1");

@@ -58,7 +58,9 @@ pub enum ChatEvent {
     /// `reconnecting`, `closed`).
     Signalling { state: &'static str },
     /// The network path to a connected peer: when it is first known, when the candidate
-    /// pair changes, and when its first RTT is measured. `route` is `direct`,
+    /// pair changes, and when its first RTT is measured; always after the `connected`
+    /// state change (and channel-open) it belongs to, and said again after every new
+    /// `connected`: a state other than `connected` withdraws it. `route` is `direct`,
     /// `direct-through-nat` or `relayed`; the rest are [`PathInfo`]'s fields.
     Path {
         peer_id: String,

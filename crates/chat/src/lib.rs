@@ -14,6 +14,7 @@
 //!   reported as `not_delivered` if no ack comes (see [`receipts`]).
 
 mod event;
+mod path_report;
 pub mod receipts;
 mod remote;
 mod seen;

@@ -6,11 +6,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use peerchat_peer::peer_message::PeerMessage;
-use peerchat_peer::{
-    ChannelInit, DataChannel, DataChannelOptions, Message, PathInfo, PeerState, RemotePeer, StateChanges,
-};
+use peerchat_peer::{ChannelInit, DataChannel, DataChannelOptions, Message, PeerState, RemotePeer, StateChanges};
 
 use crate::event::{now_ms, ChatEvent, MessageKind, Via};
+use crate::path_report::PathReport;
 use crate::receipts::DEADLINE;
 use crate::session::Inner;
 use crate::LABEL;
@@ -25,14 +24,7 @@ pub(crate) fn watch(inner: Arc<Inner>, r: RemotePeer) {
     let (i, rp) = (inner.clone(), r.clone());
     inner.tasks.spawn(async move {
         tokio::select! {
-            _ = follow_states(&i, &rp) => {}
-            _ = i.cancel.cancelled() => {}
-        }
-    });
-    let (i, rp) = (inner.clone(), r.clone());
-    inner.tasks.spawn(async move {
-        tokio::select! {
-            _ = follow_path(&i, &rp) => {}
+            _ = follow(&i, &rp) => {}
             _ = i.cancel.cancelled() => {}
         }
     });
@@ -55,46 +47,35 @@ pub(crate) fn watch(inner: Arc<Inner>, r: RemotePeer) {
     });
 }
 
-async fn follow_states(inner: &Arc<Inner>, r: &RemotePeer) {
+/// Reports the state changes and the path in one order: a path is said only after the
+/// `connected` it belongs to (and its channel-open), and again after every new one (see
+/// [`PathReport`]).
+async fn follow(inner: &Arc<Inner>, r: &RemotePeer) {
     let mut changes = r.state_changes();
+    let mut updates = r.path_updates();
+    let mut report = PathReport::default();
     let mut last = PeerState::Idle;
     let now = r.state();
     if now != PeerState::Idle {
         on_change(inner, r, last, now).await;
+        report.state(now == PeerState::Connected);
         last = now;
     }
-    while let Some(c) = changes.next().await {
-        if c.to == last {
-            continue;
-        }
-        on_change(inner, r, last, c.to).await;
-        last = c.to;
-    }
-}
-
-/// Reports the path when it is first known, when the pair changes and when the first
-/// RTT arrives (not every refresh of the byte counters).
-async fn follow_path(inner: &Arc<Inner>, r: &RemotePeer) {
-    let mut updates = r.path_updates();
-    let mut last: Option<PathInfo> = None;
-    let mut next = r.path();
     loop {
-        if let Some(p) = next {
-            let news = match &last {
-                None => true,
-                Some(l) => !l.same_pair(&p) || (l.rtt.is_none() && p.rtt.is_some()),
-            };
-            if news {
-                let ev = ChatEvent::Path { peer_id: r.id().to_string(), route: p.route(), path: p.clone() };
-                inner.emit(ev).await;
-                last = Some(p);
-            }
-        } else {
-            last = None;
+        if let Some(path) = report.path(r.path().as_ref()) {
+            inner.emit(ChatEvent::Path { peer_id: r.id().to_string(), route: path.route(), path }).await;
         }
-        match updates.next().await {
-            Some(p) => next = p,
-            None => return,
+        tokio::select! {
+            c = changes.next() => {
+                let Some(c) = c else { return };
+                if c.to == last {
+                    continue;
+                }
+                on_change(inner, r, last, c.to).await;
+                report.state(c.to == PeerState::Connected);
+                last = c.to;
+            }
+            p = updates.next() => if p.is_none() { return },
         }
     }
 }

@@ -143,6 +143,8 @@ pub(crate) struct Connection {
     /// This connection gathers on a loopback address (so loopback candidates of the
     /// other peer are reachable).
     on_loopback: bool,
+    /// What the other side signalled, to name a peer-reflexive end (see `path.rs`).
+    remote_candidates: std::sync::Mutex<path::RemoteCandidates>,
 }
 
 /// Options of a channel opened with [`Connection::create_channel`].
@@ -217,7 +219,7 @@ impl Connection {
             builder = builder.with_dedicated_reactor_pool_size(cfg.settings.reactor_threads);
         }
         let pc = builder.build().await.map_err(err)?;
-        Ok(Connection { pc: Arc::new(pc), fast_wake, on_loopback })
+        Ok(Connection { pc: Arc::new(pc), fast_wake, on_loopback, remote_candidates: Default::default() })
     }
 
     /// The connection is up: its driver goes back to the engine's own timer schedule
@@ -286,6 +288,9 @@ impl Connection {
             other => return Err(EngineError(format!("unsupported description type `{other}`"))),
         }
         .map_err(err)?;
+        if let Ok(mut c) = self.remote_candidates.lock() {
+            c.note_sdp(&d.sdp);
+        }
         self.pc.set_remote_description(desc).await.map_err(err)
     }
 
@@ -300,6 +305,9 @@ impl Connection {
     /// 5.1.1.1. (A relay candidate on loopback is reachable: through a TURN server on
     /// this machine.) Wildcard addresses are skipped always.
     pub async fn add_candidate(&self, c: &IceCandidate) -> Result<(), EngineError> {
+        if let Ok(mut r) = self.remote_candidates.lock() {
+            r.note(&c.candidate);
+        }
         if let Some(ip) = candidate_ip(&c.candidate) {
             let host = c.candidate.contains(" typ host");
             if ip.is_unspecified() || (host && ip.is_loopback() && !self.on_loopback) {

@@ -5,6 +5,7 @@ use peerchat_protocol::signal::{IceCandidate, SessionDescription, SignalBody, Si
 use tokio::time::Instant;
 
 use super::{Recovery, Task, MAX_PENDING_CANDIDATES};
+use crate::path::CandidateKind;
 use crate::remote::PeerState;
 
 impl Task {
@@ -45,6 +46,11 @@ impl Task {
                         if let Err(e) = conn.add_candidate(&c).await {
                             tracing::debug!(peer = %self.id, error = %e, "candidate rejected");
                         }
+                    }
+                    // The candidate may name the peer-reflexive end of the path.
+                    let prflx = self.path_tx.borrow().as_ref().is_some_and(|p| p.remote == CandidateKind::Prflx);
+                    if prflx {
+                        self.refresh_path().await;
                     }
                 } else {
                     if self.pending.len() >= MAX_PENDING_CANDIDATES {
