@@ -104,3 +104,27 @@ async fn a_full_room_is_channel_full() {
     let p = Peer::new(options(&s));
     assert_eq!(p.join("lobby", "two").await, Err(PeerError::ChannelFull));
 }
+
+#[tokio::test]
+async fn a_join_over_the_per_address_cap_waits_for_a_slot_instead_of_failing() {
+    let s = Server::spawn(config("trusted_proxies = []\nmax_connections_per_ip = 1")).await.unwrap();
+    let holder = joined(&s, "lobby", "holder").await;
+    let mut o = options(&s);
+    o.reconnect = Some(peerchat_peer::ReconnectPolicy {
+        initial_delay: std::time::Duration::from_millis(50),
+        max_delay: std::time::Duration::from_millis(200),
+        ..Default::default()
+    });
+    let p = std::sync::Arc::new(Peer::new(o));
+    let join = tokio::spawn({
+        let p = p.clone();
+        async move { p.join("lobby", "waiting").await }
+    });
+    // Refused with HTTP 429 at least once: the SDK says it is reconnecting, not failed.
+    wait_event(&p, |e| matches!(e, PeerEvent::Signalling(peerchat_peer::SignallingState::Reconnecting)).then_some(()))
+        .await;
+    assert!(!join.is_finished(), "the join waits");
+    // The holder's connection ends (an administrative disconnect closes its socket).
+    assert!(s.disconnect_peer(&holder.peer_id().unwrap()).await);
+    bounded("the join", join).await.unwrap().expect("joined once the address had a free slot");
+}

@@ -51,7 +51,7 @@ pub struct KeyConfig {
     /// Origin globs allowed to use this key (empty: any origin, or none).
     #[serde(default)]
     pub origins: Vec<String>,
-    /// Most live sockets at once.
+    /// Most sessions at once, connected or in their grace period.
     #[serde(default = "d_max_connections")]
     pub max_connections: usize,
     /// Accepted `publish` + `send` frames per period.
@@ -114,6 +114,12 @@ pub struct ServerSection {
     pub tls_cert: Option<PathBuf>,
     /// PEM private key of `tls_cert`.
     pub tls_key: Option<PathBuf>,
+    /// Open connections per client address (IPv6: per /64); 0: no cap.
+    pub max_connections_per_ip: usize,
+    /// Connections per client address still in their TLS/HTTP handshake; 0: no cap.
+    pub max_handshakes_per_ip: usize,
+    /// Reverse proxies (IP or IP/prefix) whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<String>,
 }
 
 impl Default for ServerSection {
@@ -138,6 +144,9 @@ impl Default for ServerSection {
             handshake_timeout_secs: 10,
             tls_cert: None,
             tls_key: None,
+            max_connections_per_ip: 100,
+            max_handshakes_per_ip: 20,
+            trusted_proxies: vec!["127.0.0.1".into(), "::1".into()],
         }
     }
 }
@@ -201,6 +210,8 @@ pub struct Config {
     pub tls: Option<TlsFiles>,
     /// Issues each `welcome` its own TURN credentials, after `ice_servers`.
     pub turn: Option<TurnIssuer>,
+    /// Caps per client address.
+    pub per_ip: crate::per_ip::IpCaps,
 }
 
 impl Config {
@@ -266,6 +277,16 @@ impl Config {
             _ => return Err(ConfigError::Invalid("tls_cert and tls_key go together".into())),
         };
         let turn = file.turn.map(TurnIssuer::from_section).transpose().map_err(ConfigError::Invalid)?;
+        let trusted_proxies = s
+            .trusted_proxies
+            .iter()
+            .map(|p| p.parse().map_err(|e| ConfigError::Invalid(format!("trusted_proxies: {e}"))))
+            .collect::<Result<_, _>>()?;
+        let per_ip = crate::per_ip::IpCaps {
+            connections: s.max_connections_per_ip,
+            handshakes: s.max_handshakes_per_ip,
+            trusted_proxies,
+        };
         let secret = match s.secret {
             Some(sec) if sec.len() < 16 => return Err(ConfigError::Invalid("secret must be at least 16 bytes".into())),
             Some(sec) => sec.into_bytes(),
@@ -299,6 +320,7 @@ impl Config {
             ice_servers: file.ice_servers,
             tls,
             turn,
+            per_ip,
         })
     }
 

@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Config;
 use crate::connection::{ws_config, Connection, Inbound};
 use crate::hub::{ConnControl, ConnectRequest, HubHandle, Outbound};
+use crate::per_ip::IpPermit;
 use crate::rate::TokenBucket;
 use crate::tls::ServerStream;
 use crate::upgrade::{Admitted, Gate};
@@ -57,13 +58,14 @@ pub async fn serve(
     stream: TcpStream,
     tls: Option<TlsAcceptor>,
     addr: SocketAddr,
+    mut permit: IpPermit,
     cfg: Arc<Config>,
     hub: HubHandle,
     shutdown: CancellationToken,
 ) {
     let _ = stream.set_nodelay(true);
     let mut admitted: Option<Admitted> = None;
-    let gate = Gate { keys: hub.keys(), admitted: &mut admitted };
+    let gate = Gate { keys: hub.keys(), permit: &mut permit, admitted: &mut admitted };
     let handshake = async {
         let stream: ServerStream = match tls {
             None => Either::Left(stream),
@@ -87,6 +89,7 @@ pub async fn serve(
             return;
         }
     };
+    permit.handshake_done();
     let Some(admitted) = admitted else { return };
     let mut conn = Connection::new(ws);
     let (out_tx, mut out_rx) = mpsc::channel::<Outbound>(cfg.outbound_queue);

@@ -6,7 +6,8 @@
 //! * [`key`]: the redacting key type and constant-time lookup.
 //! * [`tls`]: TLS termination with reloadable PEM files.
 //! * [`turn`]: time-limited TURN credentials for `welcome`.
-//! * `upgrade`: checks before the WebSocket upgrade (path, key, origin).
+//! * [`per_ip`]: caps per client address (connections, handshakes; trusted proxies).
+//! * `upgrade`: checks before the WebSocket upgrade (path, key, origin, address cap).
 //! * `connection`: WebSocket bytes ↔ typed frames.
 //! * `handler`: the task that serves one connection.
 //! * [`hub`]: the task that owns sessions and channels.
@@ -28,6 +29,7 @@ mod handler;
 pub mod hub;
 pub mod key;
 pub mod logging;
+pub mod per_ip;
 pub mod rate;
 pub mod server;
 pub mod tls;

@@ -11,6 +11,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::{Config, KeyConfig};
 use crate::hub::{HubHandle, Stats};
+use crate::per_ip::IpLimits;
 use crate::tls::Tls;
 
 /// A bound, not yet running server.
@@ -19,6 +20,7 @@ pub struct Server {
     tls: Option<Arc<Tls>>,
     cfg: Arc<Config>,
     hub: HubHandle,
+    per_ip: IpLimits,
     shutdown: CancellationToken,
     tracker: TaskTracker,
 }
@@ -48,7 +50,8 @@ impl Server {
         let tracker = TaskTracker::new();
         let shutdown = CancellationToken::new();
         let hub = HubHandle::spawn(cfg.clone(), &tracker, shutdown.clone());
-        Ok(Server { listener, tls, cfg, hub, shutdown, tracker })
+        let per_ip = IpLimits::new(cfg.per_ip.clone());
+        Ok(Server { listener, tls, cfg, hub, per_ip, shutdown, tracker })
     }
 
     /// The bound address.
@@ -76,9 +79,16 @@ impl Server {
                 _ = self.shutdown.cancelled() => break,
                 accepted = self.listener.accept() => match accepted {
                     Ok((stream, addr)) => {
+                        let permit = match self.per_ip.accept(addr.ip()) {
+                            Ok(p) => p,
+                            Err(e) => {
+                                tracing::debug!(%addr, error = %e, "connection refused");
+                                continue;
+                            }
+                        };
                         let (cfg, hub, sd) = (self.cfg.clone(), self.hub.clone(), self.shutdown.clone());
                         let tls = self.tls.as_ref().map(|t| t.acceptor());
-                        self.tracker.spawn(crate::handler::serve(stream, tls, addr, cfg, hub, sd));
+                        self.tracker.spawn(crate::handler::serve(stream, tls, addr, permit, cfg, hub, sd));
                     }
                     Err(e) => {
                         // Out of file descriptors and the like: back off instead of spinning.

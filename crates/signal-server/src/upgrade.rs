@@ -7,6 +7,7 @@ use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, 
 use tokio_tungstenite::tungstenite::http::{self, StatusCode};
 
 use crate::hub::keys::{KeyEntry, KeyTable};
+use crate::per_ip::IpPermit;
 
 /// What an accepted upgrade request carried.
 #[derive(Debug)]
@@ -24,6 +25,8 @@ pub enum Refusal {
     InvalidKey,
     /// The key's origin allow-list does not match: HTTP 403.
     OriginNotAllowed,
+    /// The client's address holds its maximum of connections: HTTP 429.
+    TooManyFromAddress,
 }
 
 impl Refusal {
@@ -32,6 +35,7 @@ impl Refusal {
             Refusal::NotFound => refuse(StatusCode::NOT_FOUND, "not_found"),
             Refusal::InvalidKey => refuse(StatusCode::UNAUTHORIZED, "invalid_key"),
             Refusal::OriginNotAllowed => refuse(StatusCode::FORBIDDEN, "origin_not_allowed"),
+            Refusal::TooManyFromAddress => refuse(StatusCode::TOO_MANY_REQUESTS, "too_many_connections_from_address"),
         }
     }
 }
@@ -113,15 +117,19 @@ pub fn percent_decode(s: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
-/// Adapts [`admit`] to tungstenite's handshake callback, keeping the result.
+/// Adapts [`admit`] and the address cap to tungstenite's handshake callback, keeping
+/// the result.
 pub struct Gate<'a> {
     pub keys: &'a KeyTable,
+    pub permit: &'a mut IpPermit,
     pub admitted: &'a mut Option<Admitted>,
 }
 
 impl tokio_tungstenite::tungstenite::handshake::server::Callback for Gate<'_> {
     fn on_request(self, request: &Request, response: Response) -> Result<Response, ErrorResponse> {
         let a = admit(self.keys, request).map_err(Refusal::response)?;
+        let forwarded = request.headers().get("x-forwarded-for").and_then(|v| v.to_str().ok());
+        self.permit.admit(forwarded).map_err(|_| Refusal::TooManyFromAddress.response())?;
         *self.admitted = Some(a);
         Ok(response)
     }

@@ -1,4 +1,4 @@
-//! Every configurable limit: message rate (4011), concurrent connections per key (4010),
+//! Every configurable limit: message rate (4011), sessions per key (4010, grace included),
 //! message quota, channel allow-list, peers per channel, channels per peer, name and
 //! channel lengths.
 
@@ -50,13 +50,9 @@ async fn a_configured_rate_is_sustainable() {
     assert_eq!(a.closed().await.0, 4011);
 }
 
-#[tokio::test]
-async fn connections_over_the_key_limit_close_4010_after_the_upgrade() {
-    let s =
-        server_with(config("[[keys]]\nkey = \"pk_test_x\"\nmax_connections = 2\n[[keys]]\nkey = \"pk_other\"")).await;
-    let a = connect(&s).await;
-    let _b = connect(&s).await;
-    let mut req = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(url(&s, KEY)).unwrap();
+/// Connects with `url` and expects the close 4010 right after the upgrade.
+async fn refused_4010(url: &str) {
+    let mut req = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(url).unwrap();
     req.headers_mut().remove("origin");
     let (mut ws, _) = tokio_tungstenite::connect_async(req).await.expect("the upgrade itself succeeds");
     let msg = tokio::time::timeout(WAIT, futures_util::StreamExt::next(&mut ws)).await.unwrap().unwrap().unwrap();
@@ -66,10 +62,47 @@ async fn connections_over_the_key_limit_close_4010_after_the_upgrade() {
         }
         other => panic!("expected close 4010, got {other:?}"),
     }
+}
+
+#[tokio::test]
+async fn sessions_over_the_key_limit_close_4010_after_the_upgrade() {
+    let s =
+        server_with(config("[[keys]]\nkey = \"pk_test_x\"\nmax_connections = 2\n[[keys]]\nkey = \"pk_other\"")).await;
+    let (mut watcher, a) = pair_in(&s, "lobby", "w", "a").await;
+    refused_4010(&url(&s, KEY)).await;
     try_connect(&url(&s, "pk_other"), None).await.expect("limits are per key");
+    // The dropped session waits for its resume, in the room: it keeps its slot.
+    let token = a.token.clone();
     a.close().await;
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    try_connect(&url(&s, KEY), None).await.expect("a slot frees when a socket closes");
+    refused_4010(&url(&s, KEY)).await;
+    // Its resume needs no new slot.
+    let back = resume(&s, &token).await;
+    assert_eq!(back.welcome["resumed"], true);
+    // Leaving for good frees the slot.
+    s.disconnect_peer(&back.peer_id).await;
+    assert_eq!(left(&watcher.recv_type("presence").await), vec![back.peer_id.clone()]);
+    connect(&s).await;
+}
+
+#[tokio::test]
+async fn joining_and_dropping_in_a_loop_cannot_fill_a_room_with_ghosts() {
+    let s = server_with(config("[[keys]]\nkey = \"pk_test_x\"\nmax_connections = 4")).await;
+    let mut watcher = connect(&s).await;
+    watcher.subscribe("lobby", "w").await;
+    let mut ghosts = Vec::new();
+    for i in 0..3 {
+        let mut g = connect(&s).await;
+        g.subscribe("lobby", &format!("ghost {i}")).await;
+        ghosts.push(g.peer_id.clone());
+        g.close().await;
+    }
+    // Three sessions in their grace period and the watcher: the key is full.
+    refused_4010(&url(&s, KEY)).await;
+    let mut seen = Vec::new();
+    while seen.len() < ghosts.len() {
+        seen.extend(joined(&watcher.recv_type("presence").await));
+    }
+    assert_eq!(seen, ghosts, "no more members than the key has slots");
 }
 
 #[tokio::test]

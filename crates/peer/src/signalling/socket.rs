@@ -83,6 +83,8 @@ impl Socket {
                 401 => PeerError::InvalidKey,
                 403 => PeerError::OriginNotAllowed,
                 404 => PeerError::BadUrl("no signalling endpoint at this path".into()),
+                // The server caps connections per address; a slot frees when one closes.
+                429 => return Err(ConnectError::Retry("too many connections from this address (HTTP 429)".into())),
                 s if s >= 500 => return Err(ConnectError::Retry(format!("HTTP {s}"))),
                 s => PeerError::Refused(s),
             })),

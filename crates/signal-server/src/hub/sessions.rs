@@ -28,14 +28,18 @@ impl State {
             s.conn.or(s.handover.as_ref().map(|h| h.conn))
         });
         let usage = self.key_use.entry(kid.clone()).or_insert_with(|| KeyUse {
-            live: 0,
+            sessions: 0,
             quota: FixedWindow::new(key.config.messages_per_period, Duration::from_secs(key.config.period_secs)),
         });
-        // A takeover replaces a socket, so it does not need a free slot.
-        if takeover.is_none() && usage.live >= key.config.max_connections {
+        // A session holds its slot from its start to its end, grace period included (else
+        // connecting, joining and dropping in a loop would fill rooms with ghosts): a
+        // socket that resumes a session held here needs no new slot.
+        if !known && usage.sessions >= key.config.max_connections {
             return Err(close::OVER_CONNECTION_LIMIT);
         }
-        usage.live += 1;
+        if !known {
+            usage.sessions += 1;
+        }
         let conn = self.next_conn;
         self.next_conn += 1;
         let (peer, resumed) = match claims {
@@ -59,7 +63,6 @@ impl State {
                 self.timers.insert((deadline, peer.clone()));
                 if let Some(c) = self.conns.remove(&old) {
                     c.control.close(close::NORMAL, "resumed");
-                    self.release_slot(&c.kid);
                 }
                 tracing::info!(conn, old, peer = %peer, "resume takes over a live socket");
             }
@@ -142,7 +145,7 @@ impl State {
 
     fn release_slot(&mut self, kid: &Arc<str>) {
         if let Some(u) = self.key_use.get_mut(kid) {
-            u.live = u.live.saturating_sub(1);
+            u.sessions = u.sessions.saturating_sub(1);
         }
     }
 
@@ -159,7 +162,6 @@ impl State {
         let Some(c) = self.conns.remove(&conn) else {
             return;
         };
-        self.release_slot(&c.kid);
         let Some(s) = self.sessions.get_mut(&c.peer) else {
             return;
         };
@@ -210,10 +212,12 @@ impl State {
         };
         let channels: Vec<String> = s.channels.iter().cloned().collect();
         let conns = [s.conn, s.handover.as_ref().map(|h| h.conn)];
+        let kid = s.kid.clone();
         for ch in channels {
             self.leave_channel(peer, &ch);
         }
         self.sessions.remove(peer);
+        self.release_slot(&kid);
         for conn in conns.into_iter().flatten() {
             self.detach(conn, true);
         }

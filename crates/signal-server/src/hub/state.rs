@@ -67,9 +67,9 @@ pub(super) struct Conn {
     pub control: Arc<super::ConnControl>,
 }
 
-/// Live sockets and message quota of one key.
+/// Sessions (connected or in their grace period) and message quota of one key.
 pub(super) struct KeyUse {
-    pub live: usize,
+    pub sessions: usize,
     pub quota: FixedWindow,
 }
 
