@@ -36,6 +36,7 @@
     session_taken_over: "This session was opened elsewhere.",
     reconnect_gave_up: "Lost the server for good; join again to retry.",
     channel_full: "This room is full.",
+    slow_down: "Too many room changes in a short time; try again in a moment.",
     over_message_quota: "This key has used up its message quota.",
   };
 

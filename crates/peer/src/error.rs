@@ -77,6 +77,9 @@ pub enum PeerError {
     /// The room is full.
     #[error("the room is full")]
     ChannelFull,
+    /// Too many joins, renames or leaves in a short time; nothing changed.
+    #[error("too many room changes in a short time; try again in a moment")]
+    SlowDown,
     /// Another error code from the server.
     #[error("server error {code}: {message}")]
     Server { code: String, message: String },
@@ -137,6 +140,7 @@ impl PeerError {
             ErrorCode::OverMessageQuota => PeerError::OverMessageQuota,
             ErrorCode::ChannelNotAuthorized => PeerError::ChannelNotAuthorized,
             ErrorCode::ChannelFull => PeerError::ChannelFull,
+            ErrorCode::SlowDown => PeerError::SlowDown,
             other => PeerError::Server { code: other.to_string(), message },
         }
     }
@@ -167,6 +171,7 @@ impl PeerError {
             PeerError::PeerUnavailable(_) => "peer_unavailable",
             PeerError::ChannelNotAuthorized => "channel_not_authorized",
             PeerError::ChannelFull => "channel_full",
+            PeerError::SlowDown => "slow_down",
             PeerError::Server { .. } => "server_error",
             PeerError::Timeout => "timeout",
             PeerError::ConnectionLost => "connection_lost",

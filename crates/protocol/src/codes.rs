@@ -23,6 +23,9 @@ pub enum ErrorCode {
     ChannelNotAuthorized,
     /// `subscribe` to a channel that already holds the server's maximum of peers.
     ChannelFull,
+    /// `subscribe`/`unsubscribe` (joins, renames, leaves) faster than the session's
+    /// budget allows; nothing changed.
+    SlowDown,
 }
 
 impl ErrorCode {
@@ -37,6 +40,7 @@ impl ErrorCode {
             ErrorCode::OverMessageQuota => "over_message_quota",
             ErrorCode::ChannelNotAuthorized => "channel_not_authorized",
             ErrorCode::ChannelFull => "channel_full",
+            ErrorCode::SlowDown => "slow_down",
         }
     }
 }

@@ -114,6 +114,11 @@ pub struct ServerSection {
     pub tls_cert: Option<PathBuf>,
     /// PEM private key of `tls_cert`.
     pub tls_key: Option<PathBuf>,
+    /// Joins, renames and leaves one session may make per minute (a rename counts once
+    /// per channel it is announced in).
+    pub room_changes_per_min: u32,
+    /// How many of them may come at once.
+    pub room_changes_burst: u32,
     /// Open connections per client address (IPv6: per /64); 0: no cap.
     pub max_connections_per_ip: usize,
     /// Connections per client address still in their TLS/HTTP handshake; 0: no cap.
@@ -144,6 +149,8 @@ impl Default for ServerSection {
             handshake_timeout_secs: 10,
             tls_cert: None,
             tls_key: None,
+            room_changes_per_min: 60,
+            room_changes_burst: 64,
             max_connections_per_ip: 100,
             max_handshakes_per_ip: 20,
             trusted_proxies: vec!["127.0.0.1".into(), "::1".into()],
@@ -212,6 +219,8 @@ pub struct Config {
     pub turn: Option<TurnIssuer>,
     /// Caps per client address.
     pub per_ip: crate::per_ip::IpCaps,
+    pub room_changes_per_min: u32,
+    pub room_changes_burst: u32,
 }
 
 impl Config {
@@ -261,6 +270,8 @@ impl Config {
         positive("max_invalid_in_a_row", u64::from(s.max_invalid_in_a_row))?;
         positive("outbound_queue", s.outbound_queue as u64)?;
         positive("handshake_timeout_secs", s.handshake_timeout_secs)?;
+        positive("room_changes_per_min", u64::from(s.room_changes_per_min))?;
+        positive("room_changes_burst", u64::from(s.room_changes_burst))?;
         if s.idle_timeout_secs <= s.ping_interval_secs {
             return Err(ConfigError::Invalid(
                 "idle_timeout_secs must exceed ping_interval_secs (clients answer pings)".into(),
@@ -321,6 +332,8 @@ impl Config {
             tls,
             turn,
             per_ip,
+            room_changes_per_min: s.room_changes_per_min,
+            room_changes_burst: s.room_changes_burst,
         })
     }
 

@@ -19,13 +19,23 @@ impl TokenBucket {
         TokenBucket { rate: f64::from(rate_per_sec), burst: f64::from(burst), tokens: f64::from(burst), last: now }
     }
 
+    /// A full bucket refilled by `per_minute` tokens a minute.
+    pub fn per_minute(per_minute: u32, burst: u32, now: Instant) -> Self {
+        TokenBucket { rate: f64::from(per_minute) / 60.0, burst: f64::from(burst), tokens: f64::from(burst), last: now }
+    }
+
     /// Takes one token; false when the bucket is empty.
     pub fn take(&mut self, now: Instant) -> bool {
+        self.take_n(1, now)
+    }
+
+    /// Takes `n` tokens at once, or none (false) when fewer are left.
+    pub fn take_n(&mut self, n: u32, now: Instant) -> bool {
         let elapsed = now.saturating_duration_since(self.last);
         self.last = now;
         self.tokens = (self.tokens + elapsed.as_secs_f64() * self.rate).min(self.burst);
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
+        if self.tokens >= f64::from(n) {
+            self.tokens -= f64::from(n);
             true
         } else {
             false
@@ -84,6 +94,18 @@ mod tests {
         assert!(!b.take(t0));
         assert_eq!((0..300).filter(|_| b.take(t0 + Duration::from_millis(500))).count(), 50);
         assert_eq!((0..300).filter(|_| b.take(t0 + Duration::from_secs(100))).count(), 200);
+    }
+
+    #[test]
+    fn a_per_minute_bucket_takes_several_tokens_at_once_or_none() {
+        let t0 = Instant::now();
+        let mut b = TokenBucket::per_minute(60, 10, t0);
+        assert!(b.take_n(8, t0));
+        assert!(!b.take_n(3, t0), "two are left: none is taken");
+        assert!(b.take_n(2, t0));
+        assert!(!b.take(t0));
+        assert!(b.take(t0 + Duration::from_secs(1)), "one a second");
+        assert!(!b.take_n(11, t0 + Duration::from_secs(600)), "never more than the burst");
     }
 
     #[test]

@@ -208,3 +208,53 @@ async fn name_and_channel_lengths_are_bounded() {
     let e = a.request(json!({"type":"subscribe","channel":"c","name":"ééééé"})).await;
     assert_eq!(e["code"], "invalid_args");
 }
+
+/// Sends `frame` with a fresh requestId and returns the answer to it (ack or error),
+/// skipping presence frames and snapshots on the way.
+async fn answer(c: &mut Client, mut frame: serde_json::Value) -> serde_json::Value {
+    let r = c.req();
+    frame["requestId"] = json!(r);
+    c.send(frame).await;
+    loop {
+        let v = c.recv().await;
+        if v["requestId"] == r {
+            return v;
+        }
+        assert_eq!(v["type"], "presence", "{v}");
+    }
+}
+
+#[tokio::test]
+async fn joins_renames_and_leaves_are_budgeted_per_session() {
+    let s = server_with(config(
+        "[server]\nroom_changes_per_min = 60\nroom_changes_burst = 4\n[[keys]]\nkey = \"pk_test_x\"",
+    ))
+    .await;
+    let mut a = connect(&s).await;
+    for ch in ["r1", "r2", "r3"] {
+        a.subscribe(ch, "a").await;
+    }
+    // A rename re-announces the peer in r1 and r2 besides r3: three; one is left.
+    let rename = json!({"type":"subscribe","channel":"r3","name":"renamed"});
+    let over = answer(&mut a, rename.clone()).await;
+    assert_eq!(over["code"], "slow_down", "{over}");
+    // Nothing changed: r1 still knows the peer as "a".
+    let mut watcher = connect(&s).await;
+    let snap = watcher.subscribe("r1", "w").await;
+    assert!(snap.to_string().contains(r#""name":"a""#), "{snap}");
+    // One change a minute per 60: after about two seconds the rename fits.
+    let start = std::time::Instant::now();
+    let renamed = loop {
+        let v = answer(&mut a, rename.clone()).await;
+        if v["type"] == "ack" {
+            break v;
+        }
+        assert_eq!(v["code"], "slow_down", "{v}");
+        assert!(start.elapsed() < WAIT, "the budget never refilled");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(renamed["type"], "ack");
+    assert!(start.elapsed() >= Duration::from_millis(1500), "refilled too soon: {:?}", start.elapsed());
+    let over = answer(&mut a, json!({"type":"unsubscribe","channel":"r1"})).await;
+    assert_eq!(over["code"], "slow_down", "{over}");
+}

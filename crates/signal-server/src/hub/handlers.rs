@@ -34,6 +34,9 @@ impl State {
                 if !member {
                     return self.error(conn, ErrorCode::NotSubscribed, "not subscribed to this channel", request_id);
                 }
+                if !self.take_room_changes(&peer, 1) {
+                    return self.slow_down(conn, request_id);
+                }
                 self.leave_channel(&peer, &channel);
                 let token = request_id.is_some().then(|| self.token_for(&peer));
                 self.ack(conn, request_id, token);
@@ -75,6 +78,12 @@ impl State {
             return self.error(conn, ErrorCode::ChannelFull, msg, req);
         }
         let renamed = s.name != name;
+        // Each channel the peer is (re-)announced in costs one; a repeated subscribe
+        // that changes nothing costs one too (it re-sends the snapshot).
+        let others = if renamed { s.channels.iter().filter(|c| **c != channel).count() } else { 0 };
+        if !self.take_room_changes(peer, 1 + others as u32) {
+            return self.slow_down(conn, req);
+        }
         if let Some(s) = self.sessions.get_mut(peer) {
             s.name = name;
         }
@@ -146,6 +155,19 @@ impl State {
         } else {
             self.error(conn, ErrorCode::PeerUnavailable, "peer is reconnecting and its queue is full", req);
         }
+    }
+
+    fn take_room_changes(&mut self, peer: &Arc<str>, n: u32) -> bool {
+        let now = self.now;
+        self.sessions.get_mut(peer).is_some_and(|s| s.room_changes.take_n(n, now))
+    }
+
+    fn slow_down(&mut self, conn: ConnId, req: Option<RequestId>) {
+        let (per_min, burst) = (self.cfg.room_changes_per_min, self.cfg.room_changes_burst);
+        let msg = format!(
+            "too many joins, renames and leaves: {per_min} a minute, {burst} at once (a rename counts once per channel)"
+        );
+        self.error(conn, ErrorCode::SlowDown, msg, req)
     }
 
     fn take_quota(&mut self, peer: &Arc<str>) -> bool {

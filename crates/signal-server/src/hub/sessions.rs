@@ -10,7 +10,7 @@ use peerchat_protocol::{close, ServerFrame, Welcome};
 use super::keys::KeyEntry;
 use super::state::{Handover, KeyUse, Session, State, HANDOVER_WAIT};
 use super::{ConnId, ConnectRequest, Connected, Outbound};
-use crate::rate::FixedWindow;
+use crate::rate::{FixedWindow, TokenBucket};
 use crate::token::TokenClaims;
 
 impl State {
@@ -111,14 +111,16 @@ impl State {
 
     fn new_session(&mut self, kid: Arc<str>) -> Arc<str> {
         let peer: Arc<str> = super::state::random_id(12).into();
-        self.sessions.insert(peer.clone(), empty_session(String::new(), kid));
+        let s = self.empty_session(String::new(), kid);
+        self.sessions.insert(peer.clone(), s);
         peer
     }
 
     /// Rebuilds a session from a token issued by an earlier server instance.
     fn restore(&mut self, c: TokenClaims, key: &KeyEntry) -> Arc<str> {
         let peer: Arc<str> = c.pid.as_str().into();
-        self.sessions.insert(peer.clone(), empty_session(c.name.clone(), key.id.clone()));
+        let s = self.empty_session(c.name.clone(), key.id.clone());
+        self.sessions.insert(peer.clone(), s);
         for ch in c.ch.iter().take(self.cfg.max_channels_per_peer) {
             let room = self.channels.get(ch).map_or(0, |m| m.len());
             if key.allows_channel(ch) && room < self.cfg.max_peers_per_channel {
@@ -225,14 +227,17 @@ impl State {
     }
 }
 
-fn empty_session(name: String, kid: Arc<str>) -> Session {
-    Session {
-        name,
-        kid,
-        channels: BTreeSet::new(),
-        conn: None,
-        handover: None,
-        grace_until: None,
-        pending: VecDeque::new(),
+impl State {
+    fn empty_session(&self, name: String, kid: Arc<str>) -> Session {
+        Session {
+            name,
+            kid,
+            channels: BTreeSet::new(),
+            conn: None,
+            handover: None,
+            grace_until: None,
+            pending: VecDeque::new(),
+            room_changes: TokenBucket::per_minute(self.cfg.room_changes_per_min, self.cfg.room_changes_burst, self.now),
+        }
     }
 }

@@ -42,6 +42,8 @@ pub(super) struct Session {
     pub grace_until: Option<Instant>,
     /// App frames waiting for a resume.
     pub pending: VecDeque<Outbound>,
+    /// Budget of joins, renames and leaves: each one sends presence to whole rooms.
+    pub room_changes: crate::rate::TokenBucket,
 }
 
 /// A resume that took over a live socket, waiting for that socket's unsent frames.
