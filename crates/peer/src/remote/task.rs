@@ -19,6 +19,7 @@ use crate::engine::{
 };
 use crate::signalling::Signalling;
 
+mod budget;
 mod control;
 mod negotiation;
 mod path;
@@ -135,6 +136,7 @@ pub(crate) fn spawn(s: Spawn) -> RemotePeer {
         probe: None,
         probe_resend: None,
         self_cmd,
+        offers: budget::OfferBudget::new(Instant::now()),
     };
     tokio::spawn(task.run(cmd_rx, engine_rx, control_rx));
     RemotePeer { shared }
@@ -172,6 +174,8 @@ struct Task {
     /// Commands to this task itself (from watchers it spawns); weak, so the task ends
     /// when every handle is gone.
     self_cmd: mpsc::WeakSender<RemoteCmd>,
+    /// How many more of the other side's offers we act on (see `budget.rs`).
+    offers: budget::OfferBudget,
 }
 
 fn now_ms() -> u64 {

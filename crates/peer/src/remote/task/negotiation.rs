@@ -64,6 +64,14 @@ impl Task {
     }
 
     async fn on_offer(&mut self, gen: u64, offer: SessionDescription) {
+        if !self.offers.take(Instant::now()) {
+            let dropped = self.offers.dropped();
+            // Said once per run of drops (and every 100th), not once per offer.
+            if dropped == 1 || dropped % 100 == 0 {
+                tracing::warn!(peer = %self.id, gen, dropped, "offers beyond this peer's budget are dropped");
+            }
+            return;
+        }
         if gen > self.gen || self.conn.is_none() {
             // The other side (re)built its connection: answer on a fresh one.
             if !self.new_conn(gen).await {

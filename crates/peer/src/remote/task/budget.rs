@@ -1,0 +1,81 @@
+//! How many offers one remote peer may make us act on. Each offer costs this side a
+//! connection (for a new generation: a whole new one), an answer and candidates, so a
+//! peer sending offers with an ever-rising generation would keep us rebuilding for as
+//! long as it likes. Offers beyond the budget are dropped; what a healthy pair needs
+//! (the first connection, ICE restarts, a few rebuilds) stays well inside it. No I/O:
+//! time is passed in.
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+/// Offers acted on at once.
+pub(crate) const OFFER_BURST: u32 = 8;
+/// One more offer is allowed after each interval.
+pub(crate) const OFFER_REFILL: Duration = Duration::from_secs(5);
+
+/// The budget of one remote peer's offers.
+#[derive(Debug)]
+pub(crate) struct OfferBudget {
+    left: u32,
+    since: Instant,
+    /// Offers dropped since the last one acted on (for the log).
+    dropped: u64,
+}
+
+impl OfferBudget {
+    pub(crate) fn new(now: Instant) -> OfferBudget {
+        OfferBudget { left: OFFER_BURST, since: now, dropped: 0 }
+    }
+
+    /// Whether an offer arriving at `now` may be acted on; counts it if so.
+    pub(crate) fn take(&mut self, now: Instant) -> bool {
+        let intervals = now.saturating_duration_since(self.since).as_millis() / OFFER_REFILL.as_millis();
+        let earned = u32::try_from(intervals).unwrap_or(u32::MAX).min(OFFER_BURST);
+        if earned > 0 {
+            self.left = (self.left + earned).min(OFFER_BURST);
+            // A full budget earns nothing more: its next interval starts now.
+            self.since = if self.left == OFFER_BURST { now } else { self.since + OFFER_REFILL * earned };
+        }
+        if self.left == 0 {
+            self.dropped += 1;
+            return false;
+        }
+        self.left -= 1;
+        self.dropped = 0;
+        true
+    }
+
+    /// Offers dropped in a row so far (1 on the first drop).
+    pub(crate) fn dropped(&self) -> u64 {
+        self.dropped
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_burst_is_acted_on_then_one_offer_per_interval() {
+        let t0 = Instant::now();
+        let mut b = OfferBudget::new(t0);
+        assert_eq!((0..100).filter(|_| b.take(t0)).count(), OFFER_BURST as usize);
+        assert_eq!(b.dropped(), 100 - u64::from(OFFER_BURST));
+        assert!(!b.take(t0 + OFFER_REFILL / 2));
+        assert!(b.take(t0 + OFFER_REFILL));
+        assert!(!b.take(t0 + OFFER_REFILL));
+        assert_eq!((0..100).filter(|_| b.take(t0 + OFFER_REFILL * 3)).count(), 2);
+    }
+
+    #[test]
+    fn a_quiet_peer_gets_its_whole_burst_back_and_no_more() {
+        let t0 = Instant::now();
+        let mut b = OfferBudget::new(t0);
+        assert!(b.take(t0));
+        let later = t0 + Duration::from_secs(3600);
+        assert_eq!((0..100).filter(|_| b.take(later)).count(), OFFER_BURST as usize);
+        assert!(!b.take(later));
+        assert!(b.take(later + OFFER_REFILL), "the refill restarts from the time the burst was full");
+    }
+}
