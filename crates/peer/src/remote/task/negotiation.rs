@@ -67,7 +67,7 @@ impl Task {
         if !self.offers.take(Instant::now()) {
             let dropped = self.offers.dropped();
             // Said once per run of drops (and every 100th), not once per offer.
-            if dropped == 1 || dropped % 100 == 0 {
+            if dropped == 1 || dropped.is_multiple_of(100) {
                 tracing::warn!(peer = %self.id, gen, dropped, "offers beyond this peer's budget are dropped");
             }
             return;
