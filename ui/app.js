@@ -32,7 +32,7 @@
     no_peers: "Nobody else is in the room yet; the message was not sent.",
     key_revoked: "The server revoked this key.",
     too_many_connections: "This key has too many connections right now.",
-    rate_limited: "Too many messages too fast; the server closed the connection.",
+    rate_limited: "Too many messages too fast; reconnecting to the server in a moment.",
     session_taken_over: "This session was opened elsewhere.",
     reconnect_gave_up: "Lost the server for good; join again to retry.",
     channel_full: "This room is full.",

@@ -31,7 +31,9 @@ pub enum PeerError {
     /// The key's concurrent-connection limit is reached (close 4010).
     #[error("too many connections for this key")]
     TooManyConnections,
-    /// This connection sent too many frames (close 4011).
+    /// This connection sent too many frames (close 4011). Not fatal: the SDK paces what
+    /// it sends under the limits the server announces, and after a 4011 anyway it
+    /// reconnects (and resumes) after its backoff.
     #[error("rate limited by the server")]
     RateLimited,
     /// An administrator disconnected this peer (close 4020).
@@ -192,7 +194,6 @@ impl PeerError {
                 | PeerError::Refused(_)
                 | PeerError::KeyRevoked
                 | PeerError::TooManyConnections
-                | PeerError::RateLimited
                 | PeerError::AdminDisconnect
                 | PeerError::SessionTakenOver
                 | PeerError::PolicyViolation
@@ -228,7 +229,6 @@ mod tests {
         for (code, kind) in [
             (4001, "key_revoked"),
             (4010, "too_many_connections"),
-            (4011, "rate_limited"),
             (4020, "admin_disconnect"),
             (1008, "policy_violation"),
             (1009, "message_too_big"),
@@ -241,5 +241,9 @@ mod tests {
         for code in [1001, 1005, 1006, 1013] {
             assert_eq!(PeerError::from_close(code), None);
         }
+        // 4011 is said, but the SDK reconnects after it.
+        let throttled = PeerError::from_close(4011).unwrap();
+        assert_eq!(throttled.kind(), "rate_limited");
+        assert!(!throttled.is_fatal());
     }
 }

@@ -253,6 +253,7 @@ impl Core {
                 },
                 Err(e) => tracing::warn!(from = %from, error = %e, "malformed signal dropped"),
             },
+            SigEvent::Warning(e) => self.emit(PeerEvent::Error(e)).await,
             SigEvent::Fatal(e) => {
                 self.drop_all(true).await;
                 self.emit(PeerEvent::Error(e)).await;

@@ -24,7 +24,7 @@ pub use codes::{close, ErrorCode};
 pub use error::FrameError;
 pub use ids::{is_valid_peer_id, RequestId, MAX_PEER_ID_LEN};
 pub use key::PublishableKey;
-pub use server::{IceServer, PresenceEntry, ServerFrame, Welcome};
+pub use server::{IceServer, Limits, PresenceEntry, ServerFrame, Welcome};
 
 /// Re-exported so users of the crate name the same raw JSON type.
 pub use serde_json::value::RawValue;

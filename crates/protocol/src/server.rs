@@ -56,6 +56,24 @@ pub struct Welcome {
     pub max_message_size: usize,
     /// ICE servers the server recommends (may be empty).
     pub ice_servers: Vec<IceServer>,
+    /// The per-connection limits a client must stay under (absent from older servers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limits: Option<Limits>,
+}
+
+/// `welcome.limits`: what the server enforces on this connection, so a client can pace
+/// itself instead of being closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Limits {
+    /// Sustained client frames per second (close 4011 beyond the burst).
+    pub rate_per_sec: u32,
+    /// Frames that may come at once (the bucket starts full).
+    pub rate_burst: u32,
+    /// Joins, renames and leaves per minute (`slow_down` beyond the burst).
+    pub room_changes_per_min: u32,
+    /// Room changes that may come at once.
+    pub room_changes_burst: u32,
 }
 
 /// A frame sent by the server.
@@ -121,6 +139,7 @@ struct Raw {
     server_time: Option<u64>,
     max_message_size: Option<usize>,
     ice_servers: Option<Vec<IceServer>>,
+    limits: Option<Limits>,
     request_id: Option<RequestId>,
     channel: Option<String>,
     joined: Option<Vec<PresenceEntry>>,
@@ -155,6 +174,7 @@ impl ServerFrame {
                 server_time: raw.server_time.unwrap_or(0),
                 max_message_size: raw.max_message_size.unwrap_or(crate::MAX_FRAME_BYTES),
                 ice_servers: raw.ice_servers.clone().unwrap_or_default(),
+                limits: raw.limits,
             }),
             "ack" => ServerFrame::Ack {
                 request_id: raw.request_id.clone().ok_or_else(|| missing("requestId"))?,
@@ -209,6 +229,12 @@ mod tests {
                 server_time: 5,
                 max_message_size: 65536,
                 ice_servers: vec![IceServer { urls: vec!["stun:x".into()], username: None, credential: None }],
+                limits: Some(Limits {
+                    rate_per_sec: 100,
+                    rate_burst: 200,
+                    room_changes_per_min: 60,
+                    room_changes_burst: 64,
+                }),
             }),
             ServerFrame::Ack { request_id: RequestId::Str("a".into()), resume_token: None },
             ServerFrame::Ack { request_id: RequestId::Num(2), resume_token: Some("t".into()) },

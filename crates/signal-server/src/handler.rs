@@ -50,6 +50,17 @@ impl Exit {
     fn policy(code: u16, reason: &'static str) -> Exit {
         Exit { ends_session: true, going_away: false, close: Some((code, reason)), by_hub: false }
     }
+
+    /// Over the frame rate: the socket closes, the session waits for a resume (a client
+    /// that slows down comes back as itself; others see no leave).
+    fn throttled() -> Exit {
+        Exit {
+            ends_session: false,
+            going_away: false,
+            close: Some((close::OVER_RATE, "over the message rate")),
+            by_hub: false,
+        }
+    }
 }
 
 /// Serves one accepted TCP connection until it closes or the server shuts down. With
@@ -252,7 +263,7 @@ impl Task<'_> {
         let counted = matches!(inbound, Inbound::Frame(_) | Inbound::Invalid(_) | Inbound::Binary);
         if counted && !self.bucket.take(Instant::now()) {
             tracing::info!("over the message rate; closing 4011");
-            return Some(Exit::policy(close::OVER_RATE, "over the message rate"));
+            return Some(Exit::throttled());
         }
         match inbound {
             Inbound::Frame(ClientFrame::Ping { t }) => {

@@ -2,6 +2,7 @@
 //! `resume`, re-joins the room after every `welcome`, matches `ack`/`error` replies to
 //! requests, and turns server frames into [`SigEvent`]s for the peer's core task.
 
+mod pacer;
 pub(crate) mod socket;
 pub mod transport;
 
@@ -15,6 +16,7 @@ use tokio::time::{sleep_until, Instant};
 use crate::error::PeerError;
 use crate::events::SignallingState;
 use crate::options::{IceServer, PeerOptions};
+use pacer::Pacer;
 use socket::{ConnectError, Read, Socket};
 use transport::Dialer;
 
@@ -47,6 +49,8 @@ pub(crate) enum SigEvent {
         from: String,
         data: Box<RawValue>,
     },
+    /// Something went wrong that the task recovers from (it reconnects).
+    Warning(PeerError),
     /// The signalling connection is over for good.
     Fatal(PeerError),
 }
@@ -125,6 +129,8 @@ impl Signalling {
 /// How a connected session ended.
 enum End {
     Lost,
+    /// Closed with 4011 (too many frames): a reconnect after the backoff.
+    Throttled,
     GoingAway(u64),
     Fatal(PeerError),
     Closed,
@@ -195,7 +201,11 @@ impl Task {
                 End::Closed => return self.finish(SignallingState::Closed, None).await,
                 End::Fatal(e) => return self.finish(SignallingState::Closed, Some(e)).await,
                 End::GoingAway(ms) => Duration::from_millis(ms),
-                End::Lost => {
+                End::Lost | End::Throttled => {
+                    if matches!(end, End::Throttled) {
+                        tracing::warn!("the server closed for sending too fast (4011); reconnecting after the backoff");
+                        self.emit(SigEvent::Warning(PeerError::RateLimited)).await;
+                    }
                     attempt += 1;
                     match &self.opts.reconnect {
                         Some(p) if attempt <= p.max_attempts => crate::backoff::next_delay(p, attempt),
@@ -337,18 +347,28 @@ impl Task {
         self.emit(SigEvent::Welcome { peer_id: welcome.peer_id.clone(), resumed: welcome.resumed, ice_servers: ice })
             .await;
         self.emit(SigEvent::State(SignallingState::Connected)).await;
+        // Every frame from here on goes out under the limits the server announced.
+        let mut pacer = Pacer::new(welcome.limits, Instant::now());
+        pacer.take(Instant::now());
         if !self.subscribe(&mut sock).await {
             return End::Lost;
-        }
-        while let Some((frame, reply)) = self.queued.pop_front() {
-            if !self.send(&mut sock, frame, reply).await {
-                return End::Lost;
-            }
         }
         let mut last_seen = Instant::now();
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         loop {
+            let slot = pacer.next_slot(Instant::now());
+            if slot.is_none() {
+                // Requests that waited for this connection go first, in order.
+                if let Some((frame, reply)) = self.queued.pop_front() {
+                    pacer.take(Instant::now());
+                    if !self.send(&mut sock, frame, reply).await {
+                        return End::Lost;
+                    }
+                    continue;
+                }
+            }
             tokio::select! {
+                _ = sleep_until_opt(slot), if slot.is_some() => {}
                 read = sock.read() => {
                     last_seen = Instant::now();
                     match read {
@@ -357,7 +377,9 @@ impl Task {
                         Read::Closed(code) => return close_end(code),
                     }
                 }
-                cmd = self.rx.recv() => match cmd {
+                // Commands wait in their bounded queue (their callers with them) while
+                // the pacer has no slot.
+                cmd = self.rx.recv(), if slot.is_none() => match cmd.inspect(|_| pacer.take(Instant::now())) {
                     None => { sock.close().await; return End::Closed }
                     Some(SigCmd::Close { reply }) => {
                         self.unsubscribe(&mut sock).await;
@@ -465,8 +487,18 @@ impl Task {
 
 fn close_end(code: u16) -> End {
     match PeerError::from_close(code) {
+        // Closed for sending too fast (a server with stricter limits than it announced,
+        // or none announced): reconnect after the backoff, and say so.
+        Some(PeerError::RateLimited) => End::Throttled,
         Some(e) => End::Fatal(e),
         None => End::Lost,
+    }
+}
+
+async fn sleep_until_opt(at: Option<Instant>) {
+    match at {
+        Some(at) => sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }
 

@@ -87,6 +87,12 @@ impl State {
             server_time: self.unix.as_millis() as u64,
             max_message_size: self.cfg.max_frame_bytes,
             ice_servers: self.ice_servers(peer),
+            limits: Some(peerchat_protocol::Limits {
+                rate_per_sec: self.cfg.rate_per_sec,
+                rate_burst: self.cfg.rate_burst,
+                room_changes_per_min: self.cfg.room_changes_per_min,
+                room_changes_burst: self.cfg.room_changes_burst,
+            }),
         });
         self.push(conn, &welcome);
         for ch in channels {
