@@ -38,6 +38,7 @@
     channel_full: "This room is full.",
     slow_down: "Too many room changes in a short time; try again in a moment.",
     over_message_quota: "This key has used up its message quota.",
+    over_signal_quota: "This key has used up its signalling quota: new direct connections cannot be set up for now.",
   };
 
   function explain(err) {

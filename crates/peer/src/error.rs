@@ -67,6 +67,9 @@ pub enum PeerError {
     /// The key's message quota is used up; the message was not delivered.
     #[error("the key's message quota is used up")]
     OverMessageQuota,
+    /// The key's signal quota is used up: no new connections until its period ends.
+    #[error("the key's signalling quota is used up")]
+    OverSignalQuota,
     /// No such peer in the room.
     #[error("unknown peer")]
     UnknownPeer,
@@ -143,6 +146,7 @@ impl PeerError {
             ErrorCode::ChannelNotAuthorized => PeerError::ChannelNotAuthorized,
             ErrorCode::ChannelFull => PeerError::ChannelFull,
             ErrorCode::SlowDown => PeerError::SlowDown,
+            ErrorCode::OverSignalQuota => PeerError::OverSignalQuota,
             other => PeerError::Server { code: other.to_string(), message },
         }
     }
@@ -174,6 +178,7 @@ impl PeerError {
             PeerError::ChannelNotAuthorized => "channel_not_authorized",
             PeerError::ChannelFull => "channel_full",
             PeerError::SlowDown => "slow_down",
+            PeerError::OverSignalQuota => "over_signal_quota",
             PeerError::Server { .. } => "server_error",
             PeerError::Timeout => "timeout",
             PeerError::ConnectionLost => "connection_lost",

@@ -26,6 +26,8 @@ pub enum ErrorCode {
     /// `subscribe`/`unsubscribe` (joins, renames, leaves) faster than the session's
     /// budget allows; nothing changed.
     SlowDown,
+    /// The key's signal quota for the current period is used up; the signal was dropped.
+    OverSignalQuota,
 }
 
 impl ErrorCode {
@@ -41,6 +43,7 @@ impl ErrorCode {
             ErrorCode::ChannelNotAuthorized => "channel_not_authorized",
             ErrorCode::ChannelFull => "channel_full",
             ErrorCode::SlowDown => "slow_down",
+            ErrorCode::OverSignalQuota => "over_signal_quota",
         }
     }
 }

@@ -57,6 +57,11 @@ pub struct KeyConfig {
     /// Accepted `publish` + `send` frames per period.
     #[serde(default = "d_messages_per_period")]
     pub messages_per_period: u64,
+    /// Accepted `signal` frames per period (offers, answers, candidates): budgeted on
+    /// their own, so connecting never eats the message quota, yet signals are no free
+    /// channel for app data.
+    #[serde(default = "d_messages_per_period")]
+    pub signals_per_period: u64,
     /// Length of the quota window, in seconds.
     #[serde(default = "d_period_secs")]
     pub period_secs: u64,
@@ -71,6 +76,7 @@ impl KeyConfig {
             origins: Vec::new(),
             max_connections: d_max_connections(),
             messages_per_period: d_messages_per_period(),
+            signals_per_period: d_messages_per_period(),
             period_secs: d_period_secs(),
         }
     }

@@ -261,3 +261,25 @@ async fn joins_renames_and_leaves_are_budgeted_per_session() {
     let over = answer(&mut a, json!({"type":"unsubscribe","channel":"r1"})).await;
     assert_eq!(over["code"], "slow_down", "{over}");
 }
+
+#[tokio::test]
+async fn signals_have_their_own_quota_and_do_not_eat_the_message_quota() {
+    let s = server_with(config(
+        "[[keys]]\nkey = \"pk_test_x\"\nsignals_per_period = 2\nmessages_per_period = 5\nperiod_secs = 3600",
+    ))
+    .await;
+    let (mut b, mut a) = pair_in(&s, "lobby", "b", "a").await;
+    let signal = json!({"type":"signal","to":b.peer_id,"data":{"gen":1,"candidate":null}});
+    for _ in 0..2 {
+        assert_eq!(answer(&mut a, signal.clone()).await["type"], "ack");
+        assert_eq!(b.recv_type("signal").await["from"], a.peer_id);
+    }
+    let over = answer(&mut a, signal).await;
+    assert_eq!(over["code"], "over_signal_quota", "{over}");
+    // Connecting used no message quota: all five messages still go.
+    for i in 0..5 {
+        assert_eq!(answer(&mut a, json!({"type":"send","to":b.peer_id,"data":i})).await["type"], "ack");
+        assert_eq!(b.recv_type("message").await["data"], i);
+    }
+    b.silent_for(Duration::from_millis(100)).await;
+}

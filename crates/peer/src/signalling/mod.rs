@@ -22,6 +22,9 @@ use transport::Dialer;
 
 /// Requests that may wait for a reconnect.
 const MAX_QUEUED: usize = 256;
+/// Requests that may wait for the pacer on a live connection (at 90 frames/s, 45 s of
+/// them): a big room's offers and candidates fit, and signals are not dropped.
+const MAX_OUTBOX: usize = 4096;
 /// How long the server has to send `welcome` after the upgrade.
 const WELCOME_WAIT: Duration = Duration::from_secs(10);
 
@@ -377,11 +380,12 @@ impl Task {
                         Read::Closed(code) => return close_end(code),
                     }
                 }
-                // Commands wait in their bounded queue (their callers with them) while
-                // the pacer has no slot.
-                cmd = self.rx.recv(), if slot.is_none() => match cmd.inspect(|_| pacer.take(Instant::now())) {
+                // Requests join the paced outbox; when it is full, commands wait in
+                // their own bounded queue, and their callers with them.
+                cmd = self.rx.recv(), if self.queued.len() < MAX_OUTBOX => match cmd {
                     None => { sock.close().await; return End::Closed }
                     Some(SigCmd::Close { reply }) => {
+                        pacer.take(Instant::now());
                         self.unsubscribe(&mut sock).await;
                         sock.close().await;
                         let _ = reply.send(());
@@ -393,18 +397,20 @@ impl Task {
                         } else {
                             self.room = Some((channel, name));
                             self.join_reply = Some((0, reply));
+                            pacer.take(Instant::now());
                             if !self.subscribe(&mut sock).await { return End::Lost }
                         }
                     }
                     Some(SigCmd::Leave { reply }) => {
+                        pacer.take(Instant::now());
                         self.unsubscribe(&mut sock).await;
                         let _ = reply.send(Ok(()));
                     }
                     Some(SigCmd::Request { frame, reply }) => {
                         if self.room.is_none() {
                             if let Some(r) = reply { let _ = r.send(Err(PeerError::NotJoined)); }
-                        } else if !self.send(&mut sock, frame, reply).await {
-                            return End::Lost;
+                        } else {
+                            self.queued.push_back((frame, reply));
                         }
                     }
                 },

@@ -145,6 +145,9 @@ impl State {
         if counted && !self.take_quota(peer) {
             return self.error(conn, ErrorCode::OverMessageQuota, "the key's message quota is used up", req);
         }
+        if !counted && !self.take_signal_quota(peer) {
+            return self.error(conn, ErrorCode::OverSignalQuota, "the key's signal quota is used up", req);
+        }
         let frame = if counted {
             ServerFrame::Message { from: peer.to_string(), channel: None, data }
         } else {
@@ -168,6 +171,14 @@ impl State {
             "too many joins, renames and leaves: {per_min} a minute, {burst} at once (a rename counts once per channel)"
         );
         self.error(conn, ErrorCode::SlowDown, msg, req)
+    }
+
+    fn take_signal_quota(&mut self, peer: &Arc<str>) -> bool {
+        let Some(kid) = self.sessions.get(peer).map(|s| s.kid.clone()) else {
+            return false;
+        };
+        let now = self.now;
+        self.key_use.get_mut(&kid).is_some_and(|u| u.signals.take(now))
     }
 
     fn take_quota(&mut self, peer: &Arc<str>) -> bool {

@@ -30,6 +30,7 @@ impl State {
         let usage = self.key_use.entry(kid.clone()).or_insert_with(|| KeyUse {
             sessions: 0,
             quota: FixedWindow::new(key.config.messages_per_period, Duration::from_secs(key.config.period_secs)),
+            signals: FixedWindow::new(key.config.signals_per_period, Duration::from_secs(key.config.period_secs)),
         });
         // A session holds its slot from its start to its end, grace period included (else
         // connecting, joining and dropping in a loop would fill rooms with ghosts): a

@@ -73,6 +73,7 @@ pub(super) struct Conn {
 pub(super) struct KeyUse {
     pub sessions: usize,
     pub quota: FixedWindow,
+    pub signals: FixedWindow,
 }
 
 pub(crate) struct State {
@@ -179,6 +180,7 @@ impl State {
             let id: Arc<str> = k.key.fingerprint().into();
             if let Some(u) = self.key_use.get_mut(&id) {
                 u.quota.set_limits(k.messages_per_period, Duration::from_secs(k.period_secs));
+                u.signals.set_limits(k.signals_per_period, Duration::from_secs(k.period_secs));
             }
         }
         let victims: Vec<ConnId> =

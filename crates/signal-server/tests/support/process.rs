@@ -1,7 +1,7 @@
 //! The `signal-server` binary as a child process: started with arguments, its first
 //! stdout line read for the URL, signalled, and waited for with its logs.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -12,6 +12,19 @@ pub struct Running {
     pub url: String,
     /// stderr is drained on a thread so a chatty server never blocks on a full pipe.
     pub logs: std::thread::JoinHandle<String>,
+    /// What stderr said so far.
+    pub seen: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl Running {
+    /// Waits (at most 10 s) until the logs contain `text`.
+    pub fn wait_for_log(&self, text: &str) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !self.seen.lock().unwrap().contains(text) {
+            assert!(Instant::now() < deadline, "`{text}` not logged within 10 s: {}", self.seen.lock().unwrap());
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
 }
 
 pub fn start(args: &[&str], env: &[(&str, &str)]) -> Running {
@@ -29,13 +42,20 @@ pub fn start(args: &[&str], env: &[(&str, &str)]) -> Running {
         (url.starts_with("ws://127.0.0.1:") || url.starts_with("wss://127.0.0.1:")) && url.ends_with("/v1"),
         "{url}"
     );
-    let mut stderr = child.stderr.take().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let shared = seen.clone();
     let logs = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stderr.read_to_string(&mut s);
-        s
+        let mut lines = BufReader::new(stderr);
+        let mut line = String::new();
+        while lines.read_line(&mut line).is_ok_and(|n| n > 0) {
+            shared.lock().unwrap().push_str(&line);
+            line.clear();
+        }
+        let all = shared.lock().unwrap().clone();
+        all
     });
-    Running { child, url, logs }
+    Running { child, url, logs, seen }
 }
 
 pub fn signal(child: &Child, sig: &str) {
