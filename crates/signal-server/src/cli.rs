@@ -20,6 +20,10 @@ pub struct Args {
     /// PEM private key for `--tls-cert`. Re-read on SIGHUP.
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+    /// Operator port for `/healthz` and `/metrics`, HOST:PORT (keep it private).
+    /// Overrides the config.
+    #[arg(long, value_name = "ADDR")]
+    pub operator_listen: Option<String>,
     /// A publishable key with default limits (repeatable).
     #[arg(long = "key", value_name = "KEY")]
     pub keys: Vec<String>,
@@ -33,6 +37,7 @@ impl std::fmt::Debug for Args {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Args")
             .field("listen", &self.listen)
+            .field("operator_listen", &self.operator_listen)
             .field("config", &self.config)
             .field("tls_cert", &self.tls_cert)
             .field("tls_key", &self.tls_key)

@@ -131,6 +131,8 @@ pub struct ServerSection {
     pub max_handshakes_per_ip: usize,
     /// Reverse proxies (IP or IP/prefix) whose `X-Forwarded-For` names the client.
     pub trusted_proxies: Vec<String>,
+    /// `HOST:PORT` of the operator port (`/healthz`, `/metrics`); none: no operator port.
+    pub operator_listen: Option<String>,
 }
 
 impl Default for ServerSection {
@@ -160,6 +162,7 @@ impl Default for ServerSection {
             max_connections_per_ip: 100,
             max_handshakes_per_ip: 20,
             trusted_proxies: vec!["127.0.0.1".into(), "::1".into()],
+            operator_listen: None,
         }
     }
 }
@@ -227,6 +230,8 @@ pub struct Config {
     pub per_ip: crate::per_ip::IpCaps,
     pub room_changes_per_min: u32,
     pub room_changes_burst: u32,
+    /// Where `GET /healthz` and `GET /metrics` are served, if anywhere.
+    pub operator_listen: Option<SocketAddr>,
 }
 
 impl Config {
@@ -299,6 +304,12 @@ impl Config {
             .iter()
             .map(|p| p.parse().map_err(|e| ConfigError::Invalid(format!("trusted_proxies: {e}"))))
             .collect::<Result<_, _>>()?;
+        let operator_listen = match &s.operator_listen {
+            Some(a) => Some(a.parse().map_err(|_| {
+                ConfigError::Invalid(format!("operator_listen `{a}` is not HOST:PORT with a literal IP"))
+            })?),
+            None => None,
+        };
         let per_ip = crate::per_ip::IpCaps {
             connections: s.max_connections_per_ip,
             handshakes: s.max_handshakes_per_ip,
@@ -340,6 +351,7 @@ impl Config {
             per_ip,
             room_changes_per_min: s.room_changes_per_min,
             room_changes_burst: s.room_changes_burst,
+            operator_listen,
         })
     }
 

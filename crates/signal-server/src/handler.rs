@@ -76,7 +76,7 @@ pub async fn serve(
 ) {
     let _ = stream.set_nodelay(true);
     let mut admitted: Option<Admitted> = None;
-    let gate = Gate { keys: hub.keys(), permit: &mut permit, admitted: &mut admitted };
+    let gate = Gate { keys: hub.keys(), metrics: hub.metrics(), permit: &mut permit, admitted: &mut admitted };
     let handshake = async {
         let stream: ServerStream = match tls {
             None => Either::Left(stream),
@@ -247,6 +247,7 @@ impl Task<'_> {
         };
         let ok = matches!(tokio::time::timeout(self.cfg.idle_timeout, write).await, Ok(Ok(())));
         if ok {
+            self.hub.metrics().frames_out(self.inflight.len() as u64);
             self.inflight.clear();
         }
         ok
@@ -261,8 +262,13 @@ impl Task<'_> {
     async fn on_inbound(&mut self, inbound: Inbound) -> Option<Exit> {
         self.last_seen = Instant::now();
         let counted = matches!(inbound, Inbound::Frame(_) | Inbound::Invalid(_) | Inbound::Binary);
+        if counted {
+            let frame = if let Inbound::Frame(f) = &inbound { Some(f) } else { None };
+            self.hub.metrics().frame_in(frame);
+        }
         if counted && !self.bucket.take(Instant::now()) {
             tracing::info!("over the message rate; closing 4011");
+            self.hub.metrics().rate_limit_close();
             return Some(Exit::throttled());
         }
         match inbound {

@@ -12,6 +12,8 @@
 //! * `handler`: the task that serves one connection.
 //! * [`hub`]: the task that owns sessions and channels.
 //! * [`server`]: the accept loop and [`ServerHandle`].
+//! * [`metrics`] and `operator`: counters, and `GET /metrics` and `GET /healthz` on the
+//!   operator port.
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
@@ -29,6 +31,8 @@ mod handler;
 pub mod hub;
 pub mod key;
 pub mod logging;
+pub mod metrics;
+mod operator;
 pub mod per_ip;
 pub mod rate;
 pub mod server;

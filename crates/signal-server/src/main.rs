@@ -19,6 +19,11 @@ fn load(args: &Args) -> Result<Config, signal_server::ConfigError> {
     };
     let keys = args.keys.iter().map(|k| PublishableKey::new(k.as_str())).collect();
     let mut cfg = Config::build(file, args.listen.clone(), keys)?;
+    if let Some(a) = &args.operator_listen {
+        cfg.operator_listen = Some(a.parse().map_err(|_| {
+            signal_server::ConfigError::Invalid(format!("--operator-listen `{a}` is not HOST:PORT with a literal IP"))
+        })?);
+    }
     if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
         cfg.tls = Some(signal_server::tls::TlsFiles { cert: cert.clone(), key: key.clone() });
     }

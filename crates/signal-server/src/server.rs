@@ -17,6 +17,7 @@ use crate::tls::Tls;
 /// A bound, not yet running server.
 pub struct Server {
     listener: TcpListener,
+    operator: Option<TcpListener>,
     tls: Option<Arc<Tls>>,
     cfg: Arc<Config>,
     hub: HubHandle,
@@ -29,6 +30,7 @@ pub struct Server {
 #[derive(Clone)]
 pub struct ServerHandle {
     addr: SocketAddr,
+    operator_addr: Option<SocketAddr>,
     tls: Option<Arc<Tls>>,
     hub: HubHandle,
     shutdown: CancellationToken,
@@ -46,12 +48,16 @@ impl Server {
             None => None,
         };
         let listener = TcpListener::bind(cfg.listen).await?;
+        let operator = match cfg.operator_listen {
+            Some(a) => Some(TcpListener::bind(a).await?),
+            None => None,
+        };
         let cfg = Arc::new(cfg);
         let tracker = TaskTracker::new();
         let shutdown = CancellationToken::new();
         let hub = HubHandle::spawn(cfg.clone(), &tracker, shutdown.clone());
         let per_ip = IpLimits::new(cfg.per_ip.clone());
-        Ok(Server { listener, tls, cfg, hub, per_ip, shutdown, tracker })
+        Ok(Server { listener, operator, tls, cfg, hub, per_ip, shutdown, tracker })
     }
 
     /// The bound address.
@@ -63,6 +69,7 @@ impl Server {
     pub fn handle(&self) -> ServerHandle {
         ServerHandle {
             addr: self.local_addr(),
+            operator_addr: self.operator.as_ref().and_then(|l| l.local_addr().ok()),
             tls: self.tls.clone(),
             hub: self.hub.clone(),
             shutdown: self.shutdown.clone(),
@@ -72,8 +79,14 @@ impl Server {
 
     /// Accepts connections until shutdown, then waits for every connection task to
     /// send `going_away` and close.
-    pub async fn run(self) {
+    pub async fn run(mut self) {
         tracing::info!(addr = %self.local_addr(), "signalling server listening");
+        if let Some(op) = self.operator.take() {
+            if let Ok(a) = op.local_addr() {
+                tracing::info!(addr = %a, "operator port (/healthz, /metrics) listening");
+            }
+            self.tracker.spawn(crate::operator::run(op, self.hub.clone(), self.shutdown.clone()));
+        }
         loop {
             tokio::select! {
                 _ = self.shutdown.cancelled() => break,
@@ -83,6 +96,7 @@ impl Server {
                             Ok(p) => p,
                             Err(e) => {
                                 tracing::debug!(%addr, error = %e, "connection refused");
+                                self.hub.metrics().refused_handshake();
                                 continue;
                             }
                         };
@@ -117,6 +131,11 @@ impl ServerHandle {
     /// The bound address.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The operator port's address (`/healthz`, `/metrics`), if configured.
+    pub fn operator_addr(&self) -> Option<SocketAddr> {
+        self.operator_addr
     }
 
     /// `ws://HOST:PORT/v1`, or `wss://` when the server terminates TLS.

@@ -121,6 +121,7 @@ pub fn percent_decode(s: &str) -> Option<String> {
 /// the result.
 pub struct Gate<'a> {
     pub keys: &'a KeyTable,
+    pub metrics: &'a crate::metrics::Metrics,
     pub permit: &'a mut IpPermit,
     pub admitted: &'a mut Option<Admitted>,
 }
@@ -129,7 +130,10 @@ impl tokio_tungstenite::tungstenite::handshake::server::Callback for Gate<'_> {
     fn on_request(self, request: &Request, response: Response) -> Result<Response, ErrorResponse> {
         let a = admit(self.keys, request).map_err(Refusal::response)?;
         let forwarded = request.headers().get("x-forwarded-for").and_then(|v| v.to_str().ok());
-        self.permit.admit(forwarded).map_err(|_| Refusal::TooManyFromAddress.response())?;
+        if self.permit.admit(forwarded).is_err() {
+            self.metrics.refused_per_address();
+            return Err(Refusal::TooManyFromAddress.response());
+        }
         *self.admitted = Some(a);
         Ok(response)
     }

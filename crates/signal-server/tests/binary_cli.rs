@@ -108,3 +108,21 @@ async fn sigint_drains_like_sigterm() {
     a.close().await;
     assert_eq!(stop_waited(r).0, 0);
 }
+
+#[test]
+fn operator_listen_serves_healthz_from_the_binary() {
+    use std::io::{Read, Write};
+    let r = start(&["--listen", "127.0.0.1:0", "--operator-listen", "127.0.0.1:0", "--key", "pk_op"], &[]);
+    r.wait_for_log("operator port");
+    let logs = r.seen.lock().unwrap().clone();
+    let line = logs.lines().find(|l| l.contains("operator port")).unwrap();
+    let addr = line.split("addr=").nth(1).unwrap().split_whitespace().next().unwrap().to_string();
+    let mut s = std::net::TcpStream::connect(&addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(b"GET /healthz HTTP/1.1\r\n\r\n").unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200 OK") && answer.ends_with("ok\n"), "{answer}");
+    let (code, _, _) = stop(r);
+    assert_eq!(code, 0);
+}

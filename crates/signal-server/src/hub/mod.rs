@@ -100,6 +100,7 @@ pub(crate) enum Command {
 pub struct HubHandle {
     tx: mpsc::Sender<Command>,
     keys: KeyTable,
+    metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// Depth of the hub's command queue; connection readers wait when it is full.
@@ -134,7 +135,12 @@ impl HubHandle {
                 state.handle(cmd, now, unix);
             }
         });
-        HubHandle { tx, keys }
+        HubHandle { tx, keys, metrics: Arc::default() }
+    }
+
+    /// The process's counters (`GET /metrics`).
+    pub fn metrics(&self) -> &Arc<crate::metrics::Metrics> {
+        &self.metrics
     }
 
     /// The key table consulted before upgrades.
