@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use peerchat_protocol::peer::{CONTROL_ID, CONTROL_LABEL};
-use peerchat_protocol::signal::{IceCandidate, SignalBody, SignalPayload};
+use peerchat_protocol::signal::{IceCandidate, SessionDescription, SignalBody, SignalPayload};
 use peerchat_protocol::{ClientFrame, RawValue};
 use tokio::sync::{broadcast, mpsc, oneshot, watch, Mutex};
 use tokio::time::{sleep_until, Instant};
@@ -137,6 +137,7 @@ pub(crate) fn spawn(s: Spawn) -> RemotePeer {
         probe_resend: None,
         self_cmd,
         offers: budget::OfferBudget::new(Instant::now()),
+        deferred_offer: None,
     };
     tokio::spawn(task.run(cmd_rx, engine_rx, control_rx));
     RemotePeer { shared }
@@ -174,8 +175,10 @@ struct Task {
     /// Commands to this task itself (from watchers it spawns); weak, so the task ends
     /// when every handle is gone.
     self_cmd: mpsc::WeakSender<RemoteCmd>,
-    /// How many more of the other side's offers we act on (see `budget.rs`).
+    /// How many more of the other side's offers we act on (see `budget.rs`), and the
+    /// newest one waiting for the budget.
     offers: budget::OfferBudget,
+    deferred_offer: Option<(u64, SessionDescription)>,
 }
 
 fn now_ms() -> u64 {
@@ -197,6 +200,7 @@ impl Task {
         loop {
             let deadline = self.recovery.map(|(_, d)| d);
             let resend = self.probe_resend.map(|(at, _)| at);
+            let deferred = self.deferred_offer.as_ref().and_then(|_| self.offers.next_at());
             tokio::select! {
                 cmd = cmds.recv() => match cmd {
                     None | Some(RemoteCmd::Close) => break,
@@ -207,6 +211,7 @@ impl Task {
                 _ = ping.tick() => self.on_tick().await,
                 _ = sleep_opt(deadline) => self.on_deadline().await,
                 _ = sleep_opt(resend) => self.on_probe_resend().await,
+                _ = sleep_opt(deferred) => self.on_deferred_offer().await,
             }
             self.follow_path().await;
         }

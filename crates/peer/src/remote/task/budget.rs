@@ -1,9 +1,9 @@
 //! How many offers one remote peer may make us act on. Each offer costs this side a
 //! connection (for a new generation: a whole new one), an answer and candidates, so a
 //! peer sending offers with an ever-rising generation would keep us rebuilding for as
-//! long as it likes. Offers beyond the budget are dropped; what a healthy pair needs
-//! (the first connection, ICE restarts, a few rebuilds) stays well inside it. No I/O:
-//! time is passed in.
+//! long as it likes. Beyond the budget only the newest offer is kept, and acted on when
+//! the budget allows (a flood collapses into one; a healthy pair that rebuilds often is
+//! slowed, never stuck). No I/O: time is passed in.
 
 use std::time::Duration;
 
@@ -12,7 +12,7 @@ use tokio::time::Instant;
 /// Offers acted on at once.
 pub(crate) const OFFER_BURST: u32 = 8;
 /// One more offer is allowed after each interval.
-pub(crate) const OFFER_REFILL: Duration = Duration::from_secs(5);
+pub(crate) const OFFER_REFILL: Duration = Duration::from_secs(2);
 
 /// The budget of one remote peer's offers.
 #[derive(Debug)]
@@ -46,7 +46,12 @@ impl OfferBudget {
         true
     }
 
-    /// Offers dropped in a row so far (1 on the first drop).
+    /// When the next offer may be acted on, if none may now.
+    pub(crate) fn next_at(&self) -> Option<Instant> {
+        (self.left == 0).then(|| self.since + OFFER_REFILL)
+    }
+
+    /// Offers refused in a row so far (1 on the first).
     pub(crate) fn dropped(&self) -> u64 {
         self.dropped
     }

@@ -65,12 +65,17 @@ impl Task {
 
     async fn on_offer(&mut self, gen: u64, offer: SessionDescription) {
         if !self.offers.take(Instant::now()) {
-            let dropped = self.offers.dropped();
-            // Said once per run of drops (and every 100th), not once per offer.
-            if dropped == 1 || dropped.is_multiple_of(100) {
-                tracing::warn!(peer = %self.id, gen, dropped, "offers beyond this peer's budget are dropped");
+            let refused = self.offers.dropped();
+            // Said once per run (and every 100th), not once per offer.
+            if refused == 1 || refused.is_multiple_of(100) {
+                tracing::warn!(peer = %self.id, gen, refused, "offers beyond this peer's budget: only the newest waits");
             }
+            self.deferred_offer = Some((gen, offer));
             return;
+        }
+        // An offer acted on supersedes any older one still waiting.
+        if self.deferred_offer.as_ref().is_some_and(|(g, _)| *g <= gen) {
+            self.deferred_offer = None;
         }
         if gen > self.gen || self.conn.is_none() {
             // The other side (re)built its connection: answer on a fresh one.
@@ -102,6 +107,15 @@ impl Task {
         }
         if self.state == PeerState::Reconnecting {
             self.mark_connected().await;
+        }
+    }
+
+    /// The budget allows the offer that waited: act on it, unless a newer connection
+    /// made it stale meanwhile.
+    pub(super) async fn on_deferred_offer(&mut self) {
+        let Some((gen, offer)) = self.deferred_offer.take() else { return };
+        if gen >= self.gen {
+            self.on_offer(gen, offer).await;
         }
     }
 
