@@ -8,6 +8,22 @@ use serde_json::json;
 use support::*;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
+type RawWs = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A raw wire-protocol client ("mallory") joins the victim's room; returns its socket
+/// and the victim's view of it.
+async fn mallory_joins(
+    s: &signal_server::ServerHandle,
+    victim: &peerchat_peer::Peer,
+) -> (RawWs, peerchat_peer::RemotePeer) {
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("{}?key={KEY}", s.url())).await.unwrap();
+    let _welcome = ws.next().await.unwrap().unwrap();
+    let sub = json!({"type":"subscribe","channel":"lobby","name":"mallory","requestId":1});
+    ws.send(WsMessage::text(sub.to_string())).await.unwrap();
+    let mallory = next_joined(victim).await;
+    (ws, mallory)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn garbage_signals_do_not_break_the_peer() {
     let s = server().await;
@@ -15,11 +31,7 @@ async fn garbage_signals_do_not_break_the_peer() {
     let victim_id = victim.peer_id().unwrap();
 
     // A raw client that speaks the wire protocol but sends nonsense signals.
-    let (mut ws, _) = tokio_tungstenite::connect_async(format!("{}?key={KEY}", s.url())).await.unwrap();
-    let _welcome = ws.next().await.unwrap().unwrap();
-    let sub = json!({"type":"subscribe","channel":"lobby","name":"mallory","requestId":1});
-    ws.send(WsMessage::text(sub.to_string())).await.unwrap();
-    let mallory = next_joined(&victim).await;
+    let (mut ws, mallory) = mallory_joins(&s, &victim).await;
     let garbage = [
         json!({"gen": 1}),
         json!({"gen": 0, "candidate": null}),
@@ -88,11 +100,7 @@ async fn offers_with_ever_rising_generations_stop_costing_a_rebuild_after_a_budg
     let s = server().await;
     let victim = joined(&s, "lobby", "victim").await;
     let victim_id = victim.peer_id().unwrap();
-    let (mut ws, _) = tokio_tungstenite::connect_async(format!("{}?key={KEY}", s.url())).await.unwrap();
-    let _welcome = ws.next().await.unwrap().unwrap();
-    let sub = json!({"type":"subscribe","channel":"lobby","name":"mallory","requestId":1});
-    ws.send(WsMessage::text(sub.to_string())).await.unwrap();
-    next_joined(&victim).await;
+    let (mut ws, _) = mallory_joins(&s, &victim).await;
     let sdp = real_offer().await;
     // 40 offers, each for a new generation: each one acted on is a new connection and an
     // answer back.
