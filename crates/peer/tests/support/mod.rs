@@ -9,7 +9,15 @@ use signal_server::{Config, Server, ServerHandle};
 pub const KEY: &str = "pk_test_sdk";
 pub const WAIT: Duration = Duration::from_secs(15);
 
+/// Logs to the test's captured output as `RUST_LOG` says (nothing when it is unset), so
+/// a failing run can be rerun with the engine's and the SDK's own account of it.
+pub fn logs() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "off".into());
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
+}
+
 pub async fn server() -> ServerHandle {
+    logs();
     Server::spawn(Config::for_keys(&[KEY])).await.expect("server binds")
 }
 

@@ -1356,21 +1356,25 @@ impl PeerConnection for PeerConnectionImpl {
         label: &str,
         options: Option<RTCDataChannelInit>,
     ) -> Result<Arc<dyn DataChannel>> {
-        // Create the data channel via the core
+        let (evt_tx, evt_rx) = channel(DRIVER_TO_DATA_CHANNEL_EVENT_CHANNEL_CAPACITY);
+        // peerchat patch (vendor/README.md, 0002): create the data channel via the core,
+        // and register its event sender before the core lock is released. On a live
+        // association the core dials at once; once the lock is free the driver can send
+        // the DCEP OPEN, read the peer's ACK and raise `OnOpen` — and an `OnOpen` for a
+        // channel with no registered sender is announced as a channel the *peer* opened,
+        // while this one never sees its open. No path takes the core lock while holding
+        // the sender map's, so the nesting is safe.
         let channel_id = {
             let mut core = self.inner.core.lock().await;
             let rtc_dc = core.create_data_channel(label, options)?;
-            rtc_dc.id()
-        };
-
-        let (evt_tx, evt_rx) = channel(DRIVER_TO_DATA_CHANNEL_EVENT_CHANNEL_CAPACITY);
-        {
+            let channel_id = rtc_dc.id();
             let mut data_channels = self.inner.data_channel_events_tx.lock().await;
             // Racing a `close()` that has already ended the streams: leave this one ended too.
             if !self.inner.is_closing() {
                 data_channels.insert(channel_id, evt_tx);
             }
-        }
+            channel_id
+        };
 
         self.inner.wake_writes().await;
 
