@@ -60,6 +60,7 @@ BUILD_PACKAGES=(build-essential pkg-config libwebkit2gtk-4.1-dev libdbus-1-dev)
 # Packages the tests need: a virtual display, a private D-Bus session with a real
 # Secret Service (gnome-keyring), secret-tool to look into it, and the WebKit driver.
 # Real servers the tests start on free ports or in network namespaces: nginx (TLS in front
-# of the signalling server), coturn (TURN), and iproute2/iptables for the NAT routers.
+# of the signalling server, and the load balancer in front of several), coturn (TURN),
+# redis-server (instances sharing rooms), and iproute2/iptables for the NAT routers.
 TEST_PACKAGES=(xvfb xauth dbus-daemon dbus-x11 gnome-keyring libsecret-tools webkit2gtk-driver
-  nginx coturn iproute2 iptables)
+  nginx coturn redis-server iproute2 iptables)

@@ -24,6 +24,11 @@ pub struct Args {
     /// Overrides the config.
     #[arg(long, value_name = "ADDR")]
     pub operator_listen: Option<String>,
+    /// Redis shared by every instance, `redis://[:PASSWORD@]HOST:PORT[/DB]` (scale-out;
+    /// none: a single node). Overrides `[cluster] redis`. Prefer the environment
+    /// variable or the config file when it holds a password (arguments show in `ps`).
+    #[arg(long, value_name = "URL", env = "PEERCHAT_REDIS_URL", hide_env_values = true)]
+    pub redis: Option<String>,
     /// A publishable key with default limits (repeatable).
     #[arg(long = "key", value_name = "KEY")]
     pub keys: Vec<String>,
@@ -42,6 +47,7 @@ impl std::fmt::Debug for Args {
             .field("tls_cert", &self.tls_cert)
             .field("tls_key", &self.tls_key)
             .field("keys", &format_args!("<{} redacted>", self.keys.len()))
+            .field("redis", &self.redis.as_ref().map(|u| crate::cluster::RedisUrl::new(u.as_str())))
             .finish()
     }
 }

@@ -180,6 +180,9 @@ pub struct FileConfig {
     /// TURN server sharing a secret with this server (time-limited credentials).
     #[serde(default)]
     pub turn: Option<TurnSection>,
+    /// Instances sharing rooms through Redis.
+    #[serde(default)]
+    pub cluster: crate::cluster::ClusterSection,
 }
 
 impl FileConfig {
@@ -232,6 +235,8 @@ pub struct Config {
     pub room_changes_burst: u32,
     /// Where `GET /healthz` and `GET /metrics` are served, if anywhere.
     pub operator_listen: Option<SocketAddr>,
+    /// Redis, when this is one of several instances.
+    pub cluster: Option<crate::cluster::ClusterConfig>,
 }
 
 impl Config {
@@ -315,6 +320,13 @@ impl Config {
             handshakes: s.max_handshakes_per_ip,
             trusted_proxies,
         };
+        let cluster = file.cluster.build(None).map_err(ConfigError::Invalid)?;
+        if cluster.is_some() && s.secret.is_none() {
+            return Err(ConfigError::Invalid(
+                "[cluster] needs [server] secret, the same on every instance (resume tokens are checked by any of them)"
+                    .into(),
+            ));
+        }
         let secret = match s.secret {
             Some(sec) if sec.len() < 16 => return Err(ConfigError::Invalid("secret must be at least 16 bytes".into())),
             Some(sec) => sec.into_bytes(),
@@ -352,6 +364,7 @@ impl Config {
             room_changes_per_min: s.room_changes_per_min,
             room_changes_burst: s.room_changes_burst,
             operator_listen,
+            cluster,
         })
     }
 

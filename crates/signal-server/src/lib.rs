@@ -11,6 +11,7 @@
 //! * `connection`: WebSocket bytes ↔ typed frames.
 //! * `handler`: the task that serves one connection.
 //! * [`hub`]: the task that owns sessions and channels.
+//! * [`cluster`]: several instances sharing rooms through Redis (`[cluster]`, `--redis`).
 //! * [`server`]: the accept loop and [`ServerHandle`].
 //! * [`metrics`] and `operator`: counters, and `GET /metrics` and `GET /healthz` on the
 //!   operator port.
@@ -24,6 +25,7 @@
 //! ```
 
 pub mod cli;
+pub mod cluster;
 pub mod config;
 mod connection;
 pub mod glob;

@@ -13,10 +13,13 @@ use signal_server::{Config, FileConfig, PublishableKey, Server};
 const SHUTDOWN_GRACE: Duration = Duration::from_millis(4_500);
 
 fn load(args: &Args) -> Result<Config, signal_server::ConfigError> {
-    let file = match &args.config {
+    let mut file = match &args.config {
         Some(path) => FileConfig::load(path)?,
         None => FileConfig::default(),
     };
+    if let Some(url) = &args.redis {
+        file.cluster.redis = Some(signal_server::cluster::RedisUrl::new(url.as_str()));
+    }
     let keys = args.keys.iter().map(|k| PublishableKey::new(k.as_str())).collect();
     let mut cfg = Config::build(file, args.listen.clone(), keys)?;
     if let Some(a) = &args.operator_listen {
@@ -42,6 +45,7 @@ async fn main() -> ExitCode {
         }
     };
     raise_fd_limit();
+    let cfg_drain = cfg.cluster.as_ref().map_or(Duration::ZERO, |c| c.drain);
     let server = match Server::bind(cfg).await {
         Ok(s) => s,
         Err(e) => {
@@ -50,6 +54,7 @@ async fn main() -> ExitCode {
         }
     };
     let handle = server.handle();
+    let drain = cfg_drain;
     // Signal handlers are in place before the ready line, so a script that signals as
     // soon as it reads that line gets the graceful path.
     let stop = Stop::install();
@@ -62,7 +67,7 @@ async fn main() -> ExitCode {
     stop.wait(&args, &handle).await;
     tracing::info!("shutting down: going_away to every socket");
     handle.shutdown();
-    if tokio::time::timeout(SHUTDOWN_GRACE, run).await.is_err() {
+    if tokio::time::timeout(SHUTDOWN_GRACE + drain, run).await.is_err() {
         tracing::warn!("connections did not close in time; exiting anyway");
     }
     ExitCode::SUCCESS

@@ -57,7 +57,10 @@ async fn answer(mut stream: TcpStream, hub: &HubHandle) {
     let _ = match path {
         Get::Healthz => respond(&mut stream, "200 OK", "text/plain", "ok\n").await,
         Get::Metrics => {
-            let text = hub.metrics().render(&hub.stats().await);
+            let mut text = hub.metrics().render(&hub.stats().await);
+            if let Some(c) = hub.cluster_metrics() {
+                c.render(&mut text);
+            }
             respond(&mut stream, "200 OK", "text/plain; version=0.0.4; charset=utf-8", &text).await
         }
         Get::Other => respond(&mut stream, "404 Not Found", "text/plain", "not found\n").await,

@@ -23,8 +23,14 @@ pub struct Server {
     hub: HubHandle,
     per_ip: IpLimits,
     shutdown: CancellationToken,
+    /// Stops the hub (and the cluster tasks): at once on a single node, after the drain
+    /// in a cluster.
+    hub_stop: CancellationToken,
     tracker: TaskTracker,
 }
+
+/// How often a draining instance checks whether its sessions have moved away.
+const DRAIN_CHECK: Duration = Duration::from_millis(50);
 
 /// Controls a running server. Cheap to clone.
 #[derive(Clone)]
@@ -55,9 +61,10 @@ impl Server {
         let cfg = Arc::new(cfg);
         let tracker = TaskTracker::new();
         let shutdown = CancellationToken::new();
-        let hub = HubHandle::spawn(cfg.clone(), &tracker, shutdown.clone());
+        let hub_stop = CancellationToken::new();
+        let hub = HubHandle::spawn(cfg.clone(), &tracker, hub_stop.clone())?;
         let per_ip = IpLimits::new(cfg.per_ip.clone());
-        Ok(Server { listener, operator, tls, cfg, hub, per_ip, shutdown, tracker })
+        Ok(Server { listener, operator, tls, cfg, hub, per_ip, shutdown, hub_stop, tracker })
     }
 
     /// The bound address.
@@ -113,6 +120,19 @@ impl Server {
             }
         }
         drop(self.listener);
+        if let Some(c) = &self.cfg.cluster {
+            // Clients got `going_away` and resume on other instances, which ask this one
+            // to hand their sessions over: serve that until every session has gone (or
+            // the drain time is up; the rest leave after the grace period elsewhere).
+            let t = tokio::time::Instant::now();
+            let deadline = t + c.drain;
+            while self.hub.stats().await.sessions > 0 && tokio::time::Instant::now() < deadline {
+                tokio::time::sleep(DRAIN_CHECK).await;
+            }
+            let left = self.hub.stats().await.sessions;
+            tracing::info!(took = ?t.elapsed(), sessions_left = left, "drain finished");
+        }
+        self.hub_stop.cancel();
         self.tracker.close();
         self.tracker.wait().await;
         tracing::info!("signalling server stopped");

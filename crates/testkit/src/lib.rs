@@ -1,10 +1,11 @@
 //! Test support shared by peerchat's suites: a throwaway certificate authority
 //! ([`tls`]), real servers from Debian packages started on free ports ([`nginx`],
-//! [`coturn`]), and networks of namespaces behind NAT routers ([`netlab`]).
+//! [`coturn`], [`redis`]), and networks of namespaces behind NAT routers ([`netlab`]).
 //! Nothing here is a mock: each helper runs the real program or makes real certificates.
 
 pub mod coturn;
 pub mod netlab;
 pub mod nginx;
 pub mod ports;
+pub mod redis;
 pub mod tls;

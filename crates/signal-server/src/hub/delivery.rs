@@ -1,6 +1,7 @@
 //! Getting frames to sessions: channel membership and presence, snapshots, delivery to
 //! a live socket's bounded queue or to a session's resume queue, acks and errors.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use peerchat_protocol::{ErrorCode, PresenceEntry, RequestId, ServerFrame};
@@ -18,6 +19,7 @@ impl State {
         };
         s.channels.insert(channel.to_string());
         let name = s.name.clone();
+        self.touch(peer);
         self.channels.entry(channel.to_string()).or_default().insert(peer.clone());
         self.announce(channel, peer, vec![PresenceEntry { peer_id: peer.to_string(), name }], vec![]);
     }
@@ -27,6 +29,7 @@ impl State {
         if let Some(s) = self.sessions.get_mut(peer) {
             s.channels.remove(channel);
         }
+        self.touch(peer);
         let Some(members) = self.channels.get_mut(channel) else {
             return;
         };
@@ -40,7 +43,7 @@ impl State {
 
     /// Sends a presence delta to the live members of `channel` other than `about`.
     /// Members in their grace period get a fresh snapshot when they resume instead.
-    fn announce(&mut self, channel: &str, about: &str, joined: Vec<PresenceEntry>, left: Vec<String>) {
+    pub(super) fn announce(&mut self, channel: &str, about: &str, joined: Vec<PresenceEntry>, left: Vec<String>) {
         let frame = ServerFrame::Presence { channel: channel.to_string(), joined, left, resume_token: None };
         let text = Utf8Bytes::from(frame.to_json());
         for conn in self.live_members(channel, about) {
@@ -67,20 +70,39 @@ impl State {
             .flatten()
             .filter(|p| &***p != me)
             .filter_map(|p| {
-                let name = self.sessions.get(p)?.name.clone();
+                let name = match self.sessions.get(p) {
+                    Some(s) => s.name.clone(),
+                    None => self.cluster.as_ref()?.remote.get(p)?.name.clone(),
+                };
                 Some(PresenceEntry { peer_id: p.to_string(), name })
             })
             .collect();
         ServerFrame::Presence { channel: channel.to_string(), joined, left: vec![], resume_token }
     }
 
-    /// Delivers app data to every member of `channel` but `except`. Returns the members
-    /// whose resume queue was full.
-    pub(super) fn broadcast_app(&mut self, channel: &str, except: &str, frame: &ServerFrame) -> Vec<Arc<str>> {
+    /// Delivers app data to every member of `channel` here but `except`. Returns the
+    /// members whose resume queue was full, and the other instances with members there.
+    pub(super) fn broadcast_app(
+        &mut self,
+        channel: &str,
+        except: &str,
+        frame: &ServerFrame,
+    ) -> (Vec<Arc<str>>, BTreeSet<String>) {
         let text = Utf8Bytes::from(frame.to_json());
         let members: Vec<Arc<str>> =
             self.channels.get(channel).into_iter().flatten().filter(|p| &***p != except).cloned().collect();
-        members.into_iter().filter(|m| !self.deliver(m, text.clone())).collect()
+        let mut instances = BTreeSet::new();
+        let mut missed = Vec::new();
+        for m in members {
+            match self.remote_inst(&m) {
+                Some(inst) => {
+                    instances.insert(inst);
+                }
+                None if !self.deliver(&m, text.clone()) => missed.push(m),
+                None => {}
+            }
+        }
+        (missed, instances)
     }
 
     /// Delivers app data to a live socket, or queues it for a session that is away.

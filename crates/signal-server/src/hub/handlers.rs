@@ -9,6 +9,8 @@ use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use super::state::{State, MAX_EARLY_FRAMES};
 use super::ConnId;
+use crate::cluster::wire::BusMsg;
+use crate::cluster::AckTo;
 
 impl State {
     pub(super) fn on_frame(&mut self, conn: ConnId, frame: ClientFrame) {
@@ -114,12 +116,24 @@ impl State {
             return self.error(conn, ErrorCode::OverMessageQuota, "the key's message quota is used up", req);
         }
         let frame = ServerFrame::Message { from: peer.to_string(), channel: Some(channel.clone()), data };
-        let missed = self.broadcast_app(&channel, peer, &frame);
+        let (missed, instances) = self.broadcast_app(&channel, peer, &frame);
         for m in missed {
             let msg = format!("peer {m} is reconnecting and its queue is full; not delivered to it");
             self.error(conn, ErrorCode::PeerUnavailable, msg, req.clone());
         }
-        self.ack(conn, req, None);
+        if instances.is_empty() {
+            return self.ack(conn, req, None);
+        }
+        // Members on other instances: acked once Redis has handed it to each of them.
+        let text = frame.to_json();
+        let to = instances
+            .into_iter()
+            .map(|i| (i, BusMsg::Room { channel: channel.clone(), except: peer.to_string(), text: text.clone() }))
+            .collect();
+        if !self.send_bus(to, Some(AckTo { conn, request_id: req.clone() })) {
+            let msg = "members on other servers cannot be reached right now; delivered only to the others";
+            self.error(conn, ErrorCode::PeerUnavailable, msg, req);
+        }
     }
 
     fn direct(
@@ -135,8 +149,12 @@ impl State {
             return self.error(conn, ErrorCode::SelfSend, "cannot send to yourself", req);
         }
         let to: Arc<str> = to.into();
-        let reachable = match (self.sessions.get(peer), self.sessions.get(&to)) {
-            (Some(a), Some(b)) => a.channels.iter().any(|c| b.channels.contains(c)),
+        let theirs = match self.sessions.get(&to) {
+            Some(b) => Some(&b.channels),
+            None => self.cluster.as_ref().and_then(|c| c.remote.get(&to)).map(|r| &r.ch),
+        };
+        let reachable = match (self.sessions.get(peer), theirs) {
+            (Some(a), Some(b)) => a.channels.iter().any(|c| b.contains(c)),
             _ => false,
         };
         if !reachable {
@@ -153,6 +171,14 @@ impl State {
         } else {
             ServerFrame::Signal { from: peer.to_string(), data }
         };
+        if let Some(inst) = self.remote_inst(&to) {
+            let msg = BusMsg::Deliver { to: to.to_string(), text: frame.to_json() };
+            if !self.send_bus(vec![(inst, msg)], Some(AckTo { conn, request_id: req.clone() })) {
+                let msg = "the peer is on another server, which cannot be reached right now";
+                self.error(conn, ErrorCode::PeerUnavailable, msg, req);
+            }
+            return;
+        }
         if self.deliver(&to, Utf8Bytes::from(frame.to_json())) {
             self.ack(conn, req, None);
         } else {

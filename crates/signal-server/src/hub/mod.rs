@@ -7,9 +7,11 @@
 //! ends. All protocol decisions live in [`state::State`], which takes the time as an
 //! argument and owns no socket.
 
+mod cluster;
 mod delivery;
 mod handlers;
 pub mod keys;
+mod moves;
 mod sessions;
 mod state;
 
@@ -101,41 +103,54 @@ pub struct HubHandle {
     tx: mpsc::Sender<Command>,
     keys: KeyTable,
     metrics: Arc<crate::metrics::Metrics>,
+    cluster: Option<Arc<crate::cluster::ClusterMetrics>>,
 }
 
 /// Depth of the hub's command queue; connection readers wait when it is full.
 const HUB_QUEUE: usize = 4_096;
 
 impl HubHandle {
-    /// Starts the hub task; it ends at shutdown or when every handle is dropped.
+    /// Starts the hub task (and, with `[cluster]`, the tasks that talk to Redis); they
+    /// end at `shutdown` or when every handle is dropped.
     pub fn spawn(
         config: Arc<Config>,
         tracker: &tokio_util::task::TaskTracker,
         shutdown: CancellationToken,
-    ) -> HubHandle {
+    ) -> std::io::Result<HubHandle> {
         let keys = KeyTable::new(&config.keys);
         let (tx, mut rx) = mpsc::channel(HUB_QUEUE);
-        let mut state = state::State::new(config, keys.clone());
+        let (cluster_tx, mut cluster_rx) = mpsc::channel(HUB_QUEUE);
+        let instance = state::random_id(9);
+        let link = match &config.cluster {
+            Some(c) => Some(
+                crate::cluster::spawn(c.clone(), instance.clone(), cluster_tx, tracker, shutdown.clone())
+                    .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?,
+            ),
+            None => None,
+        };
+        let cluster = link.as_ref().map(|l| l.metrics.clone());
+        let mut state = state::State::new(config, keys.clone(), instance, link);
+        let unix = || SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
         tracker.spawn(async move {
             loop {
                 let deadline = state.next_deadline();
-                let cmd = tokio::select! {
+                tokio::select! {
                     _ = shutdown.cancelled() => break,
                     cmd = rx.recv() => match cmd {
-                        Some(cmd) => cmd,
+                        Some(cmd) => state.handle(cmd, Instant::now(), unix()),
                         None => break,
                     },
-                    _ = sleep_until_opt(deadline) => {
-                        state.expire(Instant::now());
-                        continue;
-                    }
-                };
-                let now = Instant::now();
-                let unix = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
-                state.handle(cmd, now, unix);
+                    Some(m) = cluster_rx.recv() => state.cluster_in(m, Instant::now(), unix()),
+                    _ = sleep_until_opt(deadline) => state.expire(Instant::now()),
+                }
             }
         });
-        HubHandle { tx, keys, metrics: Arc::default() }
+        Ok(HubHandle { tx, keys, metrics: Arc::default(), cluster })
+    }
+
+    /// Cluster figures (`GET /metrics`), when running as one of several instances.
+    pub fn cluster_metrics(&self) -> Option<&Arc<crate::cluster::ClusterMetrics>> {
+        self.cluster.as_ref()
     }
 
     /// The process's counters (`GET /metrics`).

@@ -23,10 +23,13 @@ impl State {
         // grace period bounds it); restoring after a restart also needs it unexpired.
         let claims = req.resume.as_deref().and_then(|t| self.signer.verify_signature(t)).filter(|c| *c.kid == *kid);
         let known = claims.as_ref().is_some_and(|c| self.sessions.contains_key(c.pid.as_str()));
+        // A session another instance owns moves here (it already holds its slot).
+        let elsewhere = claims.as_ref().filter(|_| !known).is_some_and(|c| self.remote_inst(&c.pid).is_some());
         let takeover = claims.as_ref().filter(|_| known).and_then(|c| {
             let s = &self.sessions[c.pid.as_str()];
             s.conn.or(s.handover.as_ref().map(|h| h.conn))
         });
+        let others = self.cluster.as_ref().map_or(0, |c| c.sessions_of(&kid));
         let usage = self.key_use.entry(kid.clone()).or_insert_with(|| KeyUse {
             sessions: 0,
             quota: FixedWindow::new(key.config.messages_per_period, Duration::from_secs(key.config.period_secs)),
@@ -35,7 +38,7 @@ impl State {
         // A session holds its slot from its start to its end, grace period included (else
         // connecting, joining and dropping in a loop would fill rooms with ghosts): a
         // socket that resumes a session held here needs no new slot.
-        if !known && usage.sessions >= key.config.max_connections {
+        if !known && !elsewhere && usage.sessions + others >= key.config.max_connections {
             return Err(close::OVER_CONNECTION_LIMIT);
         }
         if !known {
@@ -45,6 +48,13 @@ impl State {
         self.next_conn += 1;
         let (peer, resumed) = match claims {
             Some(c) if known => (Arc::<str>::from(c.pid.as_str()), true),
+            Some(c) if elsewhere => {
+                let peer = Arc::<str>::from(c.pid.as_str());
+                let conn_entry = super::state::Conn { peer: peer.clone(), kid, out: req.out, control: req.control };
+                self.conns.insert(conn, conn_entry);
+                self.adopt(&peer, conn);
+                return Ok(Connected { conn, peer_id: peer, resumed: true });
+            }
             Some(c) if c.iid != self.instance && c.exp > self.unix.as_secs() => (self.restore(c, &key), true),
             _ => (self.new_session(kid.clone()), false),
         };
@@ -60,7 +70,8 @@ impl State {
                 if s.conn.take() == Some(old) {
                     awaiting.push(old);
                 }
-                s.handover = Some(Handover { conn, deadline, awaiting, early_frames: Vec::new() });
+                let h = Handover { conn, deadline, awaiting, early_frames: Vec::new(), from_instance: None };
+                s.handover = Some(h);
                 self.timers.insert((deadline, peer.clone()));
                 if let Some(c) = self.conns.remove(&old) {
                     c.control.close(close::NORMAL, "resumed");
@@ -75,6 +86,7 @@ impl State {
     /// Attaches `conn` to the session and sends welcome, snapshots and queued frames,
     /// then handles any frames the socket sent while it waited for its welcome.
     pub(super) fn finish_connect(&mut self, conn: ConnId, peer: &Arc<str>, resumed: bool) {
+        self.touch(peer);
         let Some(s) = self.sessions.get_mut(peer) else { return };
         s.conn = Some(conn);
         let early = s.handover.take().map(|h| h.early_frames).unwrap_or_default();
@@ -120,6 +132,7 @@ impl State {
         let peer: Arc<str> = super::state::random_id(12).into();
         let s = self.empty_session(String::new(), kid);
         self.sessions.insert(peer.clone(), s);
+        self.touch(&peer);
         peer
     }
 
@@ -128,6 +141,7 @@ impl State {
         let peer: Arc<str> = c.pid.as_str().into();
         let s = self.empty_session(c.name.clone(), key.id.clone());
         self.sessions.insert(peer.clone(), s);
+        self.touch(&peer);
         for ch in c.ch.iter().take(self.cfg.max_channels_per_peer) {
             let room = self.channels.get(ch).map_or(0, |m| m.len());
             if key.allows_channel(ch) && room < self.cfg.max_peers_per_channel {
@@ -192,6 +206,13 @@ impl State {
 
     pub(super) fn on_disconnected(&mut self, conn: ConnId, peer: Arc<str>, ends_session: bool, unsent: Vec<Outbound>) {
         self.detach(conn, ends_session);
+        if let Some(s) = self.sessions.get_mut(&peer).filter(|s| s.moving_to.is_some()) {
+            for o in unsent.into_iter().rev() {
+                s.pending.push_front(o);
+            }
+            self.move_completed_by(&peer, conn);
+            return;
+        }
         let Some(s) = self.sessions.get_mut(&peer) else {
             if !unsent.is_empty() {
                 tracing::debug!(conn, frames = unsent.len(), "session ended with frames unsent");
@@ -222,10 +243,15 @@ impl State {
         let channels: Vec<String> = s.channels.iter().cloned().collect();
         let conns = [s.conn, s.handover.as_ref().map(|h| h.conn)];
         let kid = s.kid.clone();
+        let ver = s.ver + 1;
         for ch in channels {
             self.leave_channel(peer, &ch);
         }
         self.sessions.remove(peer);
+        if let Some(c) = self.cluster.as_mut() {
+            c.dirty.remove(peer);
+            c.ended.push((peer.to_string(), ver));
+        }
         self.release_slot(&kid);
         for conn in conns.into_iter().flatten() {
             self.detach(conn, true);
@@ -235,7 +261,7 @@ impl State {
 }
 
 impl State {
-    fn empty_session(&self, name: String, kid: Arc<str>) -> Session {
+    pub(super) fn empty_session(&self, name: String, kid: Arc<str>) -> Session {
         Session {
             name,
             kid,
@@ -245,6 +271,8 @@ impl State {
             grace_until: None,
             pending: VecDeque::new(),
             room_changes: TokenBucket::per_minute(self.cfg.room_changes_per_min, self.cfg.room_changes_burst, self.now),
+            ver: 0,
+            moving_to: None,
         }
     }
 }

@@ -28,6 +28,8 @@ pub struct Stats {
     pub sessions: usize,
     pub channels: usize,
     pub sessions_in_grace: usize,
+    /// Peers of other instances this one knows of.
+    pub remote_peers: usize,
 }
 
 /// A peer's identity and membership, which outlives any one socket.
@@ -44,6 +46,11 @@ pub(super) struct Session {
     pub pending: VecDeque<Outbound>,
     /// Budget of joins, renames and leaves: each one sends presence to whole rooms.
     pub room_changes: crate::rate::TokenBucket,
+    /// Version of the session's record in the cluster (grows with every change).
+    pub ver: u64,
+    /// Another instance took the session over: where it goes, and the socket whose
+    /// unsent frames must come back first.
+    pub moving_to: Option<(String, Option<ConnId>)>,
 }
 
 /// A resume that took over a live socket, waiting for that socket's unsent frames.
@@ -56,6 +63,8 @@ pub(super) struct Handover {
     pub awaiting: Vec<ConnId>,
     /// Frames the new socket sent before its welcome, handled right after it.
     pub early_frames: Vec<peerchat_protocol::ClientFrame>,
+    /// The instance that owned the session and has not handed it over yet.
+    pub from_instance: Option<String>,
 }
 
 /// Most frames a resuming socket may send before its welcome; more are refused.
@@ -91,6 +100,8 @@ pub(crate) struct State {
     pub(super) timers: BTreeSet<(Instant, Arc<str>)>,
     pub(super) now: Instant,
     pub(super) unix: Duration,
+    /// The other instances, when running as one of several.
+    pub(super) cluster: Option<super::cluster::Cluster>,
 }
 
 pub(super) fn random_id(bytes: usize) -> String {
@@ -102,12 +113,14 @@ pub(super) fn random_id(bytes: usize) -> String {
 }
 
 impl State {
-    pub fn new(cfg: Arc<Config>, keys: KeyTable) -> State {
+    /// A state for instance `instance`; `link` joins it to a cluster.
+    pub fn new(cfg: Arc<Config>, keys: KeyTable, instance: String, link: Option<crate::cluster::ClusterLink>) -> State {
         State {
             signer: TokenSigner::new(&cfg.secret),
+            cluster: link.map(super::cluster::Cluster::new),
             cfg,
             keys,
-            instance: random_id(9),
+            instance,
             next_conn: 1,
             conns: HashMap::new(),
             sessions: HashMap::new(),
@@ -120,7 +133,17 @@ impl State {
     }
 
     pub fn next_deadline(&self) -> Option<Instant> {
-        self.timers.first().map(|(t, _)| *t)
+        let cluster = self.cluster.as_ref().and_then(|c| c.next_deadline());
+        self.timers.first().map(|(t, _)| *t).into_iter().chain(cluster).min()
+    }
+
+    /// Handles what the cluster reports.
+    pub fn cluster_in(&mut self, m: crate::cluster::ClusterIn, now: Instant, unix: Duration) {
+        self.now = now;
+        self.unix = unix;
+        self.expire(now);
+        self.on_cluster(m);
+        self.flush_cluster();
     }
 
     pub fn handle(&mut self, cmd: Command, now: Instant, unix: Duration) {
@@ -143,6 +166,7 @@ impl State {
             }
             Command::Stats(reply) => {
                 let _ = reply.send(Stats {
+                    remote_peers: self.cluster.as_ref().map_or(0, |c| c.remote.len()),
                     connections: self.conns.len(),
                     sessions: self.sessions.len(),
                     channels: self.channels.len(),
@@ -150,6 +174,7 @@ impl State {
                 });
             }
         }
+        self.flush_cluster();
     }
 
     /// Ends sessions whose grace period is over and completes overdue handovers.
@@ -163,6 +188,9 @@ impl State {
             let Some(s) = self.sessions.get(&peer) else {
                 continue;
             };
+            if s.moving_to.is_some() {
+                continue;
+            }
             if s.conn.is_none() && s.grace_until == Some(t) {
                 tracing::debug!(peer = %peer, "grace period over");
                 self.end_session(&peer);
@@ -172,6 +200,8 @@ impl State {
                 self.finish_connect(new, &peer, true);
             }
         }
+        self.cluster_expire(now);
+        self.flush_cluster();
     }
 
     fn set_keys(&mut self, keys: Vec<crate::config::KeyConfig>) -> usize {

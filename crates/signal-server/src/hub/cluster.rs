@@ -1,0 +1,367 @@
+//! The hub's view of the other instances: a replica of their peers (kept from the bus,
+//! rebuilt from a snapshot at every resync), routing of frames to them, and this
+//! instance's records sent out after every change. Sans-IO like the rest of the state:
+//! Redis is reached only through [`Effect`]s, and answers arrive as [`ClusterIn`].
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use peerchat_protocol::{ErrorCode, PresenceEntry};
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::Utf8Bytes;
+
+use super::state::State;
+use crate::cluster::wire::{BusMsg, PeerRecord};
+use crate::cluster::{AckTo, ClusterIn, ClusterLink, Effect};
+
+/// How long frames for a peer that moved to another instance are passed on to it.
+pub(super) const FORWARD_FOR: Duration = Duration::from_secs(60);
+
+/// A peer whose session another instance owns.
+pub(super) struct Remote {
+    pub inst: String,
+    pub ver: u64,
+    pub kid: Arc<str>,
+    pub name: String,
+    pub ch: BTreeSet<String>,
+}
+
+/// Everything the hub knows about the cluster.
+pub(super) struct Cluster {
+    pub link: ClusterLink,
+    /// In sync with Redis (false from a failure until the next snapshot).
+    pub up: bool,
+    pub remote: HashMap<Arc<str>, Remote>,
+    /// Remote sessions per key id (for `max_connections` across instances).
+    pub per_key: HashMap<Arc<str>, usize>,
+    pub dead: HashSet<String>,
+    /// Peers of dead instances, to forget after the grace period unless they resume.
+    pub reaps: BTreeSet<(Instant, Arc<str>)>,
+    /// Peers missing from the last snapshot: gone unless announced again by then.
+    pub unconfirmed: BTreeSet<(Instant, Arc<str>)>,
+    /// Peers that moved away, and where to.
+    pub forward: HashMap<Arc<str>, (String, Instant)>,
+    /// Sessions of ours changed since the last flush, and sessions that ended.
+    pub dirty: BTreeSet<Arc<str>>,
+    pub ended: Vec<(String, u64)>,
+}
+
+impl Cluster {
+    pub fn new(link: ClusterLink) -> Self {
+        Cluster {
+            link,
+            up: false,
+            remote: HashMap::new(),
+            per_key: HashMap::new(),
+            dead: HashSet::new(),
+            reaps: BTreeSet::new(),
+            unconfirmed: BTreeSet::new(),
+            forward: HashMap::new(),
+            dirty: BTreeSet::new(),
+            ended: Vec::new(),
+        }
+    }
+
+    pub fn next_deadline(&self) -> Option<Instant> {
+        [self.reaps.first(), self.unconfirmed.first()].into_iter().flatten().map(|(t, _)| *t).min()
+    }
+
+    /// Sessions of key `kid` on other instances.
+    pub fn sessions_of(&self, kid: &str) -> usize {
+        self.per_key.get(kid).copied().unwrap_or(0)
+    }
+
+    fn count(&mut self, kid: &Arc<str>, add: bool) {
+        let n = self.per_key.entry(kid.clone()).or_default();
+        *n = if add { *n + 1 } else { n.saturating_sub(1) };
+    }
+}
+
+impl State {
+    /// Marks a session of ours as changed: its record goes out at the next flush.
+    pub(super) fn touch(&mut self, peer: &Arc<str>) {
+        if let Some(c) = self.cluster.as_mut() {
+            c.dirty.insert(peer.clone());
+        }
+    }
+
+    /// Sends the records of changed sessions and the ends of finished ones.
+    pub(super) fn flush_cluster(&mut self) {
+        let Some(c) = self.cluster.as_mut() else { return };
+        let dirty = std::mem::take(&mut c.dirty);
+        let ended = std::mem::take(&mut c.ended);
+        for (pid, ver) in ended {
+            c.link.effect(Effect::Gone { pid, ver });
+        }
+        for pid in dirty {
+            if let Some(s) = self.sessions.get_mut(&pid) {
+                s.ver += 1;
+                let rec = record(&pid, s, &c.link.instance);
+                c.link.effect(Effect::Put(rec));
+            }
+        }
+    }
+
+    /// Where a remote peer lives, if it is one.
+    pub(super) fn remote_inst(&self, pid: &str) -> Option<String> {
+        self.cluster.as_ref()?.remote.get(pid).map(|r| r.inst.clone())
+    }
+
+    /// Queues messages to other instances; `ack` is answered when Redis has them. False
+    /// (the caller answers with an error) when the cluster cannot take them now.
+    pub(super) fn send_bus(&mut self, to: Vec<(String, BusMsg)>, ack: Option<AckTo>) -> bool {
+        match self.cluster.as_ref() {
+            Some(c) if c.up => c.link.effect(Effect::Send { to, ack }),
+            _ => false,
+        }
+    }
+
+    pub(super) fn cluster_expire(&mut self, now: Instant) {
+        let Some(c) = self.cluster.as_mut() else { return };
+        let mut due = Vec::new();
+        while c.reaps.first().is_some_and(|(t, _)| *t <= now) {
+            due.extend(c.reaps.pop_first().map(|(_, p)| p));
+        }
+        let mut forget: BTreeSet<String> = BTreeSet::new();
+        for pid in &due {
+            let Some(r) = c.remote.get(pid).filter(|r| c.dead.contains(&r.inst)) else { continue };
+            c.link.effect(Effect::Reap { pid: pid.to_string(), inst: r.inst.clone() });
+            forget.insert(r.inst.clone());
+        }
+        // An instance is forgotten once none of its peers is left to reap.
+        forget.retain(|inst| c.remote.iter().all(|(p, r)| r.inst != *inst || due.contains(p)));
+        for inst in forget {
+            c.link.effect(Effect::ForgetInstance(inst));
+        }
+        let mut stale = Vec::new();
+        while c.unconfirmed.first().is_some_and(|(t, _)| *t <= now) {
+            stale.extend(c.unconfirmed.pop_first().map(|(_, p)| p));
+        }
+        c.forward.retain(|_, (_, until)| *until > now);
+        for pid in stale {
+            tracing::info!(peer = %pid, "cluster: peer not announced again after a resync; gone");
+            self.remove_remote(&pid);
+        }
+    }
+
+    pub(super) fn on_cluster(&mut self, m: ClusterIn) {
+        match m {
+            ClusterIn::Bus(env) => self.on_bus(env.src, env.msg),
+            ClusterIn::Synced { records, dead } => self.resync(records, dead),
+            ClusterIn::Down(reason) => {
+                if let Some(c) = self.cluster.as_mut() {
+                    if c.up {
+                        tracing::warn!(%reason, "cluster: Redis unreachable; serving this instance's peers only");
+                    }
+                    c.up = false;
+                }
+            }
+            ClusterIn::Dead(dead) => self.on_dead(dead),
+            ClusterIn::Sent { ack, missed } => match self.conns.contains_key(&ack.conn) {
+                false => {}
+                true if missed == 0 => self.ack(ack.conn, ack.request_id, None),
+                true => {
+                    let msg = "the peer's server could not be reached; not delivered";
+                    self.error(ack.conn, ErrorCode::PeerUnavailable, msg, ack.request_id)
+                }
+            },
+        }
+    }
+
+    fn on_bus(&mut self, src: String, msg: BusMsg) {
+        match msg {
+            BusMsg::Peer(rec) => self.apply_record(rec),
+            BusMsg::Gone { pid, .. } => {
+                if !self.sessions.contains_key(pid.as_str()) {
+                    self.remove_remote(&Arc::from(pid));
+                }
+            }
+            BusMsg::Deliver { to, text } => {
+                let to: Arc<str> = to.into();
+                if self.sessions.contains_key(&to) {
+                    if !self.deliver(&to, Utf8Bytes::from(text)) {
+                        tracing::warn!(peer = %to, "resume queue full; a frame from another instance is dropped");
+                    }
+                } else if let Some((inst, _)) = self.cluster.as_ref().and_then(|c| c.forward.get(&to)).cloned() {
+                    self.send_bus(vec![(inst, BusMsg::Deliver { to: to.to_string(), text })], None);
+                } else {
+                    tracing::debug!(peer = %to, "frame for a peer not here; dropped");
+                }
+            }
+            BusMsg::Room { channel, except, text } => {
+                let text = Utf8Bytes::from(text);
+                let local: Vec<Arc<str>> = self
+                    .channels
+                    .get(&channel)
+                    .into_iter()
+                    .flatten()
+                    .filter(|p| ***p != *except && self.sessions.contains_key(*p))
+                    .cloned()
+                    .collect();
+                for m in local {
+                    self.deliver(&m, text.clone());
+                }
+            }
+            BusMsg::Takeover { pid, by } => self.give_away(&Arc::from(pid), &by),
+            BusMsg::Handover { pid, frames } => self.handed_over(&Arc::from(pid), &src, frames),
+        }
+    }
+
+    /// Applies another instance's record to the replica and tells our members what
+    /// changed in their rooms.
+    fn apply_record(&mut self, rec: PeerRecord) {
+        let Some(c) = self.cluster.as_ref() else { return };
+        if rec.inst == c.link.instance {
+            return;
+        }
+        let pid: Arc<str> = rec.pid.as_str().into();
+        if let Some(s) = self.sessions.get(&pid) {
+            if rec.ver <= s.ver {
+                return;
+            }
+            // Another instance resumed this session without our hand-over (we were cut
+            // off): it is theirs now.
+            tracing::warn!(peer = %pid, to = %rec.inst, "session taken over elsewhere");
+            self.release(&pid, &rec.inst, false);
+        }
+        let Some(c) = self.cluster.as_mut() else { return };
+        c.unconfirmed.retain(|(_, p)| *p != pid);
+        let old = c.remote.get(&pid);
+        if old.is_some_and(|o| o.ver > rec.ver) {
+            return;
+        }
+        let (old_ch, old_name) = old.map(|o| (o.ch.clone(), o.name.clone())).unwrap_or_default();
+        if old.is_none() {
+            c.count(&Arc::from(rec.kid.as_str()), true);
+        }
+        let dead = c.dead.contains(&rec.inst);
+        let new_ch: BTreeSet<String> = rec.ch.iter().cloned().collect();
+        let r = Remote { inst: rec.inst, ver: rec.ver, kid: rec.kid.as_str().into(), name: rec.name, ch: new_ch };
+        let (name, joined_in, left_in): (String, Vec<String>, Vec<String>) = (
+            r.name.clone(),
+            r.ch.iter().filter(|ch| !old_ch.contains(*ch) || old_name != r.name).cloned().collect(),
+            old_ch.iter().filter(|ch| !r.ch.contains(*ch)).cloned().collect(),
+        );
+        c.remote.insert(pid.clone(), r);
+        if dead {
+            let at = self.now + self.cfg.grace_period;
+            if let Some(c) = self.cluster.as_mut() {
+                c.reaps.insert((at, pid.clone()));
+            }
+        }
+        for ch in joined_in {
+            self.channels.entry(ch.clone()).or_default().insert(pid.clone());
+            let who = vec![PresenceEntry { peer_id: pid.to_string(), name: name.clone() }];
+            self.announce(&ch, &pid, who, vec![]);
+        }
+        for ch in left_in {
+            self.drop_member(&ch, &pid);
+        }
+    }
+
+    /// Forgets a remote peer; our members of its rooms see it leave.
+    fn remove_remote(&mut self, pid: &Arc<str>) {
+        let Some(c) = self.cluster.as_mut() else { return };
+        let Some(r) = c.remote.remove(pid) else { return };
+        c.count(&r.kid, false);
+        for ch in r.ch {
+            self.drop_member(&ch, pid);
+        }
+    }
+
+    fn drop_member(&mut self, ch: &str, pid: &Arc<str>) {
+        if let Some(m) = self.channels.get_mut(ch) {
+            m.remove(pid);
+            if m.is_empty() {
+                self.channels.remove(ch);
+                return;
+            }
+        }
+        self.announce(ch, pid, vec![], vec![pid.to_string()]);
+    }
+
+    /// After (re)connecting to Redis: the snapshot replaces the replica (peers missing
+    /// from it leave unless announced again soon: after a Redis restart the others are
+    /// still re-sending theirs), and every session of ours is stored again.
+    fn resync(&mut self, records: Vec<PeerRecord>, dead: Vec<String>) {
+        let Some(c) = self.cluster.as_mut() else { return };
+        c.up = true;
+        let me = c.link.instance.clone();
+        // Long enough for every other instance to reconnect (its retry waits at most
+        // RETRY_MAX) and store its peers again.
+        let settle = self.now + crate::cluster::RETRY_MAX + c.link.cfg.instance_ttl + c.link.cfg.heartbeat;
+        let listed: HashSet<&str> = records.iter().map(|r| r.pid.as_str()).collect();
+        let missing: Vec<Arc<str>> = c.remote.keys().filter(|p| !listed.contains(&***p)).cloned().collect();
+        for p in missing {
+            c.unconfirmed.insert((settle, p));
+        }
+        let mut stale = Vec::new();
+        let mut others = Vec::new();
+        for rec in records {
+            if rec.inst != me {
+                others.push(rec);
+            } else if !self.sessions.contains_key(rec.pid.as_str()) {
+                stale.push((rec.pid, rec.ver + 1));
+            }
+        }
+        for rec in others {
+            self.apply_record(rec);
+        }
+        let Some(c) = self.cluster.as_mut() else { return };
+        for (pid, ver) in stale {
+            c.link.effect(Effect::Gone { pid, ver });
+        }
+        for (pid, s) in &self.sessions {
+            c.link.effect(Effect::Put(record(pid, s, &me)));
+        }
+        self.on_dead(dead);
+    }
+
+    fn on_dead(&mut self, dead: Vec<String>) {
+        let at = self.now + self.cfg.grace_period;
+        let Some(c) = self.cluster.as_mut() else { return };
+        let newly: Vec<String> = dead.iter().filter(|d| !c.dead.contains(*d)).cloned().collect();
+        c.dead = dead.into_iter().collect();
+        for inst in &newly {
+            let peers: Vec<Arc<str>> =
+                c.remote.iter().filter(|(_, r)| r.inst == *inst).map(|(p, _)| p.clone()).collect();
+            tracing::warn!(instance = %inst, peers = peers.len(), "cluster: an instance stopped; its peers leave after the grace period unless they resume");
+            if peers.is_empty() {
+                c.link.effect(Effect::ForgetInstance(inst.clone()));
+            }
+            for p in peers {
+                c.reaps.insert((at, p));
+            }
+        }
+        // Sessions waiting for a hand-over from an instance that stopped get their
+        // welcome now.
+        let waiting: Vec<(u64, Arc<str>)> = self
+            .sessions
+            .iter()
+            .filter_map(|(p, s)| {
+                let h = s.handover.as_ref()?;
+                let from = h.from_instance.as_ref()?;
+                newly.contains(from).then(|| (h.conn, p.clone()))
+            })
+            .collect();
+        for (conn, p) in waiting {
+            if let Some(h) = self.sessions.get_mut(&p).and_then(|s| s.handover.as_mut()) {
+                h.from_instance = None;
+            }
+            self.finish_connect(conn, &p, true);
+        }
+    }
+}
+
+/// The record of one of our sessions.
+pub(super) fn record(pid: &str, s: &super::state::Session, me: &str) -> PeerRecord {
+    PeerRecord {
+        pid: pid.to_string(),
+        ver: s.ver,
+        inst: me.to_string(),
+        kid: s.kid.to_string(),
+        name: s.name.clone(),
+        ch: s.channels.iter().cloned().collect(),
+    }
+}
