@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
-apt_install "${BUILD_PACKAGES[@]}"
+apt_install "${BUILD_PACKAGES[@]}" redis-server
 ensure_rust
 ensure_npm_tools tools/bench-ref
 log "building (release)"

@@ -128,3 +128,65 @@ pub async fn measure(target: Target<'_>, connections: usize) -> anyhow::Result<I
     let _ = child.wait();
     Ok(row)
 }
+
+/// Memory per idle connection when `connections` are spread over `instances` instances
+/// sharing rooms through the Redis at `redis_url` (each instance holds its share; Redis
+/// holds a record of every session). Per instance: RSS growth over its added connections.
+pub async fn measure_cluster(
+    server: &Path,
+    redis_url: &str,
+    instances: usize,
+    connections: usize,
+) -> anyhow::Result<IdleRow> {
+    let dir = tempfile::tempdir()?;
+    let cfg = dir.path().join("cluster.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\nsecret = \"peerchat-bench-cluster-secret\"\n\
+             max_connections_per_ip = 0\nmax_handshakes_per_ip = 0\n\
+             [cluster]\nredis = \"{redis_url}\"\n\n[[keys]]\nkey = \"{KEY}\"\nmax_connections = {}\n",
+            connections + 1_000
+        ),
+    )?;
+    let mut children = Vec::new();
+    for _ in 0..instances {
+        let (child, base) = spawn(&Target::Ours(server), Some(&cfg))?;
+        children.push((child, format!("{base}?key={KEY}")));
+    }
+    let share = connections / instances;
+    let mut held = Vec::new();
+    let mut before = Vec::new();
+    for (child, url) in &children {
+        let u = url.clone();
+        held.push(open(&move |_| u.clone(), 0, WARMUP.min(share / 2)).await?);
+        before.push(super::proc::rss_kib(child.id())?);
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut added = 0;
+    for (child, url) in &children {
+        let u = url.clone();
+        let warm = WARMUP.min(share / 2);
+        let rest = open(&move |_| u.clone(), warm, share - warm).await?;
+        added += rest.len();
+        held.push(rest);
+        let _ = child;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let mut after = Vec::new();
+    for (child, _) in &children {
+        after.push(super::proc::rss_kib(child.id())?);
+    }
+    let growth: u64 = after.iter().zip(&before).map(|(a, b)| a.saturating_sub(*b)).sum();
+    let row = IdleRow {
+        held: held.iter().map(Vec::len).sum(),
+        per_conn_kib: growth as f64 / added.max(1) as f64,
+        rss_total_kib: after.iter().sum(),
+    };
+    drop(held);
+    for (mut c, _) in children {
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+    Ok(row)
+}

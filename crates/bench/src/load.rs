@@ -106,7 +106,33 @@ pub async fn run(server: &Path, s: &Sizes) -> anyhow::Result<Load> {
     )?;
     let (mut child, base) = crate::idle::spawn(&crate::idle::Target::Ours(server), Some(&cfg))?;
     let _ = std::fs::remove_file(&cfg);
-    let url = format!("{base}?key={KEY}");
+    let mut load = drive(&[format!("{base}?key={KEY}")], s).await;
+    if let Ok(l) = load.as_mut() {
+        l.server_rss_kib = crate::proc::rss_kib(child.id()).unwrap_or(0);
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    load
+}
+
+/// The config a cluster instance of the load rows runs with (`redis`: the URL).
+pub fn cluster_config(s: &Sizes, redis: &str) -> String {
+    format!(
+        "[server]\nlisten = \"127.0.0.1:0\"\nmax_peers_per_channel = {ROOM}\nsecret = \"peerchat-bench-cluster-secret\"\n\
+         [cluster]\nredis = \"{redis}\"\n\n[[keys]]\nkey = \"{KEY}\"\nmax_connections = {}\n",
+        s.connections + 100
+    )
+}
+
+/// The bench key in a URL query.
+pub fn key_query() -> String {
+    format!("?key={KEY}")
+}
+
+/// Connects the clients, `i`-th to `urls[i % urls.len()]`, in rooms of `ROOM` (so with
+/// several instances most rooms span them all), sends, and counts. The server RSS is
+/// left for the caller to fill in.
+pub async fn drive(urls: &[String], s: &Sizes) -> anyhow::Result<Load> {
     let total = (s.rate as f64 * s.duration.as_secs_f64()).ceil() as usize;
     let shared = Arc::new(Shared {
         start: Instant::now(),
@@ -118,7 +144,7 @@ pub async fn run(server: &Path, s: &Sizes) -> anyhow::Result<Load> {
     let t0 = Instant::now();
     let mut clients: Vec<Option<(SplitSink<Ws, Message>, String)>> = (0..s.connections).map(|_| None).collect();
     let mut pending = futures_util::stream::iter((0..s.connections).map(|i| {
-        let url = url.clone();
+        let url = urls[i % urls.len()].clone();
         async move { (i, connect(&url, i / ROOM).await) }
     }))
     .buffer_unordered(CONNECTING);
@@ -161,7 +187,6 @@ pub async fn run(server: &Path, s: &Sizes) -> anyhow::Result<Load> {
         }
         last = now;
     }
-    let server_rss_kib = crate::proc::rss_kib(child.id()).unwrap_or(0);
     let (mut unique, mut duplicated) = (0u64, 0u64);
     for slot in &shared.seen {
         let n = slot.load(Ordering::Relaxed) as u64;
@@ -174,8 +199,6 @@ pub async fn run(server: &Path, s: &Sizes) -> anyhow::Result<Load> {
     for (sink, _) in clients.iter_mut() {
         let _ = sink.close().await;
     }
-    let _ = child.kill();
-    let _ = child.wait();
     Ok(Load {
         connected: ids.len(),
         connect_time,
@@ -185,7 +208,7 @@ pub async fn run(server: &Path, s: &Sizes) -> anyhow::Result<Load> {
         duplicated,
         errors: shared.errors.load(Ordering::Relaxed),
         latency,
-        server_rss_kib,
+        server_rss_kib: 0,
         offered_rate,
     })
 }

@@ -6,6 +6,7 @@
 //! and the command, for `BENCHMARKS.md` (`scripts/bench.sh` does both).
 
 mod app;
+mod cluster;
 mod engine;
 mod fanout;
 mod idle;
@@ -36,7 +37,7 @@ struct Args {
     #[arg(long)]
     server: Option<PathBuf>,
     /// Which rows to run: all, server (memory, relay, fan-out), memory, relay, fanout, load,
-    /// engine, stranded, recovery, nat, app.
+    /// cluster, engine, stranded, recovery, nat, app.
     #[arg(long, default_value = "all")]
     rows: String,
     /// Fresh connections the `stranded` row sends 200,000 small messages over.
@@ -180,6 +181,29 @@ async fn main() -> anyhow::Result<()> {
         let line = table::load_row(&l, 10, sizes.duration.as_secs());
         println!("{line}");
         lines.push(line);
+    }
+    if args.rows == "all" || args.rows == "cluster" {
+        let sizes = if args.smoke {
+            load::Sizes { connections: 300, rate: 200, duration: std::time::Duration::from_secs(2) }
+        } else {
+            load::Sizes { connections: args.connections, rate: 1_000, duration: std::time::Duration::from_secs(30) }
+        };
+        let c = cluster::run(&server, &sizes).await?;
+        // Memory: three times the idle row's connections, spread over the instances,
+        // against the PeerJS server holding the idle row's count alone.
+        let idle_n = if args.smoke { 600 } else { 3 * args.connections };
+        let redis = peerchat_testkit::redis::Redis::start();
+        let ours = idle::measure_cluster(&server, &redis.url(), cluster::INSTANCES, idle_n).await?;
+        let theirs = idle::measure(idle::Target::PeerJs(&root), idle_n / cluster::INSTANCES).await;
+        let redis_rss = redis.pid().and_then(|p| proc::rss_kib(p).ok()).unwrap_or(0);
+        let line = table::cluster_memory_row(&ours, &theirs, redis_rss);
+        println!("{line}");
+        lines.push(line);
+        stalled |= c.three.dropped > 0 || c.three.duplicated > 0;
+        let line = table::cluster_row(&c, 10, sizes.duration.as_secs());
+        println!("{line}");
+        lines.push(line);
+        versions.push(format!("redis-server {}", proc::redis_version()));
     }
     if args.rows == "all" || args.rows == "app" {
         let app = args.app.clone().unwrap_or_else(|| proc::sibling_binary("peerchat"));

@@ -32,6 +32,13 @@ pub fn sibling_binary(name: &str) -> PathBuf {
 
 /// CPU time a process has used so far, summed over its live threads, in nanoseconds
 /// (the first field of /proc/PID/task/TID/schedstat; finer than utime's clock ticks).
+/// `redis-server --version`'s version, or `?`.
+pub fn redis_version() -> String {
+    let out = std::process::Command::new("redis-server").arg("--version").output();
+    let text = out.map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default();
+    text.split_whitespace().find_map(|w| w.strip_prefix("v=")).unwrap_or("?").to_string()
+}
+
 pub fn cpu_ns(pid: u32) -> anyhow::Result<u64> {
     let mut total = 0u64;
     for t in std::fs::read_dir(format!("/proc/{pid}/task"))? {

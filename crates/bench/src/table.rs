@@ -211,6 +211,74 @@ pub fn fanout_row(f: &Fanout) -> String {
     )
 }
 
+/// Memory per idle connection over the instances, against the PeerJS server's.
+pub fn cluster_memory_row(
+    ours: &crate::idle::IdleRow,
+    theirs: &anyhow::Result<crate::idle::IdleRow>,
+    redis_rss_kib: u64,
+) -> String {
+    let (t, r) = match theirs {
+        Ok(p) => (
+            format!("{:.1} KiB ({} held by one PeerJS server)", p.per_conn_kib, p.held),
+            format!("{:.2}×", ours.per_conn_kib / p.per_conn_kib),
+        ),
+        Err(e) => (format!("– ({e})"), "–".into()),
+    };
+    row(
+        &format!(
+            "{} idle connections spread over {} instances + Redis: memory per connection per instance (reference: PeerJS server, one instance's share)",
+            ours.held,
+            crate::cluster::INSTANCES
+        ),
+        &format!(
+            "{:.1} KiB (instances' RSS {:.1} MiB; Redis RSS {:.1} MiB after the run)",
+            ours.per_conn_kib,
+            ours.rss_total_kib as f64 / 1024.0,
+            redis_rss_kib as f64 / 1024.0
+        ),
+        &t,
+        &r,
+        "–",
+        "–",
+    )
+}
+
+/// The cluster row: three instances with Redis against one instance, same load.
+pub fn cluster_row(c: &crate::cluster::ClusterLoad, rooms_of: usize, secs: u64) -> String {
+    let (t, o) = (&c.three, &c.one);
+    row(
+        &format!(
+            "load on {} instances + Redis: {} connections spread over them in rooms of {rooms_of} (9 sends in 10 cross instances), `send` at {:.0} msg/s for {secs} s (reference: one instance, same run)",
+            crate::cluster::INSTANCES,
+            t.connected,
+            t.offered_rate
+        ),
+        &format!(
+            "{} sent, {} received: {} dropped, {} duplicated, {} errors; latency p50 {:.2} / p99 {:.2} ms; instances' RSS {:.0} MiB; Redis CPU {:.1} µs per delivery",
+            t.sent,
+            t.received,
+            t.dropped,
+            t.duplicated,
+            t.errors,
+            ms(&t.latency, 50.0),
+            ms(&t.latency, 99.0),
+            t.server_rss_kib as f64 / 1024.0,
+            c.redis_cpu_us_per_delivery
+        ),
+        &format!(
+            "{} received, {} dropped; latency p50 {:.2} / p99 {:.2} ms; RSS {:.0} MiB",
+            o.received,
+            o.dropped,
+            ms(&o.latency, 50.0),
+            ms(&o.latency, 99.0),
+            o.server_rss_kib as f64 / 1024.0
+        ),
+        &format!("p50 ×{:.2}", ms(&t.latency, 50.0) / ms(&o.latency, 50.0).max(1e-9)),
+        "–",
+        "–",
+    )
+}
+
 pub fn load_row(l: &crate::load::Load, rooms_of: usize, secs: u64) -> String {
     row(
         &format!(

@@ -36,7 +36,9 @@ pub async fn run(args: Args) -> Result<(), u8> {
             }
         }
     }
-    let (session, mut events) = match ChatSession::start(ChatConfig::new(opts, &args.room, &args.name)).await {
+    let mut config = ChatConfig::new(opts, &args.room, &args.name);
+    config.server_fallback = args.server_fallback;
+    let (session, mut events) = match ChatSession::start(config).await {
         Ok(s) => s,
         Err(e) => {
             let msg = match &e {

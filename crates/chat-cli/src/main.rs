@@ -46,6 +46,10 @@ pub struct Args {
     /// server, so peers never learn this machine's addresses).
     #[arg(long, value_enum, default_value = "all")]
     pub ice_policy: IcePolicy,
+    /// To a peer with no peer-to-peer channel open, send lines through the signalling
+    /// server instead of waiting for one (its operator can then read them).
+    #[arg(long)]
+    pub server_fallback: bool,
 }
 
 /// `--ice-policy`.

@@ -7,6 +7,7 @@
 //! * [`tls`]: TLS termination with reloadable PEM files.
 //! * [`turn`]: time-limited TURN credentials for `welcome`.
 //! * [`per_ip`]: caps per client address (connections, handshakes; trusted proxies).
+//! * [`quota`]: per-key quotas, counted here or shared by a cluster.
 //! * `upgrade`: checks before the WebSocket upgrade (path, key, origin, address cap).
 //! * `connection`: WebSocket bytes ↔ typed frames.
 //! * `handler`: the task that serves one connection.
@@ -36,6 +37,7 @@ pub mod logging;
 pub mod metrics;
 mod operator;
 pub mod per_ip;
+pub mod quota;
 pub mod rate;
 pub mod server;
 pub mod tls;

@@ -13,10 +13,15 @@ use support::*;
 
 /// Two instances of one cluster (same secret, same Redis, same prefix).
 async fn two_instances(redis: &Redis, grace_secs: u64) -> (ServerHandle, ServerHandle) {
+    two_instances_with(redis, grace_secs, "").await
+}
+
+/// The same, with more fields for the key.
+async fn two_instances_with(redis: &Redis, grace_secs: u64, key_fields: &str) -> (ServerHandle, ServerHandle) {
     let toml = format!(
         "[server]\nsecret = \"a-shared-secret-of-the-cluster\"\ngrace_period_secs = {grace_secs}\n\
          [cluster]\nredis = \"{}\"\nheartbeat_ms = 100\ninstance_ttl_ms = 500\n\
-         [[keys]]\nkey = \"{KEY}\"\n",
+         [[keys]]\nkey = \"{KEY}\"\n{key_fields}\n",
         redis.url()
     );
     (server_with(config(&toml)).await, server_with(config(&toml)).await)
@@ -164,4 +169,59 @@ async fn instances_say_when_redis_is_gone_refuse_what_needs_it_and_recover_on_th
     let stored = redis.command(&["SCARD", "peerchat:peers"]).unwrap_or_default();
     assert_eq!(stored, ":2", "both peers are stored again");
     drop((s1, s2));
+}
+
+/// The cluster's count of `kind` quota windows, summed, as Redis holds it.
+fn quota_in_redis(redis: &Redis, kind: &str) -> String {
+    let sum = "local s = 0 for _, k in ipairs(redis.call('KEYS', ARGV[1])) do s = s + tonumber(redis.call('GET', k)) end return s";
+    redis.command(&["EVAL", sum, "0", &format!("peerchat:quota:*:{kind}:*")]).unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_keys_message_quota_is_shared_by_the_instances() {
+    let redis = Redis::start();
+    let (s1, s2) = two_instances_with(&redis, 5, "messages_per_period = 10\nperiod_secs = 3600").await;
+    let (mut a, mut b) = pair_across(&s1, &s2).await;
+    for n in 0..6 {
+        let reply = a.request(json!({"type":"send","to":b.peer_id,"data":n})).await;
+        assert_eq!(reply["type"], "ack", "{reply}");
+        b.recv_type("message").await;
+    }
+    // Instance 1 adds its count to Redis within its sync interval.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while quota_in_redis(&redis, "messages") != ":6" {
+        assert!(tokio::time::Instant::now() < deadline, "count not in Redis: {}", quota_in_redis(&redis, "messages"));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Instance 2 learns it with its own first sync: b gets about the 4 left, not 10.
+    let mut accepted = 0;
+    let refused = loop {
+        let reply = b.request(json!({"type":"send","to":a.peer_id,"data":"b"})).await;
+        if reply["type"] == "error" {
+            break reply;
+        }
+        accepted += 1;
+        assert!(accepted <= 5, "instance 2 does not know the key's quota is shared");
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    };
+    assert_eq!(refused["code"], "over_message_quota", "{refused}");
+    assert!(accepted >= 4, "the quota was cut short: {accepted} of the 4 left");
+    for _ in 0..accepted {
+        assert_eq!(a.recv_type("message").await["data"], "b", "what b was allowed arrived");
+    }
+    // Instance 1 learns the total at its next sync, and refuses from then on.
+    let mut extra = 0;
+    loop {
+        let reply = a.request(json!({"type":"send","to":b.peer_id,"data":"a"})).await;
+        if reply["type"] == "error" {
+            assert_eq!(reply["code"], "over_message_quota", "{reply}");
+            break;
+        }
+        extra += 1;
+        assert!(extra <= 1, "instance 1 never learned what instance 2 used");
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+    // The key's limit held across both, give or take one sync interval per instance.
+    let total = 6 + accepted + extra;
+    assert!((10..=12).contains(&total), "{total} accepted for a quota of 10");
 }

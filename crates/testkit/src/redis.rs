@@ -32,6 +32,11 @@ impl Redis {
         self.port
     }
 
+    /// The server's process id while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
+    }
+
     /// Kills the server (SIGKILL: what a crash looks like to clients).
     pub fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {

@@ -11,6 +11,7 @@ use tokio::process::{Child, ChildStdin, Command};
 use tokio::sync::mpsc;
 
 pub mod netns;
+pub mod servers;
 
 pub const KEY: &str = "pk_test_cli";
 pub const WAIT: Duration = Duration::from_secs(20);

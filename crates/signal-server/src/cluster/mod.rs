@@ -54,6 +54,24 @@ pub enum Effect {
     /// Messages to other instances' inboxes; `ack` is answered with whether every one
     /// reached its instance.
     Send { to: Vec<(String, BusMsg)>, ack: Option<AckTo> },
+    /// Add this instance's count to a shared quota window; answered with the total.
+    Quota { kid: String, kind: QuotaKind, d: crate::quota::QuotaDelta },
+}
+
+/// Which of a key's quotas.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QuotaKind {
+    Messages,
+    Signals,
+}
+
+impl QuotaKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QuotaKind::Messages => "messages",
+            QuotaKind::Signals => "signals",
+        }
+    }
 }
 
 /// Who waits for the outcome of an [`Effect::Send`].
@@ -76,6 +94,8 @@ pub enum ClusterIn {
     Dead(Vec<String>),
     /// Outcome of an [`Effect::Send`] with an ack: `missed` instances did not get it.
     Sent { ack: AckTo, missed: usize },
+    /// The cluster's count of a quota window after an [`Effect::Quota`].
+    QuotaTotal { kid: String, kind: QuotaKind, window: u64, total: u64, through: u64 },
 }
 
 /// Cluster figures for `GET /metrics`.

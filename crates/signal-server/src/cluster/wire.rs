@@ -3,6 +3,7 @@
 //! Store: `{p}:peer:{id}` is a hash with one field, `rec`, holding the peer's
 //! [`PeerRecord`] as JSON; `{p}:peers` is the set of peer ids; `{p}:instances` the set of
 //! instance ids, each alive while `{p}:alive:{iid}` exists (it expires). Bus:
+//! `{p}:quota:{kid}:{kind}:{window}` counts a key's quota window over all instances.
 //! `{p}:events` reaches every instance (peer records and ends); `{p}:inst:{iid}` reaches
 //! one (frames for its peers, hand-overs). Every bus message is an [`Envelope`] naming
 //! the instance that sent it.
@@ -10,7 +11,8 @@
 use serde::{Deserialize, Serialize};
 
 /// Everything the others need to know about one peer. `ver` grows with every change
-/// its owner makes, so a late or replayed record never undoes a newer one.
+/// its owner makes (it is the time of the change in Unix ms, or one more than the last
+/// version if that is later), so a late or replayed record never undoes a newer one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PeerRecord {
     pub pid: String,
@@ -76,6 +78,9 @@ impl Keys {
     }
     pub fn inbox(&self, iid: &str) -> String {
         format!("{}:inst:{iid}", self.prefix)
+    }
+    pub fn quota(&self, kid: &str, kind: &str, window: u64) -> String {
+        format!("{}:quota:{kid}:{kind}:{window}", self.prefix)
     }
 }
 

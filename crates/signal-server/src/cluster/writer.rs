@@ -8,7 +8,7 @@ use redis::Value;
 use tokio::sync::mpsc;
 
 use super::wire::BusMsg;
-use super::{AckTo, ClusterIn, Ctx, Effect};
+use super::{ClusterIn, Ctx, Effect};
 
 /// Most effects in one pipeline.
 const BATCH: usize = 256;
@@ -58,9 +58,9 @@ pub(super) async fn run(ctx: Ctx, mut rx: mpsc::Receiver<Effect>) {
             outcome = run_batch(&ctx, &mut con, &batch).await;
         }
         match outcome {
-            Ok(acks) => {
-                for (ack, missed) in acks {
-                    if !ctx.tell(ClusterIn::Sent { ack, missed }).await {
+            Ok(answers) => {
+                for a in answers {
+                    if !ctx.tell(a).await {
                         return;
                     }
                 }
@@ -85,7 +85,7 @@ async fn run_batch(
     ctx: &Ctx,
     con: &mut Option<redis::aio::ConnectionManager>,
     batch: &[Effect],
-) -> Result<Vec<(AckTo, usize)>, String> {
+) -> Result<Vec<ClusterIn>, String> {
     if batch.is_empty() {
         return Ok(Vec::new());
     }
@@ -102,13 +102,13 @@ async fn run_batch(
     outcome
 }
 
-/// Runs one batch as a pipeline; returns each ack with how many of its messages found no
-/// subscriber.
+/// Runs one batch as a pipeline; returns the answers the hub waits for: each ack with how
+/// many of its messages found no subscriber, each quota window's new total.
 async fn execute(
     ctx: &Ctx,
     con: &mut redis::aio::ConnectionManager,
     batch: &[Effect],
-) -> Result<Vec<(AckTo, usize)>, String> {
+) -> Result<Vec<ClusterIn>, String> {
     let mut pipe = redis::pipe();
     // Per effect: (index of its first reply, number of publishes counted for an ack).
     let mut spans: Vec<(usize, usize)> = Vec::with_capacity(batch.len());
@@ -140,6 +140,11 @@ async fn execute(
                     .arg(&ctx.instance);
                 n += 1;
             }
+            Effect::Quota { kid, kind, d } => {
+                let key = ctx.keys.quota(kid, kind.as_str(), d.window);
+                pipe.incr(&key, d.delta).expire(&key, (2 * d.period_secs) as i64);
+                n += 2;
+            }
             Effect::ForgetInstance(iid) => {
                 pipe.srem(ctx.keys.instances(), iid);
                 n += 1;
@@ -155,12 +160,22 @@ async fn execute(
         spans.push((start, n - start));
     }
     let replies: Vec<Value> = pipe.query_async(con).await.map_err(|e| e.to_string())?;
-    let mut acks = Vec::new();
+    let mut answers = Vec::new();
     for (e, (start, len)) in batch.iter().zip(spans) {
-        if let Effect::Send { ack: Some(ack), .. } = e {
-            let missed = replies[start..start + len].iter().filter(|v| !matches!(v, Value::Int(k) if *k > 0)).count();
-            acks.push((ack.clone(), missed));
+        match e {
+            Effect::Send { ack: Some(ack), .. } => {
+                let replies = &replies[start..start + len];
+                let missed = replies.iter().filter(|v| !matches!(v, Value::Int(k) if *k > 0)).count();
+                answers.push(ClusterIn::Sent { ack: ack.clone(), missed });
+            }
+            Effect::Quota { kid, kind, d } => {
+                if let Some(Value::Int(total)) = replies.get(start) {
+                    let (kid, kind, window, through) = (kid.clone(), *kind, d.window, d.through);
+                    answers.push(ClusterIn::QuotaTotal { kid, kind, window, total: *total as u64, through });
+                }
+            }
+            _ => {}
         }
     }
-    Ok(acks)
+    Ok(answers)
 }

@@ -13,7 +13,16 @@ use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use super::state::State;
 use crate::cluster::wire::{BusMsg, PeerRecord};
-use crate::cluster::{AckTo, ClusterIn, ClusterLink, Effect};
+use crate::cluster::{AckTo, ClusterIn, ClusterLink, Effect, QuotaKind};
+use crate::quota::Quota;
+
+/// How often (at most) this instance adds its quota counts to the cluster's; the first
+/// use after a quiet spell is sent at once. With N instances a key can pass its quota
+/// by at most what N instances accept in this time.
+pub(super) const QUOTA_SYNC: Duration = Duration::from_millis(100);
+
+/// How long to wait for a reaped peer's `gone` before reaping it again.
+const REAP_AGAIN: Duration = Duration::from_secs(1);
 
 /// How long frames for a peer that moved to another instance are passed on to it.
 pub(super) const FORWARD_FOR: Duration = Duration::from_secs(60);
@@ -45,6 +54,9 @@ pub(super) struct Cluster {
     /// Sessions of ours changed since the last flush, and sessions that ended.
     pub dirty: BTreeSet<Arc<str>>,
     pub ended: Vec<(String, u64)>,
+    /// When to send the quota counts taken since the last sync.
+    pub quota_sync_at: Option<Instant>,
+    pub last_quota_sync: Option<Instant>,
 }
 
 impl Cluster {
@@ -60,11 +72,14 @@ impl Cluster {
             forward: HashMap::new(),
             dirty: BTreeSet::new(),
             ended: Vec::new(),
+            quota_sync_at: None,
+            last_quota_sync: None,
         }
     }
 
     pub fn next_deadline(&self) -> Option<Instant> {
-        [self.reaps.first(), self.unconfirmed.first()].into_iter().flatten().map(|(t, _)| *t).min()
+        let timers = [self.reaps.first(), self.unconfirmed.first()].into_iter().flatten().map(|(t, _)| *t);
+        timers.chain(self.quota_sync_at).min()
     }
 
     /// Sessions of key `kid` on other instances.
@@ -86,8 +101,12 @@ impl State {
         }
     }
 
-    /// Sends the records of changed sessions and the ends of finished ones.
+    /// Sends the records of changed sessions and the ends of finished ones (and the
+    /// quota counts, when due).
     pub(super) fn flush_cluster(&mut self) {
+        if self.cluster.as_ref().and_then(|c| c.quota_sync_at).is_some_and(|t| t <= self.now) {
+            self.sync_quotas();
+        }
         let Some(c) = self.cluster.as_mut() else { return };
         let dirty = std::mem::take(&mut c.dirty);
         let ended = std::mem::take(&mut c.ended);
@@ -96,7 +115,9 @@ impl State {
         }
         for pid in dirty {
             if let Some(s) = self.sessions.get_mut(&pid) {
-                s.ver += 1;
+                // Versions are times (ms), so a session restored from a token here beats
+                // the record an instance that died left of it, whatever its count was.
+                s.ver = (s.ver + 1).max(self.unix.as_millis() as u64);
                 let rec = record(&pid, s, &c.link.instance);
                 c.link.effect(Effect::Put(rec));
             }
@@ -117,22 +138,46 @@ impl State {
         }
     }
 
+    /// Schedules a quota sync when a shared quota was used: at once (with this frame's
+    /// flush) after a quiet spell, else one interval after the last sync.
+    pub(super) fn quota_used(&mut self) {
+        let now = self.now;
+        if let Some(c) = self.cluster.as_mut() {
+            let next = c.last_quota_sync.map_or(now, |t| (t + QUOTA_SYNC).max(now));
+            c.quota_sync_at.get_or_insert(next);
+        }
+    }
+
+    fn sync_quotas(&mut self) {
+        let now = self.now;
+        let Some(c) = self.cluster.as_mut() else { return };
+        c.quota_sync_at = None;
+        c.last_quota_sync = Some(now);
+        for (kid, u) in self.key_use.iter_mut() {
+            for (kind, q) in [(QuotaKind::Messages, &mut u.quota), (QuotaKind::Signals, &mut u.signals)] {
+                if let Quota::Shared(w) = q {
+                    if let Some(d) = w.delta() {
+                        c.link.effect(Effect::Quota { kid: kid.to_string(), kind, d });
+                    }
+                }
+            }
+        }
+    }
+
     pub(super) fn cluster_expire(&mut self, now: Instant) {
+        if self.cluster.as_ref().and_then(|c| c.quota_sync_at).is_some_and(|t| t <= now) {
+            self.sync_quotas();
+        }
         let Some(c) = self.cluster.as_mut() else { return };
         let mut due = Vec::new();
         while c.reaps.first().is_some_and(|(t, _)| *t <= now) {
             due.extend(c.reaps.pop_first().map(|(_, p)| p));
         }
-        let mut forget: BTreeSet<String> = BTreeSet::new();
-        for pid in &due {
-            let Some(r) = c.remote.get(pid).filter(|r| c.dead.contains(&r.inst)) else { continue };
+        for pid in due {
+            let Some(r) = c.remote.get(&pid).filter(|r| c.dead.contains(&r.inst)) else { continue };
             c.link.effect(Effect::Reap { pid: pid.to_string(), inst: r.inst.clone() });
-            forget.insert(r.inst.clone());
-        }
-        // An instance is forgotten once none of its peers is left to reap.
-        forget.retain(|inst| c.remote.iter().all(|(p, r)| r.inst != *inst || due.contains(p)));
-        for inst in forget {
-            c.link.effect(Effect::ForgetInstance(inst));
+            // Until its `gone` comes back (Redis may be away): ask again.
+            c.reaps.insert((now + REAP_AGAIN, pid));
         }
         let mut stale = Vec::new();
         while c.unconfirmed.first().is_some_and(|(t, _)| *t <= now) {
@@ -158,6 +203,13 @@ impl State {
                 }
             }
             ClusterIn::Dead(dead) => self.on_dead(dead),
+            ClusterIn::QuotaTotal { kid, kind, window, total, through } => {
+                let Some(u) = self.key_use.get_mut(kid.as_str()) else { return };
+                let q = if kind == QuotaKind::Messages { &mut u.quota } else { &mut u.signals };
+                if let Quota::Shared(w) = q {
+                    w.synced(window, total, through);
+                }
+            }
             ClusterIn::Sent { ack, missed } => match self.conns.contains_key(&ack.conn) {
                 false => {}
                 true if missed == 0 => self.ack(ack.conn, ack.request_id, None),
@@ -265,6 +317,10 @@ impl State {
         let Some(c) = self.cluster.as_mut() else { return };
         let Some(r) = c.remote.remove(pid) else { return };
         c.count(&r.kid, false);
+        // A dead instance is forgotten once none of its peers is left.
+        if c.dead.contains(&r.inst) && !c.remote.values().any(|o| o.inst == r.inst) {
+            c.link.effect(Effect::ForgetInstance(r.inst.clone()));
+        }
         for ch in r.ch {
             self.drop_member(&ch, pid);
         }

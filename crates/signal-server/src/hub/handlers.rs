@@ -203,15 +203,17 @@ impl State {
         let Some(kid) = self.sessions.get(peer).map(|s| s.kid.clone()) else {
             return false;
         };
-        let now = self.now;
-        self.key_use.get_mut(&kid).is_some_and(|u| u.signals.take(now))
+        let (now, unix) = (self.now, self.unix);
+        self.quota_used();
+        self.key_use.get_mut(&kid).is_some_and(|u| u.signals.take(now, unix))
     }
 
     fn take_quota(&mut self, peer: &Arc<str>) -> bool {
         let Some(kid) = self.sessions.get(peer).map(|s| s.kid.clone()) else {
             return false;
         };
-        let now = self.now;
-        self.key_use.get_mut(&kid).is_some_and(|u| u.quota.take(now))
+        let (now, unix) = (self.now, self.unix);
+        self.quota_used();
+        self.key_use.get_mut(&kid).is_some_and(|u| u.quota.take(now, unix))
     }
 }

@@ -10,7 +10,8 @@ use peerchat_protocol::{close, ServerFrame, Welcome};
 use super::keys::KeyEntry;
 use super::state::{Handover, KeyUse, Session, State, HANDOVER_WAIT};
 use super::{ConnId, ConnectRequest, Connected, Outbound};
-use crate::rate::{FixedWindow, TokenBucket};
+use crate::quota::Quota;
+use crate::rate::TokenBucket;
 use crate::token::TokenClaims;
 
 impl State {
@@ -30,10 +31,11 @@ impl State {
             s.conn.or(s.handover.as_ref().map(|h| h.conn))
         });
         let others = self.cluster.as_ref().map_or(0, |c| c.sessions_of(&kid));
+        let clustered = self.cluster.is_some();
         let usage = self.key_use.entry(kid.clone()).or_insert_with(|| KeyUse {
             sessions: 0,
-            quota: FixedWindow::new(key.config.messages_per_period, Duration::from_secs(key.config.period_secs)),
-            signals: FixedWindow::new(key.config.signals_per_period, Duration::from_secs(key.config.period_secs)),
+            quota: Quota::new(key.config.messages_per_period, Duration::from_secs(key.config.period_secs), clustered),
+            signals: Quota::new(key.config.signals_per_period, Duration::from_secs(key.config.period_secs), clustered),
         });
         // A session holds its slot from its start to its end, grace period included (else
         // connecting, joining and dropping in a loop would fill rooms with ghosts): a

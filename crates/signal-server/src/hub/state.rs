@@ -11,7 +11,7 @@ use tokio::time::Instant;
 use super::keys::KeyTable;
 use super::{Command, ConnId, Outbound};
 use crate::config::Config;
-use crate::rate::FixedWindow;
+use crate::quota::Quota;
 use crate::token::TokenSigner;
 
 /// Close code for a connection whose outbound queue overflowed ("try again later").
@@ -81,8 +81,8 @@ pub(super) struct Conn {
 /// Sessions (connected or in their grace period) and message quota of one key.
 pub(super) struct KeyUse {
     pub sessions: usize,
-    pub quota: FixedWindow,
-    pub signals: FixedWindow,
+    pub quota: Quota,
+    pub signals: Quota,
 }
 
 pub(crate) struct State {
