@@ -2,7 +2,8 @@
 //! against one instance, in the same run. The clients are spread over the instances
 //! (client `i` on instance `i % 3`) in rooms of 10, so 9 sends in 10 cross instances
 //! through Redis. Besides what the load row measures: the instances' memory together and
-//! Redis's CPU time per message delivered.
+//! Redis's CPU time per message delivered (from the first send to the last arrival, so
+//! connecting is not counted; heartbeats are).
 
 use std::path::Path;
 
@@ -31,9 +32,7 @@ pub async fn run(server: &Path, s: &Sizes) -> anyhow::Result<ClusterLoad> {
         urls.push(format!("{base}{}", crate::load::key_query()));
     }
     let redis_pid = redis.pid().ok_or_else(|| anyhow::anyhow!("redis-server is not running"))?;
-    let cpu_before = crate::proc::cpu_ns(redis_pid)?;
-    let three = crate::load::drive(&urls, s).await;
-    let cpu = crate::proc::cpu_ns(redis_pid)?.saturating_sub(cpu_before);
+    let three = crate::load::drive(&urls, s, Some(redis_pid)).await;
     let rss: u64 = children.iter().map(|c| crate::proc::rss_kib(c.id()).unwrap_or(0)).sum();
     for mut c in children {
         let _ = c.kill();
@@ -41,6 +40,7 @@ pub async fn run(server: &Path, s: &Sizes) -> anyhow::Result<ClusterLoad> {
     }
     let mut three = three?;
     three.server_rss_kib = rss;
+    let cpu = three.redis_cpu_ns.unwrap_or(0);
     let redis_cpu_us_per_delivery = cpu as f64 / 1e3 / three.received.max(1) as f64;
     Ok(ClusterLoad { one, three, redis_cpu_us_per_delivery })
 }

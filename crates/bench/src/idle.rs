@@ -149,32 +149,32 @@ pub async fn measure_cluster(
             connections + 1_000
         ),
     )?;
-    let mut children = Vec::new();
+    let mut children = Killed(Vec::new());
     for _ in 0..instances {
         let (child, base) = spawn(&Target::Ours(server), Some(&cfg))?;
-        children.push((child, format!("{base}?key={KEY}")));
+        children.0.push((child, format!("{base}?key={KEY}")));
     }
+    let children = &children.0;
     let share = connections / instances;
     let mut held = Vec::new();
     let mut before = Vec::new();
-    for (child, url) in &children {
+    for (child, url) in children {
         let u = url.clone();
         held.push(open(&move |_| u.clone(), 0, WARMUP.min(share / 2)).await?);
         before.push(super::proc::rss_kib(child.id())?);
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     let mut added = 0;
-    for (child, url) in &children {
+    for (_, url) in children {
         let u = url.clone();
         let warm = WARMUP.min(share / 2);
         let rest = open(&move |_| u.clone(), warm, share - warm).await?;
         added += rest.len();
         held.push(rest);
-        let _ = child;
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
     let mut after = Vec::new();
-    for (child, _) in &children {
+    for (child, _) in children {
         after.push(super::proc::rss_kib(child.id())?);
     }
     let growth: u64 = after.iter().zip(&before).map(|(a, b)| a.saturating_sub(*b)).sum();
@@ -184,9 +184,17 @@ pub async fn measure_cluster(
         rss_total_kib: after.iter().sum(),
     };
     drop(held);
-    for (mut c, _) in children {
-        let _ = c.kill();
-        let _ = c.wait();
-    }
     Ok(row)
+}
+
+/// Server processes killed when dropped, on every path out of a measurement.
+struct Killed(Vec<(std::process::Child, String)>);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        for (c, _) in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
 }

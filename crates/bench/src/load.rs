@@ -43,6 +43,8 @@ pub struct Load {
     pub latency: Samples,
     pub server_rss_kib: u64,
     pub offered_rate: f64,
+    /// Redis's CPU time from the first send until the last message arrived (cluster).
+    pub redis_cpu_ns: Option<u64>,
 }
 
 struct Shared {
@@ -106,7 +108,7 @@ pub async fn run(server: &Path, s: &Sizes) -> anyhow::Result<Load> {
     )?;
     let (mut child, base) = crate::idle::spawn(&crate::idle::Target::Ours(server), Some(&cfg))?;
     let _ = std::fs::remove_file(&cfg);
-    let mut load = drive(&[format!("{base}?key={KEY}")], s).await;
+    let mut load = drive(&[format!("{base}?key={KEY}")], s, None).await;
     if let Ok(l) = load.as_mut() {
         l.server_rss_kib = crate::proc::rss_kib(child.id()).unwrap_or(0);
     }
@@ -132,7 +134,7 @@ pub fn key_query() -> String {
 /// Connects the clients, `i`-th to `urls[i % urls.len()]`, in rooms of `ROOM` (so with
 /// several instances most rooms span them all), sends, and counts. The server RSS is
 /// left for the caller to fill in.
-pub async fn drive(urls: &[String], s: &Sizes) -> anyhow::Result<Load> {
+pub async fn drive(urls: &[String], s: &Sizes, redis_pid: Option<u32>) -> anyhow::Result<Load> {
     let total = (s.rate as f64 * s.duration.as_secs_f64()).ceil() as usize;
     let shared = Arc::new(Shared {
         start: Instant::now(),
@@ -163,6 +165,7 @@ pub async fn drive(urls: &[String], s: &Sizes) -> anyhow::Result<Load> {
     let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / s.rate as f64));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     let sending = Instant::now();
+    let cpu_before = redis_pid.and_then(|p| crate::proc::cpu_ns(p).ok());
     let mut sent = 0u64;
     for seq in 0..total {
         tick.tick().await;
@@ -187,6 +190,7 @@ pub async fn drive(urls: &[String], s: &Sizes) -> anyhow::Result<Load> {
         }
         last = now;
     }
+    let redis_cpu_ns = redis_pid.and_then(|p| crate::proc::cpu_ns(p).ok()).zip(cpu_before).map(|(a, b)| a - b);
     let (mut unique, mut duplicated) = (0u64, 0u64);
     for slot in &shared.seen {
         let n = slot.load(Ordering::Relaxed) as u64;
@@ -210,5 +214,6 @@ pub async fn drive(urls: &[String], s: &Sizes) -> anyhow::Result<Load> {
         latency,
         server_rss_kib: 0,
         offered_rate,
+        redis_cpu_ns,
     })
 }
