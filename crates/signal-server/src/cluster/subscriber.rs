@@ -17,7 +17,12 @@ const CHUNK: usize = 512;
 pub(super) async fn run(ctx: Ctx) {
     let mut backoff = Duration::from_millis(100);
     loop {
-        match listen(&ctx).await {
+        let outcome = listen(&ctx).await;
+        if ctx.metrics.up.load(Ordering::Relaxed) {
+            // It was in sync before this outage: retry quickly again.
+            backoff = Duration::from_millis(100);
+        }
+        match outcome {
             Ok(()) => return,
             Err(reason) => {
                 ctx.metrics.up.store(false, Ordering::Relaxed);

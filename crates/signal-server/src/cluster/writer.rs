@@ -27,12 +27,29 @@ redis.call('PUBLISH', KEYS[3], gone)
 return 1
 "#;
 
+/// Forgets a session of ours and announces its end, unless another instance has taken
+/// the session over since (its record names that instance): then nothing happens.
+const GONE: &str = r#"
+local r = redis.call('HGET', KEYS[1], 'rec')
+if r and cjson.decode(r).inst ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1])
+redis.call('SREM', KEYS[2], ARGV[2])
+redis.call('PUBLISH', KEYS[3], ARGV[3])
+return 1
+"#;
+
 pub(super) async fn run(ctx: Ctx, mut rx: mpsc::Receiver<Effect>) {
     let mut con = None;
     loop {
+        // At shutdown, what is already queued (the last hand-overs and ends of a drain)
+        // still goes out; then the loop ends when the queue is empty.
         let first = tokio::select! {
-            _ = ctx.shutdown.cancelled() => None,
+            biased;
             e = rx.recv() => e,
+            _ = ctx.shutdown.cancelled() => {
+                rx.close();
+                rx.recv().await
+            }
         };
         let Some(first) = first else { break };
         let mut batch = vec![first];
@@ -123,9 +140,10 @@ async fn execute(
                 n += 3;
             }
             Effect::Gone { pid, ver } => {
-                pipe.del(ctx.keys.peer(pid)).srem(ctx.keys.peers(), pid);
-                pipe.publish(ctx.keys.events(), ctx.envelope(BusMsg::Gone { pid: pid.clone(), ver: *ver }));
-                n += 3;
+                let gone = ctx.envelope(BusMsg::Gone { pid: pid.clone(), ver: *ver });
+                pipe.cmd("EVAL").arg(GONE).arg(3).arg(ctx.keys.peer(pid)).arg(ctx.keys.peers()).arg(ctx.keys.events());
+                pipe.arg(&ctx.instance).arg(pid).arg(gone);
+                n += 1;
             }
             Effect::Reap { pid, inst } => {
                 // EVAL'd whole (it is small): a pipeline cannot load a script first.

@@ -224,8 +224,11 @@ impl State {
     fn on_bus(&mut self, src: String, msg: BusMsg) {
         match msg {
             BusMsg::Peer(rec) => self.apply_record(rec),
-            BusMsg::Gone { pid, .. } => {
-                if !self.sessions.contains_key(pid.as_str()) {
+            BusMsg::Gone { pid, ver } => {
+                // An end older than what we know (the peer moved on) changes nothing.
+                let newer =
+                    self.cluster.as_ref().and_then(|c| c.remote.get(pid.as_str())).is_some_and(|r| r.ver >= ver);
+                if !self.sessions.contains_key(pid.as_str()) && !newer {
                     self.remove_remote(&Arc::from(pid));
                 }
             }
@@ -235,7 +238,10 @@ impl State {
                     if !self.deliver(&to, Utf8Bytes::from(text)) {
                         tracing::warn!(peer = %to, "resume queue full; a frame from another instance is dropped");
                     }
-                } else if let Some((inst, _)) = self.cluster.as_ref().and_then(|c| c.forward.get(&to)).cloned() {
+                } else if let Some((inst, _)) =
+                    self.cluster.as_ref().and_then(|c| c.forward.get(&to)).cloned().filter(|(i, _)| *i != src)
+                {
+                    // Passed on once, never back to where it came from (no ping-pong).
                     self.send_bus(vec![(inst, BusMsg::Deliver { to: to.to_string(), text })], None);
                 } else {
                     tracing::debug!(peer = %to, "frame for a peer not here; dropped");
@@ -269,7 +275,9 @@ impl State {
         }
         let pid: Arc<str> = rec.pid.as_str().into();
         if let Some(s) = self.sessions.get(&pid) {
-            if rec.ver <= s.ver {
+            // Records from the instance handing this session over are older news.
+            let handing_over = s.handover.as_ref().and_then(|h| h.from_instance.as_deref()) == Some(rec.inst.as_str());
+            if rec.ver <= s.ver || handing_over {
                 return;
             }
             // Another instance resumed this session without our hand-over (we were cut
@@ -284,6 +292,7 @@ impl State {
             return;
         }
         let (old_ch, old_name) = old.map(|o| (o.ch.clone(), o.name.clone())).unwrap_or_default();
+        let moved_from_dead = old.map(|o| o.inst.clone()).filter(|i| *i != rec.inst && c.dead.contains(i));
         if old.is_none() {
             c.count(&Arc::from(rec.kid.as_str()), true);
         }
@@ -296,6 +305,9 @@ impl State {
             old_ch.iter().filter(|ch| !r.ch.contains(*ch)).cloned().collect(),
         );
         c.remote.insert(pid.clone(), r);
+        if let Some(gone) = moved_from_dead.filter(|i| !c.remote.values().any(|o| o.inst == *i)) {
+            c.link.effect(Effect::ForgetInstance(gone));
+        }
         if dead {
             let at = self.now + self.cfg.grace_period;
             if let Some(c) = self.cluster.as_mut() {

@@ -25,6 +25,7 @@ impl State {
     pub(super) fn adopt(&mut self, pid: &Arc<str>, conn: ConnId) {
         let Some(c) = self.cluster.as_mut() else { return };
         let Some(r) = c.remote.remove(pid) else { return };
+        c.forward.remove(pid);
         c.per_key.entry(r.kid.clone()).and_modify(|n| *n = n.saturating_sub(1));
         c.reaps.retain(|(_, p)| p != pid);
         let old_owner_alive = c.up && !c.dead.contains(&r.inst);

@@ -252,6 +252,7 @@ impl State {
         self.sessions.remove(peer);
         if let Some(c) = self.cluster.as_mut() {
             c.dirty.remove(peer);
+            c.forward.remove(peer);
             c.ended.push((peer.to_string(), ver));
         }
         self.release_slot(&kid);
