@@ -32,6 +32,17 @@ pub struct Sizes {
     pub duration: Duration,
 }
 
+impl Sizes {
+    /// Tiny for a smoke run; else `connections` clients, 1,000 sends/s for `secs`.
+    pub fn for_run(smoke: bool, connections: usize, secs: u64) -> Sizes {
+        if smoke {
+            Sizes { connections: 300, rate: 200, duration: Duration::from_secs(2) }
+        } else {
+            Sizes { connections, rate: 1_000, duration: Duration::from_secs(secs) }
+        }
+    }
+}
+
 pub struct Load {
     pub connected: usize,
     pub connect_time: Duration,

@@ -176,11 +176,7 @@ async fn main() -> anyhow::Result<()> {
         lines.push(l);
     }
     if args.rows == "all" || args.rows == "load" {
-        let sizes = if args.smoke {
-            load::Sizes { connections: 300, rate: 200, duration: std::time::Duration::from_secs(2) }
-        } else {
-            load::Sizes { connections: args.connections, rate: 1_000, duration: std::time::Duration::from_secs(60) }
-        };
+        let sizes = load::Sizes::for_run(args.smoke, args.connections, 60);
         let l = load::run(&server, &sizes).await?;
         stalled |= l.dropped > 0 || l.duplicated > 0;
         let line = table::load_row(&l, 10, sizes.duration.as_secs());
@@ -188,11 +184,7 @@ async fn main() -> anyhow::Result<()> {
         lines.push(line);
     }
     if args.rows == "all" || args.rows == "cluster" {
-        let sizes = if args.smoke {
-            load::Sizes { connections: 300, rate: 200, duration: std::time::Duration::from_secs(2) }
-        } else {
-            load::Sizes { connections: args.connections, rate: 1_000, duration: std::time::Duration::from_secs(30) }
-        };
+        let sizes = load::Sizes::for_run(args.smoke, args.connections, 30);
         let c = cluster::run(&server, &sizes).await?;
         // Memory: three times the idle row's connections, spread over the instances,
         // against the PeerJS server holding the idle row's count alone.

@@ -205,8 +205,7 @@ impl State {
             ClusterIn::Dead(dead) => self.on_dead(dead),
             ClusterIn::QuotaTotal { kid, kind, window, total, through } => {
                 let Some(u) = self.key_use.get_mut(kid.as_str()) else { return };
-                let q = if kind == QuotaKind::Messages { &mut u.quota } else { &mut u.signals };
-                if let Quota::Shared(w) = q {
+                if let Quota::Shared(w) = u.quota_of(kind) {
                     w.synced(window, total, through);
                 }
             }

@@ -10,7 +10,7 @@ use tokio_tungstenite::tungstenite::Utf8Bytes;
 use super::state::{State, MAX_EARLY_FRAMES};
 use super::ConnId;
 use crate::cluster::wire::BusMsg;
-use crate::cluster::AckTo;
+use crate::cluster::{AckTo, QuotaKind};
 
 impl State {
     pub(super) fn on_frame(&mut self, conn: ConnId, frame: ClientFrame) {
@@ -112,7 +112,7 @@ impl State {
         if !member {
             return self.error(conn, ErrorCode::NotSubscribed, "publish to a channel you have not subscribed to", req);
         }
-        if !self.take_quota(peer) {
+        if !self.take_quota(peer, QuotaKind::Messages) {
             return self.error(conn, ErrorCode::OverMessageQuota, "the key's message quota is used up", req);
         }
         let frame = ServerFrame::Message { from: peer.to_string(), channel: Some(channel.clone()), data };
@@ -160,10 +160,10 @@ impl State {
         if !reachable {
             return self.error(conn, ErrorCode::UnknownPeer, "no such peer in your channels", req);
         }
-        if counted && !self.take_quota(peer) {
+        if counted && !self.take_quota(peer, QuotaKind::Messages) {
             return self.error(conn, ErrorCode::OverMessageQuota, "the key's message quota is used up", req);
         }
-        if !counted && !self.take_signal_quota(peer) {
+        if !counted && !self.take_quota(peer, QuotaKind::Signals) {
             return self.error(conn, ErrorCode::OverSignalQuota, "the key's signal quota is used up", req);
         }
         let frame = if counted {
@@ -199,21 +199,13 @@ impl State {
         self.error(conn, ErrorCode::SlowDown, msg, req)
     }
 
-    fn take_signal_quota(&mut self, peer: &Arc<str>) -> bool {
+    /// Counts one frame against the peer's key quota of `kind`; false when used up.
+    fn take_quota(&mut self, peer: &Arc<str>, kind: QuotaKind) -> bool {
         let Some(kid) = self.sessions.get(peer).map(|s| s.kid.clone()) else {
             return false;
         };
         let (now, unix) = (self.now, self.unix);
         self.quota_used();
-        self.key_use.get_mut(&kid).is_some_and(|u| u.signals.take(now, unix))
-    }
-
-    fn take_quota(&mut self, peer: &Arc<str>) -> bool {
-        let Some(kid) = self.sessions.get(peer).map(|s| s.kid.clone()) else {
-            return false;
-        };
-        let (now, unix) = (self.now, self.unix);
-        self.quota_used();
-        self.key_use.get_mut(&kid).is_some_and(|u| u.quota.take(now, unix))
+        self.key_use.get_mut(&kid).is_some_and(|u| u.quota_of(kind).take(now, unix))
     }
 }

@@ -85,6 +85,16 @@ pub(super) struct KeyUse {
     pub signals: Quota,
 }
 
+impl KeyUse {
+    /// The quota of `kind`.
+    pub fn quota_of(&mut self, kind: crate::cluster::QuotaKind) -> &mut Quota {
+        match kind {
+            crate::cluster::QuotaKind::Messages => &mut self.quota,
+            crate::cluster::QuotaKind::Signals => &mut self.signals,
+        }
+    }
+}
+
 pub(crate) struct State {
     pub(super) cfg: Arc<Config>,
     pub(super) keys: KeyTable,
