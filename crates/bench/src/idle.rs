@@ -164,13 +164,15 @@ pub async fn measure_cluster(
         before.push(super::proc::rss_kib(child.id())?);
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
+    // The rest are held by one helper process per instance: a process may open only so
+    // many files (20,000 on some machines), and 30,000 sockets must stay open at once.
+    let mut holders = Holders(Vec::new());
     let mut added = 0;
     for (_, url) in children {
-        let u = url.clone();
         let warm = WARMUP.min(share / 2);
-        let rest = open(&move |_| u.clone(), warm, share - warm).await?;
-        added += rest.len();
-        held.push(rest);
+        let (holder, n) = Holders::spawn(url, share - warm).await?;
+        holders.0.push(holder);
+        added += n;
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
     let mut after = Vec::new();
@@ -179,12 +181,74 @@ pub async fn measure_cluster(
     }
     let growth: u64 = after.iter().zip(&before).map(|(a, b)| a.saturating_sub(*b)).sum();
     let row = IdleRow {
-        held: held.iter().map(Vec::len).sum(),
+        held: held.iter().map(Vec::len).sum::<usize>() + added,
         per_conn_kib: growth as f64 / added.max(1) as f64,
         rss_total_kib: after.iter().sum(),
     };
     drop(held);
+    drop(holders);
     Ok(row)
+}
+
+/// `peerchat-bench hold URL N`: opens `N` idle connections to `URL`, prints `held N`,
+/// and keeps them until its standard input closes.
+pub async fn hold(url: String, n: usize) -> anyhow::Result<()> {
+    use tokio::io::AsyncReadExt;
+    super::proc::raise_fd_limit();
+    let held = open(&move |_| url.clone(), 0, n).await?;
+    println!("held {}", held.len());
+    let mut sink = Vec::new();
+    tokio::io::stdin().read_to_end(&mut sink).await?;
+    drop(held);
+    Ok(())
+}
+
+/// Helper processes holding connections (`hold`), stopped when dropped.
+struct Holders(Vec<std::process::Child>);
+
+impl Holders {
+    /// Starts a helper holding `n` connections to `url`; returns once they are open.
+    async fn spawn(url: &str, n: usize) -> anyhow::Result<(std::process::Child, usize)> {
+        let me = std::env::current_exe()?;
+        let mut child = Command::new(me)
+            .args(["hold", url, &n.to_string()])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()?;
+        let out = child.stdout.take().ok_or_else(|| anyhow::anyhow!("helper has no stdout"))?;
+        let line = tokio::task::spawn_blocking(move || {
+            let mut line = String::new();
+            BufReader::new(out).read_line(&mut line).map(|_| line)
+        });
+        let line = match tokio::time::timeout(Duration::from_secs(120), line).await {
+            Ok(Ok(Ok(l))) => l,
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                anyhow::bail!("the helper holding {n} connections did not report");
+            }
+        };
+        match line.trim().strip_prefix("held ").and_then(|k| k.parse::<usize>().ok()) {
+            Some(k) => Ok((child, k)),
+            None => {
+                let _ = child.kill();
+                let _ = child.wait();
+                anyhow::bail!("the helper holding {n} connections failed: {line:?}")
+            }
+        }
+    }
+}
+
+impl Drop for Holders {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            // Closing its input lets it close its sockets; a kill covers a stuck one.
+            drop(c.stdin.take());
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
 }
 
 /// Server processes killed when dropped, on every path out of a measurement.

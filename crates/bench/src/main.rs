@@ -46,10 +46,9 @@ struct Args {
     /// Size of each message in the `stranded` row (1 B up to the 64 KiB message limit).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=65_536))]
     stranded_bytes: u32,
-    /// Idle connections the cluster memory row spreads over its instances. All of them
-    /// are this one process's sockets, so the open-files limit bounds it (the bench
-    /// raises it where it may; on a machine with a hard limit of 20,000, stay below).
-    #[arg(long, default_value_t = 18_000)]
+    /// Idle connections the cluster memory row spreads over its instances (held by one
+    /// helper process per instance, so each stays under the open-files limit).
+    #[arg(long, default_value_t = 30_000)]
     cluster_idle: usize,
     /// Tiny sizes for every row (CI smoke run).
     #[arg(long)]
@@ -75,6 +74,12 @@ async fn main() -> anyhow::Result<()> {
         use clap::Parser as _;
         let a = nat_peer::NatPeerArgs::parse_from(std::env::args().skip(1));
         return nat_peer::run(a).await;
+    }
+    // `peerchat-bench hold URL N`: holds idle connections for the cluster memory row.
+    if std::env::args().nth(1).as_deref() == Some("hold") {
+        let a: Vec<String> = std::env::args().skip(2).collect();
+        let n = a.get(1).and_then(|n| n.parse().ok()).ok_or_else(|| anyhow::anyhow!("usage: hold URL N"))?;
+        return idle::hold(a[0].clone(), n).await;
     }
     let args = Args::parse();
     // Engine and SDK logs on stderr, only when asked for (they cost time in the rows).

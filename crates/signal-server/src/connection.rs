@@ -15,7 +15,7 @@ use crate::tls::ServerStream;
 /// (tungstenite's defaults are 64 MiB) and small buffers, so an idle socket costs little.
 pub fn ws_config(max_frame_bytes: usize) -> WebSocketConfig {
     WebSocketConfig::default()
-        .read_buffer_size(4 * 1024)
+        .read_buffer_size(1024)
         .write_buffer_size(16 * 1024)
         .max_write_buffer_size(4 * max_frame_bytes + 64 * 1024)
         .max_message_size(Some(max_frame_bytes))

@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use peerchat_protocol::{close, ClientFrame, ErrorCode, ServerFrame};
 use tokio::net::TcpStream;
-use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_rustls::TlsAcceptor;
 use tokio_util::either::Either;
@@ -89,7 +88,9 @@ pub async fn serve(
             .await
             .map_err(|e| e.to_string())
     };
-    let ws = match tokio::time::timeout(cfg.handshake_timeout, handshake).await {
+    // Boxed (like the goodbye below): the handshakes' state is freed once they are done
+    // instead of sizing every idle connection's task.
+    let ws = match tokio::time::timeout(cfg.handshake_timeout, Box::pin(handshake)).await {
         Ok(Ok(ws)) => ws,
         Ok(Err(e)) => {
             tracing::debug!(%addr, error = %e, "upgrade refused or failed");
@@ -103,7 +104,7 @@ pub async fn serve(
     permit.handshake_done();
     let Some(admitted) = admitted else { return };
     let mut conn = Connection::new(ws);
-    let (out_tx, mut out_rx) = mpsc::channel::<Outbound>(cfg.outbound_queue);
+    let (out_tx, mut out_rx) = crate::outbox::outbox(cfg.outbound_queue);
     let control = Arc::new(ConnControl::default());
     let req =
         ConnectRequest { key: admitted.key.clone(), resume: admitted.resume, out: out_tx, control: control.clone() };
@@ -135,7 +136,7 @@ pub async fn serve(
     // resuming socket can take them over; then say goodbye to the client.
     let mut unsent = std::mem::take(&mut task.inflight);
     out_rx.close();
-    while let Ok(o) = out_rx.try_recv() {
+    while let Some(o) = out_rx.try_recv() {
         unsent.push(o);
     }
     unsent.retain(|o| o.replay);
@@ -155,7 +156,7 @@ pub async fn serve(
             }
         }
     };
-    let _ = tokio::time::timeout(CLOSE_WAIT, goodbye).await;
+    let _ = tokio::time::timeout(CLOSE_WAIT, Box::pin(goodbye)).await;
     tracing::info!(parent: &span, grace = !exit.ends_session && !exit.by_hub, close = ?exit.close.map(|c| c.0), "disconnected");
 }
 
@@ -182,7 +183,7 @@ struct Task<'a> {
 impl Task<'_> {
     async fn run(
         &mut self,
-        out: &mut mpsc::Receiver<Outbound>,
+        out: &mut crate::outbox::Receiver,
         control: &ConnControl,
         shutdown: &CancellationToken,
     ) -> Exit {
@@ -205,8 +206,8 @@ impl Task<'_> {
                     self.inflight.push(first);
                     while self.inflight.len() < WRITE_BATCH {
                         match out.try_recv() {
-                            Ok(o) => self.inflight.push(o),
-                            Err(_) => break,
+                            Some(o) => self.inflight.push(o),
+                            None => break,
                         }
                     }
                     let written = tokio::select! {

@@ -36,6 +36,7 @@ pub mod key;
 pub mod logging;
 pub mod metrics;
 mod operator;
+pub mod outbox;
 pub mod per_ip;
 pub mod quota;
 pub mod rate;

@@ -29,7 +29,8 @@ pub(super) const FORWARD_FOR: Duration = Duration::from_secs(60);
 
 /// A peer whose session another instance owns.
 pub(super) struct Remote {
-    pub inst: String,
+    /// Interned: every peer of an instance shares one copy of its id (and of its key's).
+    pub inst: Arc<str>,
     pub ver: u64,
     pub kid: Arc<str>,
     pub name: String,
@@ -57,6 +58,8 @@ pub(super) struct Cluster {
     /// When to send the quota counts taken since the last sync.
     pub quota_sync_at: Option<Instant>,
     pub last_quota_sync: Option<Instant>,
+    /// Instance ids and key ids the replica shares (see [`Cluster::intern`]).
+    interned: HashSet<Arc<str>>,
 }
 
 impl Cluster {
@@ -74,6 +77,7 @@ impl Cluster {
             ended: Vec::new(),
             quota_sync_at: None,
             last_quota_sync: None,
+            interned: HashSet::new(),
         }
     }
 
@@ -85,6 +89,22 @@ impl Cluster {
     /// Sessions of key `kid` on other instances.
     pub fn sessions_of(&self, kid: &str) -> usize {
         self.per_key.get(kid).copied().unwrap_or(0)
+    }
+
+    /// One shared copy of `s` (an instance or key id, of which there are few), so a
+    /// replica of tens of thousands of peers does not hold as many copies.
+    pub fn intern(&mut self, s: &str) -> Arc<str> {
+        if let Some(a) = self.interned.get(s) {
+            return a.clone();
+        }
+        let a: Arc<str> = s.into();
+        self.interned.insert(a.clone());
+        a
+    }
+
+    /// Drops ids nothing refers to any more (instances that left, keys no longer seen).
+    fn prune_interned(&mut self) {
+        self.interned.retain(|a| Arc::strong_count(a) > 1);
     }
 
     fn count(&mut self, kid: &Arc<str>, add: bool) {
@@ -126,7 +146,7 @@ impl State {
 
     /// Where a remote peer lives, if it is one.
     pub(super) fn remote_inst(&self, pid: &str) -> Option<String> {
-        self.cluster.as_ref()?.remote.get(pid).map(|r| r.inst.clone())
+        self.cluster.as_ref()?.remote.get(pid).map(|r| r.inst.to_string())
     }
 
     /// Queues messages to other instances; `ack` is answered when Redis has them. False
@@ -174,8 +194,8 @@ impl State {
             due.extend(c.reaps.pop_first().map(|(_, p)| p));
         }
         for pid in due {
-            let Some(r) = c.remote.get(&pid).filter(|r| c.dead.contains(&r.inst)) else { continue };
-            c.link.effect(Effect::Reap { pid: pid.to_string(), inst: r.inst.clone() });
+            let Some(r) = c.remote.get(&pid).filter(|r| c.dead.contains(&*r.inst)) else { continue };
+            c.link.effect(Effect::Reap { pid: pid.to_string(), inst: r.inst.to_string() });
             // Until its `gone` comes back (Redis may be away): ask again.
             c.reaps.insert((now + REAP_AGAIN, pid));
         }
@@ -291,13 +311,15 @@ impl State {
             return;
         }
         let (old_ch, old_name) = old.map(|o| (o.ch.clone(), o.name.clone())).unwrap_or_default();
-        let moved_from_dead = old.map(|o| o.inst.clone()).filter(|i| *i != rec.inst && c.dead.contains(i));
-        if old.is_none() {
-            c.count(&Arc::from(rec.kid.as_str()), true);
+        let moved_from_dead = old.map(|o| o.inst.clone()).filter(|i| **i != *rec.inst && c.dead.contains(&**i));
+        let had = old.is_some();
+        let kid = c.intern(&rec.kid);
+        if !had {
+            c.count(&kid, true);
         }
         let dead = c.dead.contains(&rec.inst);
         let new_ch: BTreeSet<String> = rec.ch.iter().cloned().collect();
-        let r = Remote { inst: rec.inst, ver: rec.ver, kid: rec.kid.as_str().into(), name: rec.name, ch: new_ch };
+        let r = Remote { inst: c.intern(&rec.inst), ver: rec.ver, kid, name: rec.name, ch: new_ch };
         let (name, joined_in, left_in): (String, Vec<String>, Vec<String>) = (
             r.name.clone(),
             r.ch.iter().filter(|ch| !old_ch.contains(*ch) || old_name != r.name).cloned().collect(),
@@ -305,7 +327,7 @@ impl State {
         );
         c.remote.insert(pid.clone(), r);
         if let Some(gone) = moved_from_dead.filter(|i| !c.remote.values().any(|o| o.inst == *i)) {
-            c.link.effect(Effect::ForgetInstance(gone));
+            c.link.effect(Effect::ForgetInstance(gone.to_string()));
         }
         if dead {
             let at = self.now + self.cfg.grace_period;
@@ -329,8 +351,8 @@ impl State {
         let Some(r) = c.remote.remove(pid) else { return };
         c.count(&r.kid, false);
         // A dead instance is forgotten once none of its peers is left.
-        if c.dead.contains(&r.inst) && !c.remote.values().any(|o| o.inst == r.inst) {
-            c.link.effect(Effect::ForgetInstance(r.inst.clone()));
+        if c.dead.contains(&*r.inst) && !c.remote.values().any(|o| o.inst == r.inst) {
+            c.link.effect(Effect::ForgetInstance(r.inst.to_string()));
         }
         for ch in r.ch {
             self.drop_member(&ch, pid);
@@ -382,6 +404,7 @@ impl State {
         for (pid, s) in &self.sessions {
             c.link.effect(Effect::Put(record(pid, s, &me)));
         }
+        c.prune_interned();
         self.on_dead(dead);
     }
 
@@ -390,9 +413,12 @@ impl State {
         let Some(c) = self.cluster.as_mut() else { return };
         let newly: Vec<String> = dead.iter().filter(|d| !c.dead.contains(*d)).cloned().collect();
         c.dead = dead.into_iter().collect();
+        // The set changes when an instance stops or is forgotten: a moment to let go of
+        // ids no peer refers to any more.
+        c.prune_interned();
         for inst in &newly {
             let peers: Vec<Arc<str>> =
-                c.remote.iter().filter(|(_, r)| r.inst == *inst).map(|(p, _)| p.clone()).collect();
+                c.remote.iter().filter(|(_, r)| *r.inst == **inst).map(|(p, _)| p.clone()).collect();
             tracing::warn!(instance = %inst, peers = peers.len(), "cluster: an instance stopped; its peers leave after the grace period unless they resume");
             if peers.is_empty() {
                 c.link.effect(Effect::ForgetInstance(inst.clone()));

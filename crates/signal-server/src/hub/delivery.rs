@@ -5,11 +5,11 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use peerchat_protocol::{ErrorCode, PresenceEntry, RequestId, ServerFrame};
-use tokio::sync::mpsc::error::TrySendError;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use super::state::{State, SLOW_CONSUMER};
 use super::{ConnId, Outbound};
+use crate::outbox::SendError;
 
 impl State {
     /// Adds `peer` to `channel` and tells the other members (`joined`).
@@ -138,11 +138,11 @@ impl State {
         };
         match c.out.try_send(out) {
             Ok(()) => {}
-            Err(TrySendError::Full(_)) => {
+            Err(SendError::Full(_)) => {
                 tracing::warn!(conn, peer = %c.peer, "outbound queue full; closing the slow consumer");
                 self.kill(conn, SLOW_CONSUMER, "slow consumer", true);
             }
-            Err(TrySendError::Closed(out)) => {
+            Err(SendError::Closed(out)) => {
                 // The socket task has ended; its Disconnected report is on the way. App
                 // frames wait for a resume, within the same bound as a live queue.
                 let peer = c.peer.clone();

@@ -76,7 +76,7 @@ pub struct Outbound {
 pub struct ConnectRequest {
     pub key: Arc<KeyEntry>,
     pub resume: Option<String>,
-    pub out: mpsc::Sender<Outbound>,
+    pub out: crate::outbox::Sender,
     pub control: Arc<ConnControl>,
 }
 

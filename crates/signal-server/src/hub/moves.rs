@@ -28,7 +28,7 @@ impl State {
         c.forward.remove(pid);
         c.per_key.entry(r.kid.clone()).and_modify(|n| *n = n.saturating_sub(1));
         c.reaps.retain(|(_, p)| p != pid);
-        let old_owner_alive = c.up && !c.dead.contains(&r.inst);
+        let old_owner_alive = c.up && !c.dead.contains(&*r.inst);
         let me = c.link.instance.clone();
         let mut s = self.empty_session(r.name, r.kid);
         s.channels = r.ch;
@@ -36,7 +36,7 @@ impl State {
         self.sessions.insert(pid.clone(), s);
         tracing::info!(peer = %pid, from = %r.inst, "session resumed from another instance");
         let asked = old_owner_alive
-            && self.send_bus(vec![(r.inst.clone(), BusMsg::Takeover { pid: pid.to_string(), by: me })], None);
+            && self.send_bus(vec![(r.inst.to_string(), BusMsg::Takeover { pid: pid.to_string(), by: me })], None);
         if !asked {
             self.finish_connect(conn, pid, true);
             return;
@@ -48,7 +48,7 @@ impl State {
                 deadline,
                 awaiting: Vec::new(),
                 early_frames: Vec::new(),
-                from_instance: Some(r.inst),
+                from_instance: Some(r.inst.to_string()),
             });
         }
         self.timers.insert((deadline, pid.clone()));
@@ -128,7 +128,7 @@ impl State {
         c.dirty.remove(pid);
         c.per_key.entry(s.kid.clone()).and_modify(|n| *n += 1).or_insert(1);
         c.forward.insert(pid.clone(), (to.to_string(), until));
-        let remote = Remote { inst: to.to_string(), ver: s.ver, kid: s.kid, name: s.name, ch: s.channels };
+        let remote = Remote { inst: c.intern(to), ver: s.ver, kid: s.kid, name: s.name, ch: s.channels };
         c.remote.insert(pid.clone(), remote);
         tracing::info!(peer = %pid, to, "session handed over to another instance");
     }

@@ -74,7 +74,7 @@ pub(super) const MAX_EARLY_FRAMES: usize = 64;
 pub(super) struct Conn {
     pub peer: Arc<str>,
     pub kid: Arc<str>,
-    pub out: tokio::sync::mpsc::Sender<Outbound>,
+    pub out: crate::outbox::Sender,
     pub control: Arc<super::ConnControl>,
 }
 
