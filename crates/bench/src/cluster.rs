@@ -4,6 +4,10 @@
 //! through Redis. Besides what the load row measures: the instances' memory together and
 //! Redis's CPU time per message delivered (from the first send to the last arrival, so
 //! connecting is not counted; heartbeats are).
+//!
+//! Publish: one sender into a room of 10 whose members are spread over the three
+//! instances (the relay row's method: the most delivered with a window in flight, then
+//! latency at a fixed rate), against the same on one instance.
 
 use std::path::Path;
 
@@ -43,4 +47,70 @@ pub async fn run(server: &Path, s: &Sizes) -> anyhow::Result<ClusterLoad> {
     let cpu = three.redis_cpu_ns.unwrap_or(0);
     let redis_cpu_us_per_delivery = cpu as f64 / 1e3 / three.received.max(1) as f64;
     Ok(ClusterLoad { one, three, redis_cpu_us_per_delivery })
+}
+
+/// The publish rows: one instance and three, same sizes, same run.
+pub struct ClusterPublish {
+    pub one: crate::relay::RelayResult,
+    pub three: crate::relay::RelayResult,
+    /// Redis CPU per delivery over the whole three-instance run (both phases).
+    pub redis_cpu_us_per_delivery: f64,
+}
+
+/// A relay server's config (rate limits lifted, as in the relay rows), in a cluster when
+/// `redis` is given.
+fn relay_config(redis: Option<&str>) -> String {
+    let cluster = redis
+        .map_or(String::new(), |r| format!("secret = \"peerchat-bench-cluster-secret\"\n[cluster]\nredis = \"{r}\"\n"));
+    format!(
+        "[server]\nlisten = \"127.0.0.1:0\"\nrate_per_sec = 1000000\nrate_burst = 1000000\noutbound_queue = 8192\n\
+         {cluster}\n[[keys]]\nkey = \"pk_bench_relay\"\n"
+    )
+}
+
+/// Servers killed when dropped.
+pub(crate) struct Instances(pub Vec<std::process::Child>);
+
+impl Drop for Instances {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Starts `n` instances with `config`; returns them and their URLs (with the key).
+fn start(server: &Path, config: &str, n: usize) -> anyhow::Result<(Instances, Vec<String>, tempfile::TempDir)> {
+    let dir = tempfile::tempdir()?;
+    let cfg = dir.path().join("relay.toml");
+    std::fs::write(&cfg, config)?;
+    let mut inst = Instances(Vec::new());
+    let mut urls = Vec::new();
+    for _ in 0..n {
+        let (child, base) = crate::idle::spawn(&crate::idle::Target::Ours(server), Some(&cfg))?;
+        inst.0.push(child);
+        urls.push(format!("{base}?key=pk_bench_relay"));
+    }
+    Ok((inst, urls, dir))
+}
+
+pub async fn publish(server: &Path, smoke: bool) -> anyhow::Result<ClusterPublish> {
+    let (n_pub, n_paced, per_sec) = if smoke { (500, 200, 1_000) } else { (20_000, 5_000, 1_000) };
+    let one = {
+        let (inst, urls, _dir) = start(server, &relay_config(None), 1)?;
+        let pids: Vec<u32> = inst.0.iter().map(|c| c.id()).collect();
+        crate::relay::run(crate::relay::Flavor::Ours, &pids, &urls, 9, n_pub, n_paced, per_sec).await?
+    };
+    let redis = peerchat_testkit::redis::Redis::start();
+    let redis_pid = redis.pid().ok_or_else(|| anyhow::anyhow!("redis-server is not running"))?;
+    let (inst, urls, _dir) = start(server, &relay_config(Some(&redis.url())), INSTANCES)?;
+    let pids: Vec<u32> = inst.0.iter().map(|c| c.id()).collect();
+    let before = crate::proc::cpu_ns(redis_pid)?;
+    let three = crate::relay::run(crate::relay::Flavor::Ours, &pids, &urls, 9, n_pub, n_paced, per_sec).await?;
+    let redis_ns = crate::proc::cpu_ns(redis_pid)?.saturating_sub(before);
+    drop(inst);
+    let delivered = ((n_pub + n_paced) * 9).saturating_sub(three.lost);
+    let redis_cpu_us_per_delivery = redis_ns as f64 / 1e3 / delivered.max(1) as f64;
+    Ok(ClusterPublish { one, three, redis_cpu_us_per_delivery })
 }

@@ -7,6 +7,7 @@
 
 mod app;
 mod cluster;
+mod drain;
 mod engine;
 mod fanout;
 mod idle;
@@ -37,7 +38,7 @@ struct Args {
     #[arg(long)]
     server: Option<PathBuf>,
     /// Which rows to run: all, server (memory, relay, fan-out), memory, relay, fanout, load,
-    /// cluster, engine, stranded, recovery, nat, app.
+    /// cluster (with drain), drain, engine, stranded, recovery, nat, app.
     #[arg(long, default_value = "all")]
     rows: String,
     /// Fresh connections the `stranded` row sends 200,000 small messages over.
@@ -205,6 +206,18 @@ async fn main() -> anyhow::Result<()> {
         let line = table::cluster_row(&c, 10, sizes.duration.as_secs());
         println!("{line}");
         lines.push(line);
+        let p = cluster::publish(&server, args.smoke).await?;
+        stalled |= p.three.lost > 0;
+        let line = table::cluster_publish_row(&p);
+        println!("{line}");
+        lines.push(line);
+    }
+    if ["all", "cluster", "drain"].contains(&args.rows.as_str()) {
+        let d = drain::run(&server, args.smoke).await?;
+        stalled |= d.lost > 0 || d.all_resumed_after.is_none();
+        let line = table::drain_row(&d);
+        println!("{line}");
+        lines.push(line);
         versions.push(format!("redis-server {}", proc::redis_version()));
     }
     if args.rows == "all" || args.rows == "app" {
@@ -247,32 +260,22 @@ async fn relay_rows(server: &std::path::Path, root: &std::path::Path, smoke: boo
     let ours_target = idle::Target::Ours(server);
     let (mut child, base) = idle::spawn(&ours_target, Some(&cfg))?;
     let url = format!("{base}?key=pk_bench_relay");
-    let send = relay::run(relay::Flavor::Ours, child.id(), &url, 1, n_send, n_paced, per_sec).await;
-    let publish = relay::run(relay::Flavor::Ours, child.id(), &url, 9, n_pub, n_paced, per_sec).await;
+    let (pids, urls) = ([child.id()], [url]);
+    let send = relay::run(relay::Flavor::Ours, &pids, &urls, 1, n_send, n_paced, per_sec).await;
+    let publish = relay::run(relay::Flavor::Ours, &pids, &urls, 9, n_pub, n_paced, per_sec).await;
     let _ = child.kill();
     let _ = child.wait();
     let _ = std::fs::remove_file(&cfg);
     let theirs = match idle::spawn(&idle::Target::PeerJs(root), None) {
         Ok((mut c, base)) => {
-            let r = relay::run(relay::Flavor::PeerJs, c.id(), &base, 1, n_send, n_paced, per_sec).await;
+            let r = relay::run(relay::Flavor::PeerJs, &[c.id()], &[base], 1, n_send, n_paced, per_sec).await;
             let _ = c.kill();
             let _ = c.wait();
             r
         }
         Err(e) => Err(e),
     };
-    let text = |r: &relay::RelayResult| {
-        let lost = if r.lost > 0 { format!(", {} lost", r.lost) } else { String::new() };
-        format!(
-            "{:.0} msg/s (CPU per delivery: server {:.2} µs, bench clients {:.2} µs); at {}/s: p50 {:.2} ms, p99 {:.2} ms{lost}",
-            r.max_rate,
-            r.server_us_per_msg,
-            r.client_us_per_msg,
-            r.offered,
-            r.latency.pct(50.0).as_secs_f64() * 1e3,
-            r.latency.pct(99.0).as_secs_f64() * 1e3
-        )
-    };
+    let text = table::relay_text;
     let mut rows = Vec::new();
     let ours = send?;
     let (t, ratio) = match &theirs {

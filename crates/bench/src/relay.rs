@@ -217,20 +217,23 @@ async fn phase(
     Ok((got, last.duration_since(start).as_secs_f64(), all))
 }
 
-/// Runs one row against the server at `base` (ours: a URL with the key).
+/// Runs one row against the servers at `bases` (ours: URLs with the key; client `i`,
+/// the sender being 0, connects to `bases[i % bases.len()]`); the servers' CPU is the
+/// sum over `server_pids`.
 pub async fn run(
     flavor: Flavor,
-    server_pid: u32,
-    base: &str,
+    server_pids: &[u32],
+    bases: &[String],
     receivers: usize,
     n_max: u64,
     n_paced: u64,
     per_sec: u64,
 ) -> anyhow::Result<RelayResult> {
-    let mut sender = connect(flavor, base, 0).await?;
+    let base = |i: usize| bases[i % bases.len()].as_str();
+    let mut sender = connect(flavor, base(0), 0).await?;
     let mut rx = Vec::new();
     for i in 1..=receivers {
-        rx.push(connect(flavor, base, i).await?);
+        rx.push(connect(flavor, base(i), i).await?);
     }
     // A room of its own per row: sessions of an earlier row linger in their grace period.
     let room_name = format!("relay-{receivers}");
@@ -245,7 +248,10 @@ pub async fn run(
     let publish = receivers > 1;
     let room_for_frames = if publish { room } else { None };
     let mut sender = into_sender(sender);
-    let cpu = || anyhow::Ok((crate::proc::cpu_ns(server_pid)?, crate::proc::cpu_ns(std::process::id())?));
+    let cpu = || {
+        let servers = server_pids.iter().map(|p| crate::proc::cpu_ns(*p)).sum::<anyhow::Result<u64>>()?;
+        anyhow::Ok((servers, crate::proc::cpu_ns(std::process::id())?))
+    };
     let before = cpu()?;
     let (got, secs, _) = phase(&mut sender, &mut rx, flavor, room_for_frames, n_max, None).await?;
     let after = cpu()?;

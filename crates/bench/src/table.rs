@@ -341,3 +341,63 @@ pub fn nat_rows(
         ),
     ]
 }
+
+/// A relay result in words: the most relayed, CPU, and latency at a fixed rate.
+pub fn relay_text(r: &crate::relay::RelayResult) -> String {
+    let lost = if r.lost > 0 { format!(", {} lost", r.lost) } else { String::new() };
+    format!(
+        "{:.0} msg/s (CPU per delivery: server {:.2} µs, bench clients {:.2} µs); at {}/s: p50 {:.2} ms, p99 {:.2} ms{lost}",
+        r.max_rate,
+        r.server_us_per_msg,
+        r.client_us_per_msg,
+        r.offered,
+        r.latency.pct(50.0).as_secs_f64() * 1e3,
+        r.latency.pct(99.0).as_secs_f64() * 1e3
+    )
+}
+
+pub fn cluster_publish_row(p: &crate::cluster::ClusterPublish) -> String {
+    row(
+        &format!(
+            "publish to a room of 10 spread over {} instances + Redis (sender and 3 receivers on one, 3 on each other): deliveries/s (window 1000), latency at a fixed load (reference: the same room on one instance, same run)",
+            crate::cluster::INSTANCES
+        ),
+        &format!("{}; Redis CPU {:.2} µs per delivery", relay_text(&p.three), p.redis_cpu_us_per_delivery),
+        &relay_text(&p.one),
+        &format!("rate {:.2}×", p.three.max_rate / p.one.max_rate.max(1e-9)),
+        "–",
+        "–",
+    )
+}
+
+pub fn drain_row(d: &crate::drain::Drain) -> String {
+    let resumed = match d.all_resumed_after {
+        Some(t) => format!("{:.2} s", t.as_secs_f64()),
+        None => format!("not all: {} of {} in 60 s", d.moved, d.clients.div_ceil(crate::cluster::INSTANCES)),
+    };
+    row(
+        &format!(
+            "drain (SIGTERM) of 1 of {} instances under load: {} clients in rooms of 10, `send` with ack at {:.0} msg/s for {} s; clients honour `retryAfterMs` (1 s by default) and resume on another instance",
+            crate::cluster::INSTANCES,
+            d.clients,
+            d.sent as f64 / d.secs as f64,
+            d.secs
+        ),
+        &format!(
+            "{} lost of {} acked ({} sent; {} re-sent after a resume, {} duplicated; {} errors); {} moved, {} as new sessions; longest pause {:.2} s; every client resumed {resumed} after SIGTERM",
+            d.lost,
+            d.acked,
+            d.sent,
+            d.resent,
+            d.duplicated,
+            d.errors,
+            d.moved,
+            d.new_sessions,
+            d.longest_pause.as_secs_f64()
+        ),
+        "–",
+        "–",
+        "–",
+        "–",
+    )
+}
