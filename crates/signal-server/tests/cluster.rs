@@ -225,3 +225,44 @@ async fn a_keys_message_quota_is_shared_by_the_instances() {
     let total = 6 + accepted + extra;
     assert!((10..=12).contains(&total), "{total} accepted for a quota of 10");
 }
+
+/// Redis refusing writes while every connection stays up (out of memory): the records
+/// it refused are written once it takes writes again, so the store matches the sessions
+/// (an instance that starts later loads them from it).
+#[tokio::test]
+async fn records_redis_refused_are_written_once_it_takes_writes_again() {
+    let redis = Redis::start();
+    let (s1, s2) = two_instances(&redis, 30).await;
+    let (mut a, mut b) = pair_across(&s1, &s2).await;
+    let stored = |pid: &str| redis.command(&["HGET", &format!("peerchat:peer:{pid}"), "rec"]);
+    assert_eq!(redis.command(&["CONFIG", "SET", "maxmemory", "1"]).as_deref(), Some("+OK"));
+
+    // c joins on instance 1: its record reaches instance 2 (a publish is not refused),
+    // but Redis refused to store it, in the same pipeline.
+    let mut c = connect(&s1).await;
+    subscribe_in(&mut c, "lobby", "cy").await;
+    until_joined(&mut b, "lobby", &c.peer_id).await;
+    let refused = stored(&c.peer_id);
+    assert_eq!(refused.as_deref(), Some("$-1"), "Redis took the record despite maxmemory: {refused:?}");
+    // Instance 1 writes to Redis in order: once a's send is answered, every write of c's
+    // record has been tried (and tried again) and refused.
+    let r = a.req();
+    a.send(json!({"type":"send","to":b.peer_id,"data":"after c","requestId":r})).await;
+    while a.recv().await["requestId"] != r {}
+
+    assert_eq!(redis.command(&["CONFIG", "SET", "maxmemory", "0"]).as_deref(), Some("+OK"));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while stored(&c.peer_id).as_deref() == Some("$-1") {
+        assert!(tokio::time::Instant::now() < deadline, "the refused record was never written again");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // A third instance loads every peer from the store, the refused one included.
+    let s3 = two_instances(&redis, 30).await.0;
+    let mut d = connect(&s3).await;
+    let snap = subscribe_in(&mut d, "lobby", "dee").await;
+    let mut seen = joined(&snap);
+    while !seen.contains(&c.peer_id) {
+        let p = d.recv_type("presence").await;
+        seen.extend(joined(&p));
+    }
+}

@@ -94,6 +94,8 @@ pub enum ClusterIn {
     Dead(Vec<String>),
     /// Outcome of an [`Effect::Send`] with an ack: `missed` instances did not get it.
     Sent { ack: AckTo, missed: usize },
+    /// Records and ends Redis refused (after the retry): the hub sends them again.
+    Unwritten { puts: Vec<String>, gones: Vec<(String, u64)> },
     /// The cluster's count of a quota window after an [`Effect::Quota`].
     QuotaTotal { kid: String, kind: QuotaKind, window: u64, total: u64, through: u64 },
 }
@@ -106,6 +108,7 @@ pub struct ClusterMetrics {
     pub bus_in: AtomicU64,
     pub bus_out: AtomicU64,
     pub effects_refused: AtomicU64,
+    pub write_errors: AtomicU64,
 }
 
 impl ClusterMetrics {
@@ -124,6 +127,8 @@ impl ClusterMetrics {
         series("peerchat_bus_out_total", "counter", "Messages sent to other instances.", n(&self.bus_out));
         let refused = n(&self.effects_refused);
         series("peerchat_cluster_refused_total", "counter", "Redis work refused (queue full or link down).", refused);
+        let failed = n(&self.write_errors);
+        series("peerchat_cluster_write_errors_total", "counter", "Batches Redis refused after a retry.", failed);
     }
 }
 

@@ -83,13 +83,23 @@ pub(super) async fn run(ctx: Ctx, mut rx: mpsc::Receiver<Effect>) {
                 }
             }
             Err(reason) => {
-                // The subscriber notices the outage too and resyncs when Redis is back;
-                // records are sent again then.
+                // Records and ends go back to the hub, which sends them again (Redis may
+                // refuse writes while the subscriber stays connected: out of memory).
                 tracing::warn!(effects = batch.len(), %reason, "cluster: Redis refused a batch");
+                ctx.metrics.write_errors.fetch_add(1, Ordering::Relaxed);
+                let (mut puts, mut gones) = (Vec::new(), Vec::new());
                 for e in batch {
-                    if let Effect::Send { to, ack: Some(ack) } = e {
-                        ctx.tell(ClusterIn::Sent { ack, missed: to.len().max(1) }).await;
+                    match e {
+                        Effect::Send { to, ack: Some(ack) } => {
+                            ctx.tell(ClusterIn::Sent { ack, missed: to.len().max(1) }).await;
+                        }
+                        Effect::Put(rec) => puts.push(rec.pid),
+                        Effect::Gone { pid, ver } => gones.push((pid, ver)),
+                        _ => {}
                     }
+                }
+                if !(puts.is_empty() && gones.is_empty()) {
+                    ctx.tell(ClusterIn::Unwritten { puts, gones }).await;
                 }
             }
         }

@@ -24,6 +24,9 @@ pub(super) const QUOTA_SYNC: Duration = Duration::from_millis(100);
 /// How long to wait for a reaped peer's `gone` before reaping it again.
 const REAP_AGAIN: Duration = Duration::from_secs(1);
 
+/// How long to wait before sending again records and ends Redis did not take.
+const REWRITE_AFTER: Duration = Duration::from_millis(500);
+
 /// How long frames for a peer that moved to another instance are passed on to it.
 pub(super) const FORWARD_FOR: Duration = Duration::from_secs(60);
 
@@ -58,6 +61,8 @@ pub(super) struct Cluster {
     /// When to send the quota counts taken since the last sync.
     pub quota_sync_at: Option<Instant>,
     pub last_quota_sync: Option<Instant>,
+    /// When to send again what could not be queued or written (see [`REWRITE_AFTER`]).
+    pub rewrite_at: Option<Instant>,
     /// Instance ids and key ids the replica shares (see [`Cluster::intern`]).
     interned: HashSet<Arc<str>>,
 }
@@ -77,13 +82,14 @@ impl Cluster {
             ended: Vec::new(),
             quota_sync_at: None,
             last_quota_sync: None,
+            rewrite_at: None,
             interned: HashSet::new(),
         }
     }
 
     pub fn next_deadline(&self) -> Option<Instant> {
         let timers = [self.reaps.first(), self.unconfirmed.first()].into_iter().flatten().map(|(t, _)| *t);
-        timers.chain(self.quota_sync_at).min()
+        timers.chain(self.quota_sync_at).chain(self.rewrite_at).min()
     }
 
     /// Sessions of key `kid` on other instances.
@@ -128,10 +134,20 @@ impl State {
             self.sync_quotas();
         }
         let Some(c) = self.cluster.as_mut() else { return };
+        if c.rewrite_at.is_some_and(|t| t > self.now) {
+            // Waiting to send again what the queue or Redis refused; all of it then.
+            return;
+        }
+        c.rewrite_at = None;
         let dirty = std::mem::take(&mut c.dirty);
         let ended = std::mem::take(&mut c.ended);
+        let mut refused = false;
         for (pid, ver) in ended {
-            c.link.effect(Effect::Gone { pid, ver });
+            // A session that came back here since is announced by its record instead.
+            if !self.sessions.contains_key(pid.as_str()) && !c.link.effect(Effect::Gone { pid: pid.clone(), ver }) {
+                c.ended.push((pid, ver));
+                refused = true;
+            }
         }
         for pid in dirty {
             if let Some(s) = self.sessions.get_mut(&pid) {
@@ -139,9 +155,29 @@ impl State {
                 // the record an instance that died left of it, whatever its count was.
                 s.ver = (s.ver + 1).max(self.unix.as_millis() as u64);
                 let rec = record(&pid, s, &c.link.instance);
-                c.link.effect(Effect::Put(rec));
+                if !c.link.effect(Effect::Put(rec)) {
+                    c.dirty.insert(pid);
+                    refused = true;
+                }
             }
         }
+        if refused {
+            c.rewrite_at = Some(self.now + REWRITE_AFTER);
+        }
+    }
+
+    /// Redis did not take these records and ends: they go out again a little later.
+    fn unwritten(&mut self, puts: Vec<String>, gones: Vec<(String, u64)>) {
+        let now = self.now;
+        let Some(c) = self.cluster.as_mut() else { return };
+        tracing::info!(records = puts.len(), ends = gones.len(), "cluster: sending again what Redis refused");
+        for pid in puts {
+            if let Some((p, _)) = self.sessions.get_key_value(pid.as_str()) {
+                c.dirty.insert(p.clone());
+            }
+        }
+        c.ended.extend(gones.into_iter().filter(|(p, _)| !self.sessions.contains_key(p.as_str())));
+        c.rewrite_at.get_or_insert(now + REWRITE_AFTER);
     }
 
     /// Where a remote peer lives, if it is one.
@@ -223,6 +259,7 @@ impl State {
                 }
             }
             ClusterIn::Dead(dead) => self.on_dead(dead),
+            ClusterIn::Unwritten { puts, gones } => self.unwritten(puts, gones),
             ClusterIn::QuotaTotal { kid, kind, window, total, through } => {
                 let Some(u) = self.key_use.get_mut(kid.as_str()) else { return };
                 if let Quota::Shared(w) = u.quota_of(kind) {
