@@ -266,3 +266,31 @@ async fn records_redis_refused_are_written_once_it_takes_writes_again() {
         seen.extend(joined(&p));
     }
 }
+
+/// An instance whose bus connection went silent without closing (a NAT or firewall on
+/// the path forgot it) notices within seconds, reconnects and catches up; its peers then
+/// see whoever joined meanwhile.
+#[tokio::test]
+async fn an_instance_whose_bus_went_silent_notices_and_catches_up() {
+    let redis = Redis::start();
+    let proxy = peerchat_testkit::proxy::FreezingProxy::start(redis.port());
+    let toml = |url: String| {
+        format!(
+            "[server]\nsecret = \"a-shared-secret-of-the-cluster\"\ngrace_period_secs = 30\n\
+             [cluster]\nredis = \"{url}\"\nheartbeat_ms = 100\ninstance_ttl_ms = 5000\n[[keys]]\nkey = \"{KEY}\"\n"
+        )
+    };
+    let s1 = server_with(config(&toml(redis.url()))).await;
+    let s2 = server_with(config(&toml(format!("redis://127.0.0.1:{}", proxy.port())))).await;
+    let (_a, mut b) = pair_across(&s1, &s2).await;
+
+    proxy.freeze();
+    let mut c = connect(&s1).await;
+    subscribe_in(&mut c, "lobby", "cy").await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while s2.stats().await.remote_peers < 2 {
+        assert!(tokio::time::Instant::now() < deadline, "instance 2 never heard of the peer that joined");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    until_joined(&mut b, "lobby", &c.peer_id).await;
+}

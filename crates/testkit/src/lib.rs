@@ -7,5 +7,6 @@ pub mod coturn;
 pub mod netlab;
 pub mod nginx;
 pub mod ports;
+pub mod proxy;
 pub mod redis;
 pub mod tls;

@@ -14,6 +14,12 @@ use super::{pause, ClusterIn, Ctx};
 /// Peers read per round trip when loading a snapshot.
 const CHUNK: usize = 512;
 
+/// How often the bus connection is asked to answer a ping, and how long it has to: a
+/// connection that went silent without closing (a firewall or NAT forgot it) would
+/// otherwise leave this instance deaf to the others for good.
+const BUS_CHECK: Duration = Duration::from_secs(5);
+const BUS_ANSWER: Duration = Duration::from_secs(3);
+
 pub(super) async fn run(ctx: Ctx) {
     let mut backoff = Duration::from_millis(100);
     loop {
@@ -47,11 +53,20 @@ async fn listen(ctx: &Ctx) -> Result<(), String> {
     if !ctx.tell(ClusterIn::Synced { records, dead }).await {
         return Ok(());
     }
-    let mut messages = pubsub.on_message();
+    let (mut sink, mut messages) = pubsub.split();
+    let mut check = tokio::time::interval_at(tokio::time::Instant::now() + BUS_CHECK, BUS_CHECK);
     loop {
         let msg = tokio::select! {
             _ = ctx.shutdown.cancelled() => return Ok(()),
             m = messages.next() => m.ok_or_else(|| "the subscription closed".to_string())?,
+            _ = check.tick() => {
+                // Messages that arrive meanwhile wait in the client's buffer.
+                match tokio::time::timeout(BUS_ANSWER, sink.ping::<redis::Value>()).await {
+                    Ok(Ok(_)) => continue,
+                    Ok(Err(e)) => return Err(format!("the bus connection failed a ping: {e}")),
+                    Err(_) => return Err(format!("the bus connection did not answer a ping in {BUS_ANSWER:?}")),
+                }
+            }
         };
         let Ok(text) = msg.get_payload::<String>() else { continue };
         match serde_json::from_str::<Envelope>(&text) {
