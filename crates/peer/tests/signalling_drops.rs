@@ -1,6 +1,7 @@
 //! Signalling outages do not stop peer-to-peer data: a server restart mid-chat and a
 //! killed signalling socket both end with the same identities, working presence and
-//! chat that never paused.
+//! chat that never paused. A server stricter than it announced (close 4011) makes the
+//! peer reconnect after its backoff, never give up.
 
 mod support;
 use peerchat_peer::{PeerEvent, PeerState, SignallingState};
@@ -153,4 +154,98 @@ async fn a_killed_signalling_socket_resumes_without_anyone_noticing() {
     })
     .await;
     assert!(left.is_err(), "bob saw alice leave");
+}
+
+/// A WebSocket relay to the server at `target` that drops `limits` from every `welcome`,
+/// as a server stricter than it says (or an older one) would look: the SDK then paces
+/// under the protocol's defaults, which this server does not allow.
+// The handshake callback's error type is tungstenite's (a whole HTTP response).
+#[allow(clippy::result_large_err)]
+async fn limits_hidden(target: std::net::SocketAddr) -> std::net::SocketAddr {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    use tokio_tungstenite::tungstenite::Message;
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut asked = None;
+                let down = tokio_tungstenite::accept_hdr_async(
+                    stream,
+                    |req: &tokio_tungstenite::tungstenite::handshake::server::Request, resp| {
+                        asked = Some((req.uri().to_string(), req.headers().clone()));
+                        Ok(resp)
+                    },
+                )
+                .await;
+                let (Ok(down), Some((path, headers))) = (down, asked) else { return };
+                let mut req = format!("ws://{target}{path}").into_client_request().unwrap();
+                for (name, value) in headers.iter().filter(|(n, _)| n.as_str().starts_with("peerchat-")) {
+                    req.headers_mut().insert(name.clone(), value.clone());
+                }
+                let Ok((up, _)) = tokio_tungstenite::connect_async(req).await else { return };
+                let (mut down_tx, mut down_rx) = down.split();
+                let (mut up_tx, mut up_rx) = up.split();
+                let to_server = async {
+                    while let Some(Ok(m)) = down_rx.next().await {
+                        if up_tx.send(m).await.is_err() {
+                            break;
+                        }
+                    }
+                };
+                let to_client = async {
+                    while let Some(Ok(m)) = up_rx.next().await {
+                        let m = match m {
+                            Message::Text(t) if t.contains(r#""type":"welcome""#) => {
+                                let mut v: serde_json::Value = serde_json::from_str(&t).unwrap();
+                                v.as_object_mut().unwrap().remove("limits");
+                                Message::text(v.to_string())
+                            }
+                            other => other,
+                        };
+                        // Close frames (the 4011) pass through as they are.
+                        if down_tx.send(m).await.is_err() {
+                            break;
+                        }
+                    }
+                };
+                tokio::join!(to_server, to_client);
+            });
+        }
+    });
+    addr
+}
+
+/// A server stricter than it announced closes a fast sender with 4011: the SDK says so,
+/// reconnects after its backoff as the same peer, and carries on (it never gives up).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closed_for_sending_too_fast_the_peer_reconnects_and_carries_on() {
+    logs();
+    let s = Server::spawn(config("rate_per_sec = 5\nrate_burst = 10")).await.unwrap();
+    let mut opts = options(&s);
+    opts.url = format!("ws://{}/v1", limits_hidden(s.addr()).await);
+    let a = peerchat_peer::Peer::new(opts);
+    bounded("join", a.join("lobby", "alice")).await.unwrap();
+    let b = joined(&s, "lobby", "bob").await;
+    let b_id = b.peer_id().unwrap();
+    let a_id = a.peer_id().unwrap();
+    next_joined(&a).await;
+
+    // 40 messages at once: paced for the defaults (100/s, burst 200), far over 10.
+    let bodies: Vec<serde_json::Value> = (0..40).map(|i| serde_json::json!({ "n": i })).collect();
+    let burst = bodies.iter().map(|body| a.send_to(&b_id, body));
+    let outcomes = bounded("the burst", futures_util::future::join_all(burst)).await;
+    assert!(outcomes.iter().any(Result::is_err), "the server let 40 frames through a burst of 10");
+    wait_event(&a, |e| matches!(e, PeerEvent::Error(peerchat_peer::PeerError::RateLimited)).then_some(())).await;
+    wait_signalling(&a, SignallingState::Connected).await;
+    assert_eq!(a.peer_id().unwrap(), a_id, "resumed as the same peer");
+
+    // Carrying on at a pace the server allows: delivered.
+    a.send_to(&b_id, &serde_json::json!({"after": true})).await.expect("a send after the reconnect");
+    wait_event(&b, |e| match e {
+        PeerEvent::Message { data, .. } if data.get("after").is_some() => Some(()),
+        _ => None,
+    })
+    .await;
 }
