@@ -69,6 +69,7 @@ impl Metrics {
         gauge("peerchat_sessions_in_grace", "Sessions waiting for a resume.", stats.sessions_in_grace);
         gauge("peerchat_rooms", "Channels with at least one member.", stats.channels);
         gauge("peerchat_remote_peers", "Peers of other instances known here (cluster).", stats.remote_peers);
+        gauge("peerchat_cluster_instances", "Live instances of the cluster, this one included.", stats.instances);
         let _ = write!(
             out,
             "# HELP peerchat_frames_in_total Client frames received, by type.\n# TYPE peerchat_frames_in_total counter\n"
@@ -107,10 +108,18 @@ mod tests {
         m.frame_in(None);
         m.rate_limit_close();
         m.frames_out(3);
-        let text = m.render(&Stats { connections: 2, sessions: 3, channels: 1, sessions_in_grace: 1, remote_peers: 4 });
+        let text = m.render(&Stats {
+            connections: 2,
+            sessions: 3,
+            channels: 1,
+            sessions_in_grace: 1,
+            remote_peers: 4,
+            instances: 3,
+        });
         assert!(text.contains("peerchat_connections 2\n"), "{text}");
         assert!(text.contains("peerchat_sessions 3\n"));
         assert!(text.contains("peerchat_remote_peers 4\n"));
+        assert!(text.contains("peerchat_cluster_instances 3\n"));
         assert!(text.contains("peerchat_frames_in_total{type=\"ping\"} 2\n"));
         assert!(text.contains("peerchat_frames_in_total{type=\"invalid\"} 1\n"));
         assert!(text.contains("peerchat_frames_in_total{type=\"publish\"} 0\n"));

@@ -294,3 +294,24 @@ async fn an_instance_whose_bus_went_silent_notices_and_catches_up() {
     }
     until_joined(&mut b, "lobby", &c.peer_id).await;
 }
+
+/// A session that ended on its instance (here the operator disconnected it) does not
+/// come back through its token on another instance while that one lives: the token
+/// gets a new session, as it would on one node.
+#[tokio::test]
+async fn a_session_ended_on_a_live_instance_does_not_come_back_elsewhere() {
+    let redis = Redis::start();
+    let (s1, s2) = two_instances(&redis, 30).await;
+    let (a, mut b) = pair_across(&s1, &s2).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while s2.stats().await.instances < 2 {
+        assert!(tokio::time::Instant::now() < deadline, "instance 2 never saw instance 1's heartbeat");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (a_id, a_token) = (a.peer_id.clone(), a.token.clone());
+    assert!(s1.disconnect_peer(&a_id).await);
+    while !left(&b.recv_type("presence").await).contains(&a_id) {}
+
+    let again = resume(&s2, &a_token).await;
+    assert_ne!(again.peer_id, a_id, "a session that ended came back on another instance");
+}

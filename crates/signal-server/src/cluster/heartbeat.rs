@@ -10,6 +10,7 @@ use super::{pause, ClusterConfig, ClusterIn, Ctx};
 pub(super) async fn run(ctx: Ctx, cfg: Arc<ClusterConfig>) {
     let mut con = None;
     let mut dead_before: Vec<String> = Vec::new();
+    let mut alive_before: Vec<String> = Vec::new();
     let mut was_up = true;
     loop {
         if con.is_none() {
@@ -17,12 +18,19 @@ pub(super) async fn run(ctx: Ctx, cfg: Arc<ClusterConfig>) {
         }
         if let Some(c) = con.as_mut() {
             match beat(&ctx, &cfg, c).await {
-                Ok(mut dead) => {
+                Ok((mut alive, mut dead)) => {
                     was_up = true;
                     dead.sort();
+                    alive.sort();
                     if dead != dead_before {
                         dead_before = dead.clone();
                         if !ctx.tell(ClusterIn::Dead(dead)).await {
+                            break;
+                        }
+                    }
+                    if alive != alive_before {
+                        alive_before = alive.clone();
+                        if !ctx.tell(ClusterIn::Alive(alive)).await {
                             break;
                         }
                     }
@@ -44,8 +52,12 @@ pub(super) async fn run(ctx: Ctx, cfg: Arc<ClusterConfig>) {
     retire(&ctx).await;
 }
 
-/// Renews this instance's key and returns the instances whose key is gone.
-async fn beat(ctx: &Ctx, cfg: &ClusterConfig, con: &mut redis::aio::ConnectionManager) -> Result<Vec<String>, String> {
+/// Renews this instance's key and returns the instances alive and those whose key is gone.
+async fn beat(
+    ctx: &Ctx,
+    cfg: &ClusterConfig,
+    con: &mut redis::aio::ConnectionManager,
+) -> Result<(Vec<String>, Vec<String>), String> {
     let err = |e: redis::RedisError| e.to_string();
     let t = Instant::now();
     let ttl = cfg.instance_ttl.as_millis() as u64;
@@ -67,7 +79,8 @@ async fn beat(ctx: &Ctx, cfg: &ClusterConfig, con: &mut redis::aio::ConnectionMa
         pipe.exists(ctx.keys.alive(iid));
     }
     let alive: Vec<bool> = pipe.query_async(con).await.map_err(err)?;
-    Ok(instances.into_iter().zip(alive).filter(|(_, a)| !a).map(|(i, _)| i).collect())
+    let (up, down): (Vec<_>, Vec<_>) = instances.into_iter().zip(alive).partition(|(_, a)| *a);
+    Ok((up.into_iter().map(|(i, _)| i).collect(), down.into_iter().map(|(i, _)| i).collect()))
 }
 
 /// At shutdown: this instance is no longer alive, so the others act at once instead of

@@ -92,6 +92,8 @@ pub enum ClusterIn {
     Down(String),
     /// Instances whose heartbeat lapsed (all of them, each time the set changes).
     Dead(Vec<String>),
+    /// Instances alive now, this one included (all of them, each time the set changes).
+    Alive(Vec<String>),
     /// Outcome of an [`Effect::Send`] with an ack: `missed` instances did not get it.
     Sent { ack: AckTo, missed: usize },
     /// Records and ends Redis refused (after the retry): the hub sends them again.

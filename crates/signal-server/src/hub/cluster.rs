@@ -49,6 +49,8 @@ pub(super) struct Cluster {
     /// Remote sessions per key id (for `max_connections` across instances).
     pub per_key: HashMap<Arc<str>, usize>,
     pub dead: HashSet<String>,
+    /// Instances whose heartbeat is current (from the last beat that changed the set).
+    pub alive: HashSet<String>,
     /// Peers of dead instances, to forget after the grace period unless they resume.
     pub reaps: BTreeSet<(Instant, Arc<str>)>,
     /// Peers missing from the last snapshot: gone unless announced again by then.
@@ -75,6 +77,7 @@ impl Cluster {
             remote: HashMap::new(),
             per_key: HashMap::new(),
             dead: HashSet::new(),
+            alive: HashSet::new(),
             reaps: BTreeSet::new(),
             unconfirmed: BTreeSet::new(),
             forward: HashMap::new(),
@@ -180,6 +183,12 @@ impl State {
         c.rewrite_at.get_or_insert(now + REWRITE_AFTER);
     }
 
+    /// Whether instance `iid` is another live member of the cluster: a session it issued a
+    /// token for, and that is not in the replica, has ended there and is not restored.
+    pub(super) fn alive_elsewhere(&self, iid: &str) -> bool {
+        self.cluster.as_ref().is_some_and(|c| iid != c.link.instance && c.alive.contains(iid) && !c.dead.contains(iid))
+    }
+
     /// Where a remote peer lives, if it is one.
     pub(super) fn remote_inst(&self, pid: &str) -> Option<String> {
         self.cluster.as_ref()?.remote.get(pid).map(|r| r.inst.to_string())
@@ -259,6 +268,11 @@ impl State {
                 }
             }
             ClusterIn::Dead(dead) => self.on_dead(dead),
+            ClusterIn::Alive(alive) => {
+                if let Some(c) = self.cluster.as_mut() {
+                    c.alive = alive.into_iter().collect();
+                }
+            }
             ClusterIn::Unwritten { puts, gones } => self.unwritten(puts, gones),
             ClusterIn::QuotaTotal { kid, kind, window, total, through } => {
                 let Some(u) = self.key_use.get_mut(kid.as_str()) else { return };

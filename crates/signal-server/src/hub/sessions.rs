@@ -57,7 +57,11 @@ impl State {
                 self.adopt(&peer, conn);
                 return Ok(Connected { conn, peer_id: peer, resumed: true });
             }
-            Some(c) if c.iid != self.instance && c.exp > self.unix.as_secs() => (self.restore(c, &key), true),
+            // Restored from the token: issued by a process that is gone (a restart, a
+            // dead instance). A live instance that no longer has the session ended it.
+            Some(c) if c.iid != self.instance && c.exp > self.unix.as_secs() && !self.alive_elsewhere(&c.iid) => {
+                (self.restore(c, &key), true)
+            }
             _ => (self.new_session(kid.clone()), false),
         };
         self.conns.insert(conn, super::state::Conn { peer: peer.clone(), kid, out: req.out, control: req.control });

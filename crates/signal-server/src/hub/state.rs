@@ -30,6 +30,8 @@ pub struct Stats {
     pub sessions_in_grace: usize,
     /// Peers of other instances this one knows of.
     pub remote_peers: usize,
+    /// Live instances of the cluster, this one included (0 without a cluster).
+    pub instances: usize,
 }
 
 /// A peer's identity and membership, which outlives any one socket.
@@ -177,6 +179,7 @@ impl State {
             Command::Stats(reply) => {
                 let _ = reply.send(Stats {
                     remote_peers: self.cluster.as_ref().map_or(0, |c| c.remote.len()),
+                    instances: self.cluster.as_ref().map_or(0, |c| c.alive.len()),
                     connections: self.conns.len(),
                     sessions: self.sessions.len(),
                     channels: self.channels.len(),
