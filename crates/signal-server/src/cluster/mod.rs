@@ -154,6 +154,18 @@ impl ClusterLink {
     }
 }
 
+impl ClusterLink {
+    /// A link whose effects the caller reads instead of Redis (sans-IO tests of the hub).
+    #[cfg(test)]
+    pub(crate) fn for_tests(instance: &str) -> (ClusterLink, mpsc::Receiver<Effect>) {
+        let url = Some(RedisUrl::new("redis://127.0.0.1:1"));
+        let cfg = ClusterSection::default().build(url).ok().flatten().expect("valid defaults");
+        let (tx, rx) = mpsc::channel(EFFECT_QUEUE);
+        let link = ClusterLink { instance: instance.into(), cfg: Arc::new(cfg), tx, metrics: Arc::default() };
+        (link, rx)
+    }
+}
+
 /// Starts the cluster tasks for instance `instance`; `to_hub` delivers [`ClusterIn`].
 pub fn spawn(
     cfg: ClusterConfig,

@@ -346,7 +346,7 @@ impl State {
         let pid: Arc<str> = rec.pid.as_str().into();
         if let Some(s) = self.sessions.get(&pid) {
             // Records from the instance handing this session over are older news.
-            let handing_over = s.handover.as_ref().and_then(|h| h.from_instance.as_deref()) == Some(rec.inst.as_str());
+            let handing_over = s.awaiting_from.as_deref() == Some(rec.inst.as_str());
             if rec.ver <= s.ver || handing_over {
                 return;
             }
@@ -480,20 +480,18 @@ impl State {
         }
         // Sessions waiting for a hand-over from an instance that stopped get their
         // welcome now.
-        let waiting: Vec<(u64, Arc<str>)> = self
+        let waiting: Vec<Arc<str>> = self
             .sessions
             .iter()
-            .filter_map(|(p, s)| {
-                let h = s.handover.as_ref()?;
-                let from = h.from_instance.as_ref()?;
-                newly.contains(from).then(|| (h.conn, p.clone()))
-            })
+            .filter(|(_, s)| s.awaiting_from.as_ref().is_some_and(|f| newly.contains(f)))
+            .map(|(p, _)| p.clone())
             .collect();
-        for (conn, p) in waiting {
-            if let Some(h) = self.sessions.get_mut(&p).and_then(|s| s.handover.as_mut()) {
-                h.from_instance = None;
+        for p in waiting {
+            let Some(s) = self.sessions.get_mut(&p) else { continue };
+            s.awaiting_from = None;
+            if let Some(conn) = s.handover.as_ref().map(|h| h.conn).filter(|_| s.handed_back()) {
+                self.finish_connect(conn, &p, true);
             }
-            self.finish_connect(conn, &p, true);
         }
     }
 }

@@ -14,6 +14,8 @@ pub mod keys;
 mod moves;
 mod sessions;
 mod state;
+#[cfg(test)]
+mod tests;
 
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;

@@ -33,43 +33,46 @@ impl State {
         let mut s = self.empty_session(r.name, r.kid);
         s.channels = r.ch;
         s.ver = r.ver;
+        s.awaiting_from = old_owner_alive.then(|| r.inst.to_string());
         self.sessions.insert(pid.clone(), s);
         tracing::info!(peer = %pid, from = %r.inst, "session resumed from another instance");
         let asked = old_owner_alive
             && self.send_bus(vec![(r.inst.to_string(), BusMsg::Takeover { pid: pid.to_string(), by: me })], None);
         if !asked {
+            if let Some(s) = self.sessions.get_mut(pid) {
+                s.awaiting_from = None;
+            }
             self.finish_connect(conn, pid, true);
             return;
         }
         let deadline = self.now + HANDOVER_WAIT;
         if let Some(s) = self.sessions.get_mut(pid) {
-            s.handover = Some(Handover {
-                conn,
-                deadline,
-                awaiting: Vec::new(),
-                early_frames: Vec::new(),
-                from_instance: Some(r.inst.to_string()),
-            });
+            s.handover = Some(Handover { conn, deadline, awaiting: Vec::new(), early_frames: Vec::new() });
         }
         self.timers.insert((deadline, pid.clone()));
     }
 
-    /// The old owner's hand-over arrived: its frames go first, then the client is welcomed.
+    /// The old owner's hand-over arrived: its frames go before anything queued here, then
+    /// the waiting socket is welcomed (or, without one, they wait for the next resume).
     pub(super) fn handed_over(&mut self, pid: &Arc<str>, src: &str, frames: Vec<String>) {
-        let Some(s) = self.sessions.get_mut(pid) else { return };
-        let Some(h) = s.handover.as_mut().filter(|h| h.from_instance.as_deref() == Some(src)) else {
-            tracing::debug!(peer = %pid, "late hand-over ignored");
+        let Some(s) = self.sessions.get_mut(pid).filter(|s| s.awaiting_from.as_deref() == Some(src)) else {
+            tracing::debug!(peer = %pid, from = src, "hand-over for a session not awaiting it; ignored");
             return;
         };
-        h.from_instance = None;
-        let conn = h.conn;
-        let done = h.awaiting.is_empty();
+        s.awaiting_from = None;
         let mut queue: VecDeque<Outbound> =
             frames.into_iter().map(|t| Outbound { text: Utf8Bytes::from(t), replay: true }).collect();
         queue.extend(s.pending.drain(..));
         s.pending = queue;
-        if done {
-            self.finish_connect(conn, pid, true);
+        match (s.handover.as_ref().map(|h| h.conn), s.conn) {
+            (Some(waiting), _) if s.handed_back() => self.finish_connect(waiting, pid, true),
+            (None, Some(live)) => {
+                // Welcomed already (the wait ran out): late, but not lost.
+                tracing::warn!(peer = %pid, "hand-over arrived after the welcome");
+                let pending: Vec<Outbound> = s.pending.drain(..).collect();
+                pending.into_iter().for_each(|o| self.push_out(live, o));
+            }
+            _ => {}
         }
     }
 

@@ -76,13 +76,21 @@ impl State {
                 if s.conn.take() == Some(old) {
                     awaiting.push(old);
                 }
-                let h = Handover { conn, deadline, awaiting, early_frames: Vec::new(), from_instance: None };
+                let h = Handover { conn, deadline, awaiting, early_frames: Vec::new() };
                 s.handover = Some(h);
                 self.timers.insert((deadline, peer.clone()));
                 if let Some(c) = self.conns.remove(&old) {
                     c.control.close(close::NORMAL, "resumed");
                 }
                 tracing::info!(conn, old, peer = %peer, "resume takes over a live socket");
+            }
+            None if self.sessions.get(&peer).is_some_and(|s| s.awaiting_from.is_some()) => {
+                // Adopted from another instance whose hand-over is still on its way.
+                let deadline = self.now + HANDOVER_WAIT;
+                if let Some(s) = self.sessions.get_mut(&peer) {
+                    s.handover = Some(Handover { conn, deadline, awaiting: Vec::new(), early_frames: Vec::new() });
+                }
+                self.timers.insert((deadline, peer.clone()));
             }
             None => self.finish_connect(conn, &peer, resumed),
         }
@@ -231,8 +239,8 @@ impl State {
         }
         if let Some(h) = s.handover.as_mut() {
             h.awaiting.retain(|c| *c != conn);
-            if h.awaiting.is_empty() {
-                let new = h.conn;
+            let new = h.conn;
+            if s.handed_back() {
                 self.finish_connect(new, &peer, true);
             }
         } else if let Some(live) = s.conn {
@@ -280,6 +288,7 @@ impl State {
             room_changes: TokenBucket::per_minute(self.cfg.room_changes_per_min, self.cfg.room_changes_burst, self.now),
             ver: 0,
             moving_to: None,
+            awaiting_from: None,
         }
     }
 }

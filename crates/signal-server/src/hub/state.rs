@@ -53,6 +53,18 @@ pub(super) struct Session {
     /// Another instance took the session over: where it goes, and the socket whose
     /// unsent frames must come back first.
     pub moving_to: Option<(String, Option<ConnId>)>,
+    /// The instance this session was adopted from, until it has handed over the frames
+    /// it queued. Kept whatever happens to the sockets meanwhile (a second resume, a
+    /// drop), so those frames are never refused as late.
+    pub awaiting_from: Option<String>,
+}
+
+impl Session {
+    /// Whether a resume's new socket may get its welcome: the old sockets and the old
+    /// owner have handed back what they held.
+    pub fn handed_back(&self) -> bool {
+        self.awaiting_from.is_none() && self.handover.as_ref().is_none_or(|h| h.awaiting.is_empty())
+    }
 }
 
 /// A resume that took over a live socket, waiting for that socket's unsent frames.
@@ -65,8 +77,6 @@ pub(super) struct Handover {
     pub awaiting: Vec<ConnId>,
     /// Frames the new socket sent before its welcome, handled right after it.
     pub early_frames: Vec<peerchat_protocol::ClientFrame>,
-    /// The instance that owned the session and has not handed it over yet.
-    pub from_instance: Option<String>,
 }
 
 /// Most frames a resuming socket may send before its welcome; more are refused.
