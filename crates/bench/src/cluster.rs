@@ -5,9 +5,10 @@
 //! Redis's CPU time per message delivered (from the first send to the last arrival, so
 //! connecting is not counted; heartbeats are).
 //!
-//! Publish: one sender into a room of 10 whose members are spread over the three
-//! instances (the relay row's method: the most delivered with a window in flight, then
-//! latency at a fixed rate), against the same on one instance.
+//! Relay: `send` from a client on one instance to a client on another, and `publish` by
+//! one sender into a room of 10 whose members are spread over the three instances (the
+//! relay rows' method: the most delivered with a window in flight, then latency at a
+//! fixed rate), each against the same on one instance.
 
 use std::path::Path;
 
@@ -49,8 +50,8 @@ pub async fn run(server: &Path, s: &Sizes) -> anyhow::Result<ClusterLoad> {
     Ok(ClusterLoad { one, three, redis_cpu_us_per_delivery })
 }
 
-/// The publish rows: one instance and three, same sizes, same run.
-pub struct ClusterPublish {
+/// A relay row: one instance and three, same sizes, same run.
+pub struct ClusterRelay {
     pub one: crate::relay::RelayResult,
     pub three: crate::relay::RelayResult,
     /// Redis CPU per delivery over the whole three-instance run (both phases).
@@ -95,22 +96,29 @@ fn start(server: &Path, config: &str, n: usize) -> anyhow::Result<(Instances, Ve
     Ok((inst, urls, dir))
 }
 
-pub async fn publish(server: &Path, smoke: bool) -> anyhow::Result<ClusterPublish> {
-    let (n_pub, n_paced, per_sec) = if smoke { (500, 200, 1_000) } else { (20_000, 5_000, 1_000) };
+/// `send` (`receivers` 1) or `publish` to a room of 10 (`receivers` 9).
+pub async fn relay(server: &Path, smoke: bool, receivers: usize) -> anyhow::Result<ClusterRelay> {
+    let n_pub = match (smoke, receivers) {
+        (true, 1) => 2_000,
+        (true, _) => 500,
+        (false, 1) => 100_000,
+        (false, _) => 20_000,
+    };
+    let (n_paced, per_sec) = if smoke { (200, 1_000) } else { (5_000, 1_000) };
     let one = {
         let (inst, urls, _dir) = start(server, &relay_config(None), 1)?;
         let pids: Vec<u32> = inst.0.iter().map(|c| c.id()).collect();
-        crate::relay::run(crate::relay::Flavor::Ours, &pids, &urls, 9, n_pub, n_paced, per_sec).await?
+        crate::relay::run(crate::relay::Flavor::Ours, &pids, &urls, receivers, n_pub, n_paced, per_sec).await?
     };
     let redis = peerchat_testkit::redis::Redis::start();
     let redis_pid = redis.pid().ok_or_else(|| anyhow::anyhow!("redis-server is not running"))?;
     let (inst, urls, _dir) = start(server, &relay_config(Some(&redis.url())), INSTANCES)?;
     let pids: Vec<u32> = inst.0.iter().map(|c| c.id()).collect();
     let before = crate::proc::cpu_ns(redis_pid)?;
-    let three = crate::relay::run(crate::relay::Flavor::Ours, &pids, &urls, 9, n_pub, n_paced, per_sec).await?;
+    let three = crate::relay::run(crate::relay::Flavor::Ours, &pids, &urls, receivers, n_pub, n_paced, per_sec).await?;
     let redis_ns = crate::proc::cpu_ns(redis_pid)?.saturating_sub(before);
     drop(inst);
-    let delivered = ((n_pub + n_paced) * 9).saturating_sub(three.lost);
+    let delivered = ((n_pub + n_paced) * receivers as u64).saturating_sub(three.lost);
     let redis_cpu_us_per_delivery = redis_ns as f64 / 1e3 / delivered.max(1) as f64;
-    Ok(ClusterPublish { one, three, redis_cpu_us_per_delivery })
+    Ok(ClusterRelay { one, three, redis_cpu_us_per_delivery })
 }

@@ -206,11 +206,13 @@ async fn main() -> anyhow::Result<()> {
         let line = table::cluster_row(&c, 10, sizes.duration.as_secs());
         println!("{line}");
         lines.push(line);
-        let p = cluster::publish(&server, args.smoke).await?;
-        stalled |= p.three.lost > 0;
-        let line = table::cluster_publish_row(&p);
-        println!("{line}");
-        lines.push(line);
+        for receivers in [1, 9] {
+            let p = cluster::relay(&server, args.smoke, receivers).await?;
+            stalled |= p.three.lost > 0;
+            let line = table::cluster_relay_row(&p, receivers);
+            println!("{line}");
+            lines.push(line);
+        }
     }
     if ["all", "cluster", "drain"].contains(&args.rows.as_str()) {
         let d = drain::run(&server, args.smoke).await?;

@@ -244,6 +244,16 @@ pub async fn run(
             subscribe(c, r).await?;
         }
     }
+    // With receivers on other instances, the sender's instance learns of them through
+    // Redis a moment later: start once it has announced every one (joined).
+    if room.is_some() {
+        let mut unseen: std::collections::HashSet<&str> = rx.iter().map(|c| c.id.as_str()).collect();
+        while !unseen.is_empty() {
+            let m = tokio::time::timeout(QUIET, sender.ws.next()).await?.ok_or_else(|| anyhow::anyhow!("closed"))??;
+            let text = m.to_text().unwrap_or_default();
+            unseen.retain(|id| !text.contains(&format!(r#""peerId":"{id}""#)));
+        }
+    }
     // The room option only matters for publish; a send needs the two to share a room.
     let publish = receivers > 1;
     let room_for_frames = if publish { room } else { None };

@@ -356,10 +356,18 @@ pub fn relay_text(r: &crate::relay::RelayResult) -> String {
     )
 }
 
-pub fn cluster_publish_row(p: &crate::cluster::ClusterPublish) -> String {
+pub fn cluster_relay_row(p: &crate::cluster::ClusterRelay, receivers: usize) -> String {
+    let what = if receivers == 1 {
+        "`send` from a client on one instance to a client on another".to_string()
+    } else {
+        format!(
+            "publish to a room of 10 spread over {} instances (sender and 3 receivers on one, 3 on each other)",
+            crate::cluster::INSTANCES
+        )
+    };
     row(
         &format!(
-            "publish to a room of 10 spread over {} instances + Redis (sender and 3 receivers on one, 3 on each other): deliveries/s (window 1000), latency at a fixed load (reference: the same room on one instance, same run)",
+            "{what}, {} instances + Redis: deliveries/s (window 1000), latency at a fixed load (reference: the same on one instance, same run)",
             crate::cluster::INSTANCES
         ),
         &format!("{}; Redis CPU {:.2} µs per delivery", relay_text(&p.three), p.redis_cpu_us_per_delivery),
