@@ -12,6 +12,7 @@ mod delivery;
 mod handlers;
 pub mod keys;
 mod moves;
+mod replica;
 mod sessions;
 mod state;
 #[cfg(test)]
