@@ -17,9 +17,35 @@ fn exit_code(e: &ChatError) -> u8 {
     }
 }
 
+/// The key from `--key-file`, else `--key` or `PEERCHAT_KEY`; a message for the person
+/// running it otherwise (never the key itself).
+fn key(args: &Args) -> Result<PublishableKey, String> {
+    if let Some(path) = &args.key_file {
+        let text =
+            std::fs::read_to_string(path).map_err(|e| format!("cannot read --key-file {}: {e}", path.display()))?;
+        let key = text.lines().next().unwrap_or("").trim();
+        if key.is_empty() {
+            return Err(format!("--key-file {} holds no key", path.display()));
+        }
+        return Ok(PublishableKey::new(key));
+    }
+    match args.key.as_deref().map(str::trim) {
+        Some(k) if !k.is_empty() => Ok(PublishableKey::new(k)),
+        _ => Err("no publishable key: set PEERCHAT_KEY, or pass --key-file FILE (or --key)".into()),
+    }
+}
+
 pub async fn run(args: Args) -> Result<(), u8> {
     let out = Out { json: args.json };
-    let mut opts = PeerOptions::new(args.url.clone(), PublishableKey::new(args.key.clone()));
+    let key = match key(&args) {
+        Ok(k) => k,
+        Err(msg) => {
+            out.error("no_key", &msg);
+            eprintln!("chat-cli: {msg}");
+            return Err(2);
+        }
+    };
+    let mut opts = PeerOptions::new(args.url.clone(), key);
     opts.tls.allow_plaintext = args.allow_plaintext;
     opts.ice_transport_policy = match args.ice_policy {
         crate::IcePolicy::All => IceTransportPolicy::All,

@@ -22,9 +22,13 @@ pub struct Args {
     /// Signalling server URL, e.g. ws://127.0.0.1:8787/v1.
     #[arg(long)]
     pub url: String,
-    /// Publishable key.
-    #[arg(long)]
-    pub key: String,
+    /// Publishable key. Other users of this machine can read a process's arguments:
+    /// prefer `PEERCHAT_KEY` or `--key-file`.
+    #[arg(long, env = "PEERCHAT_KEY", hide_env_values = true)]
+    pub key: Option<String>,
+    /// File holding the publishable key (its first line); used instead of `--key`.
+    #[arg(long, value_name = "FILE")]
+    pub key_file: Option<std::path::PathBuf>,
     /// Room to join.
     #[arg(long)]
     pub room: String,

@@ -41,13 +41,32 @@ impl Out {
     }
 }
 
-fn s<'a>(v: &'a Value, k: &str) -> &'a str {
-    v.get(k).and_then(Value::as_str).unwrap_or("")
+/// Field `k` of an event, safe to print on a terminal (see [`inert`]).
+fn s(v: &Value, k: &str) -> String {
+    inert(v.get(k).and_then(Value::as_str).unwrap_or(""))
+}
+
+/// `text` with everything a terminal would act on made visible instead: control
+/// characters (escape sequences that move the cursor, retitle the window, clear the
+/// screen; bell; carriage returns that overwrite the line) and bidirectional overrides
+/// (which reorder what is shown). Names and messages come from other people.
+fn inert(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        let bidi =
+            matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}' | '\u{061c}');
+        if c.is_control() || bidi {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// The readable form of an event.
 fn human(v: &Value) -> String {
-    match s(v, "event") {
+    match s(v, "event").as_str() {
         "welcome" => format!("* connected as {}", s(v, "peerId")),
         "peer-joined" => format!("* {} joined ({})", s(v, "name"), s(v, "peerId")),
         "peer-left" => format!("* {} left", s(v, "peerId")),
@@ -57,7 +76,8 @@ fn human(v: &Value) -> String {
         "signalling" => format!("* signalling {}", s(v, "state")),
         "delivered" => format!("* delivered to {}", s(v, "peerId")),
         "path" => {
-            let route = match s(v, "route") {
+            let route = s(v, "route");
+            let route = match route.as_str() {
                 "direct" => "direct",
                 "direct-through-nat" => "direct through NAT",
                 "relayed" => "relayed via TURN",
@@ -75,6 +95,33 @@ fn human(v: &Value) -> String {
             )
         }
         "error" => format!("! {}: {}", s(v, "kind"), s(v, "message")),
-        other => format!("* {other}: {v}"),
+        other => format!("* {other}: {}", inert(&v.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_texts_from_others_cannot_drive_the_terminal() {
+        let ev = json!({
+            "event": "message",
+            "name": "\u{1b}]0;pwned\u{7}eve",
+            "text": "hi\u{1b}[2J\rroot# \u{202e}gnp.exe\u{9b}31m",
+            "via": "p2p"
+        });
+        let line = human(&ev);
+        assert!(!line.chars().any(|c| c.is_control()), "{line:?}");
+        assert!(!line.contains('\u{202e}'), "{line:?}");
+        // What was there stays visible, escaped.
+        assert!(line.contains("\\u{1b}]0;pwned\\u{7}eve"), "{line:?}");
+        assert!(line.starts_with("<"), "{line:?}");
+    }
+
+    #[test]
+    fn ordinary_text_prints_as_it_is() {
+        let ev = json!({"event": "message", "name": "Zoë", "text": "héllo 👋 — ok", "via": "p2p"});
+        assert_eq!(human(&ev), "<Zoë> héllo 👋 — ok [p2p]");
     }
 }

@@ -152,3 +152,35 @@ async fn delivered_or_reported(from: &mut Cli, to: &mut Cli, text: &str) {
     }
     panic!("no attempt of {text:?} was delivered");
 }
+
+/// The key can come from the environment or from a file, which other users of the
+/// machine cannot read the way they read a process's arguments; with none, a clear
+/// error and exit code 2.
+#[tokio::test]
+async fn the_key_comes_from_the_environment_or_a_file() {
+    let s = Server::spawn(config("")).await.unwrap();
+    let mut cmd = Command::new(BIN);
+    cmd.args(["--url", &s.url(), "--room", "r", "--name", "from-env", "--json"]).env("PEERCHAT_KEY", KEY);
+    let from_env = Cli::spawn(cmd).await;
+    assert!(!from_env.id.is_empty());
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("key");
+    std::fs::write(&file, format!("{KEY}\n")).unwrap();
+    let mut cmd = Command::new(BIN);
+    cmd.args(["--url", &s.url(), "--room", "r", "--name", "from-file", "--json", "--key-file"])
+        .arg(&file)
+        .env_remove("PEERCHAT_KEY");
+    let from_file = Cli::spawn(cmd).await;
+    assert!(!from_file.id.is_empty());
+
+    let out = Command::new(BIN)
+        .args(["--url", &s.url(), "--room", "r", "--name", "n"])
+        .env_remove("PEERCHAT_KEY")
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("PEERCHAT_KEY"), "{out:?}");
+}

@@ -47,3 +47,37 @@ async fn shutdown_sends_going_away_then_closes_1001() {
     tokio::time::timeout(Duration::from_secs(5), s.stopped()).await.expect("drained within 5 s");
     assert!(tokio::net::TcpStream::connect(s.addr()).await.is_err(), "no longer accepting");
 }
+
+/// A reload that narrows a key's channels removes its members from the channels it no
+/// longer grants: the others see them leave, and each is told why. Channels still
+/// allowed keep their members.
+#[tokio::test]
+async fn narrowing_a_keys_channels_removes_its_members_from_the_others() {
+    let s = server().await;
+    let (mut a, mut b) = pair_in(&s, "secret-room", "a", "b").await;
+    b.subscribe("room-1", "b").await;
+    a.subscribe("room-1", "a").await;
+    b.recv_type("presence").await;
+
+    let mut narrowed = KeyConfig::with_defaults(signal_server::PublishableKey::new(KEY));
+    narrowed.channels = vec!["room-*".into()];
+    assert_eq!(s.set_keys(vec![narrowed]).await, 0, "no socket is closed");
+    for c in [&mut a, &mut b] {
+        // One of them may first see the other leave secret-room.
+        let e = loop {
+            let f = c.recv().await;
+            if f["type"] == "error" {
+                break f;
+            }
+            assert_eq!(f["type"], "presence", "{f}");
+        };
+        assert_eq!(e["code"], "channel_not_authorized", "{e}");
+        assert!(e["message"].as_str().unwrap().contains("secret-room"), "{e}");
+    }
+    // Still together in room-1: a publish there arrives; secret-room is closed to them.
+    let reply = a.request(serde_json::json!({"type":"publish","channel":"room-1","data":"still here"})).await;
+    assert_eq!(reply["type"], "ack", "{reply}");
+    assert_eq!(b.recv_type("message").await["data"], "still here");
+    let reply = a.request(serde_json::json!({"type":"publish","channel":"secret-room","data":"x"})).await;
+    assert_eq!(reply["code"], "not_subscribed", "{reply}");
+}

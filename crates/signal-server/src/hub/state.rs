@@ -246,7 +246,26 @@ impl State {
         for p in orphans {
             self.end_session(&p);
         }
+        self.evict_disallowed();
         victims.len()
+    }
+
+    /// After a reload: members of channels their key no longer allows leave them (others
+    /// see `left`), and a connected member is told why.
+    fn evict_disallowed(&mut self) {
+        let mut out: Vec<(Arc<str>, String)> = Vec::new();
+        for (p, s) in &self.sessions {
+            let Some(key) = self.keys.by_id(&s.kid) else { continue };
+            out.extend(s.channels.iter().filter(|ch| !key.allows_channel(ch)).map(|ch| (p.clone(), ch.clone())));
+        }
+        for (peer, channel) in out {
+            tracing::info!(peer = %peer, channel, "key no longer allows the channel; member removed");
+            self.leave_channel(&peer, &channel);
+            if let Some(conn) = self.sessions.get(&peer).and_then(|s| s.conn) {
+                let msg = format!("removed from {channel}: the key no longer allows this channel");
+                self.error(conn, peerchat_protocol::ErrorCode::ChannelNotAuthorized, &msg, None);
+            }
+        }
     }
 
     fn admin_disconnect(&mut self, peer: &str) -> bool {
