@@ -51,6 +51,8 @@ impl Embedded {
         let mut cfg = Config::build(FileConfig::default(), Some(listen.to_string()), vec![key.clone()])
             .map_err(|e| EmbeddedError::Start(e.to_string()))?;
         cfg.secret = resume_secret(key);
+        // Only this machine's peerchat processes talk to it: no web page may probe it.
+        cfg.refuse_browser_origins = true;
         match Server::bind(cfg).await {
             Ok(server) => {
                 let handle = server.handle();

@@ -116,6 +116,9 @@ pub struct ServerSection {
     pub resume_token_ttl_secs: u64,
     pub going_away_retry_ms: u64,
     pub handshake_timeout_secs: u64,
+    /// Refuse every upgrade that carries an `Origin` header (a web page): for a server
+    /// only this machine's apps use, such as the app's embedded one.
+    pub refuse_browser_origins: bool,
     /// PEM certificate chain: the server speaks TLS (`wss://`) itself.
     pub tls_cert: Option<PathBuf>,
     /// PEM private key of `tls_cert`.
@@ -155,6 +158,7 @@ impl Default for ServerSection {
             resume_token_ttl_secs: 86_400,
             going_away_retry_ms: 1_000,
             handshake_timeout_secs: 10,
+            refuse_browser_origins: false,
             tls_cert: None,
             tls_key: None,
             room_changes_per_min: 60,
@@ -221,6 +225,8 @@ pub struct Config {
     pub resume_token_ttl: Duration,
     pub going_away_retry_ms: u64,
     pub handshake_timeout: Duration,
+    /// Refuse upgrades that carry an `Origin` header (403 `browser_not_allowed`).
+    pub refuse_browser_origins: bool,
     /// Largest WebSocket message accepted (the protocol fixes it at 65536).
     pub max_frame_bytes: usize,
     pub keys: Vec<KeyConfig>,
@@ -355,6 +361,7 @@ impl Config {
             resume_token_ttl: Duration::from_secs(s.resume_token_ttl_secs.max(s.grace_period_secs)),
             going_away_retry_ms: s.going_away_retry_ms,
             handshake_timeout: Duration::from_secs(s.handshake_timeout_secs),
+            refuse_browser_origins: s.refuse_browser_origins,
             max_frame_bytes: peerchat_protocol::MAX_FRAME_BYTES,
             keys,
             ice_servers: file.ice_servers,

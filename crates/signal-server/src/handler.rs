@@ -75,7 +75,13 @@ pub async fn serve(
 ) {
     let _ = stream.set_nodelay(true);
     let mut admitted: Option<Admitted> = None;
-    let gate = Gate { keys: hub.keys(), metrics: hub.metrics(), permit: &mut permit, admitted: &mut admitted };
+    let gate = Gate {
+        keys: hub.keys(),
+        metrics: hub.metrics(),
+        permit: &mut permit,
+        admitted: &mut admitted,
+        refuse_browsers: cfg.refuse_browser_origins,
+    };
     let handshake = async {
         let stream: ServerStream = match tls {
             None => Either::Left(stream),

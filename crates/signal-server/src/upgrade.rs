@@ -25,6 +25,8 @@ pub enum Refusal {
     InvalidKey,
     /// The key's origin allow-list does not match: HTTP 403.
     OriginNotAllowed,
+    /// A browser (an `Origin` header) where the server refuses browsers: HTTP 403.
+    BrowserNotAllowed,
     /// The client's address holds its maximum of connections: HTTP 429.
     TooManyFromAddress,
 }
@@ -35,6 +37,7 @@ impl Refusal {
             Refusal::NotFound => refuse(StatusCode::NOT_FOUND, "not_found"),
             Refusal::InvalidKey => refuse(StatusCode::UNAUTHORIZED, "invalid_key"),
             Refusal::OriginNotAllowed => refuse(StatusCode::FORBIDDEN, "origin_not_allowed"),
+            Refusal::BrowserNotAllowed => refuse(StatusCode::FORBIDDEN, "browser_not_allowed"),
             Refusal::TooManyFromAddress => refuse(StatusCode::TOO_MANY_REQUESTS, "too_many_connections_from_address"),
         }
     }
@@ -48,8 +51,13 @@ pub const RESUME_HEADER: &str = "peerchat-resume";
 /// Checks an upgrade request. The key and resume token come from the `Peerchat-Key` and
 /// `Peerchat-Resume` headers or, for browsers (which cannot set headers on a
 /// WebSocket), from the `key` and `resume` query parameters; a header wins over the
-/// query.
-pub fn admit(keys: &KeyTable, req: &Request) -> Result<Admitted, Refusal> {
+/// query. With `refuse_browsers`, a request with an `Origin` header is refused before
+/// anything else is looked at (a web page learns nothing, not even whether a key is
+/// valid).
+pub fn admit(keys: &KeyTable, req: &Request, refuse_browsers: bool) -> Result<Admitted, Refusal> {
+    if refuse_browsers && req.headers().contains_key(http::header::ORIGIN) {
+        return Err(Refusal::BrowserNotAllowed);
+    }
     if req.uri().path() != peerchat_protocol::PATH_V1 {
         return Err(Refusal::NotFound);
     }
@@ -124,11 +132,12 @@ pub struct Gate<'a> {
     pub metrics: &'a crate::metrics::Metrics,
     pub permit: &'a mut IpPermit,
     pub admitted: &'a mut Option<Admitted>,
+    pub refuse_browsers: bool,
 }
 
 impl tokio_tungstenite::tungstenite::handshake::server::Callback for Gate<'_> {
     fn on_request(self, request: &Request, response: Response) -> Result<Response, ErrorResponse> {
-        let a = admit(self.keys, request).map_err(Refusal::response)?;
+        let a = admit(self.keys, request, self.refuse_browsers).map_err(Refusal::response)?;
         let forwarded = request.headers().get("x-forwarded-for").and_then(|v| v.to_str().ok());
         if self.permit.admit(forwarded).is_err() {
             self.metrics.refused_per_address();

@@ -42,6 +42,19 @@ async fn origin_allow_list_gives_403_to_other_origins() {
     try_connect(&url(&s, "pk_any"), Some("https://evil.test")).await.expect("keys without a list take any origin");
 }
 
+/// A server for this machine's apps only (the app's embedded one) refuses any web page:
+/// an upgrade with an `Origin` gets 403 before the key is looked at, so a page learns
+/// nothing, not even whether it guessed a key.
+#[tokio::test]
+async fn a_server_refusing_browsers_answers_any_origin_with_403_before_the_key() {
+    let s = server_with(config(&format!("[server]\nrefuse_browser_origins = true\n[[keys]]\nkey = \"{KEY}\""))).await;
+    for u in [url(&s, KEY), url(&s, "pk_guess"), format!("ws://{}/v1", s.addr())] {
+        let r = try_connect(&u, Some("http://localhost:8000")).await.err().expect("a browser is refused");
+        assert_eq!((r.status, r.body.as_str()), (403, r#"{"error":"browser_not_allowed"}"#), "{u}");
+    }
+    try_connect(&url(&s, KEY), None).await.expect("an app (no Origin) is served");
+}
+
 #[tokio::test]
 async fn any_of_several_keys_is_accepted() {
     let s = server_with(signal_server::Config::for_keys(&["pk_one", "pk_two"])).await;
