@@ -9,8 +9,7 @@ use super::{pause, ClusterConfig, ClusterIn, Ctx};
 
 pub(super) async fn run(ctx: Ctx, cfg: Arc<ClusterConfig>) {
     let mut con = None;
-    let mut dead_before: Vec<String> = Vec::new();
-    let mut alive_before: Vec<String> = Vec::new();
+    let mut before: (Vec<String>, Vec<String>) = Default::default();
     let mut was_up = true;
     loop {
         if con.is_none() {
@@ -20,17 +19,11 @@ pub(super) async fn run(ctx: Ctx, cfg: Arc<ClusterConfig>) {
             match beat(&ctx, &cfg, c).await {
                 Ok((mut alive, mut dead)) => {
                     was_up = true;
-                    dead.sort();
                     alive.sort();
-                    if dead != dead_before {
-                        dead_before = dead.clone();
-                        if !ctx.tell(ClusterIn::Dead(dead)).await {
-                            break;
-                        }
-                    }
-                    if alive != alive_before {
-                        alive_before = alive.clone();
-                        if !ctx.tell(ClusterIn::Alive(alive)).await {
+                    dead.sort();
+                    if (&alive, &dead) != (&before.0, &before.1) {
+                        before = (alive.clone(), dead.clone());
+                        if !ctx.tell(ClusterIn::Instances { alive, dead }).await {
                             break;
                         }
                     }

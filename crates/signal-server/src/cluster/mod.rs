@@ -90,10 +90,9 @@ pub enum ClusterIn {
     Synced { records: Vec<PeerRecord>, dead: Vec<String> },
     /// Redis cannot be reached; the reason is for the log.
     Down(String),
-    /// Instances whose heartbeat lapsed (all of them, each time the set changes).
-    Dead(Vec<String>),
-    /// Instances alive now, this one included (all of them, each time the set changes).
-    Alive(Vec<String>),
+    /// The instances alive now (this one included) and those whose heartbeat lapsed,
+    /// each time either set changes.
+    Instances { alive: Vec<String>, dead: Vec<String> },
     /// Outcome of an [`Effect::Send`] with an ack: `missed` instances did not get it.
     Sent { ack: AckTo, missed: usize },
     /// Records and ends Redis refused (after the retry): the hub sends them again.

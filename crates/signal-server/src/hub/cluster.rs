@@ -180,14 +180,15 @@ impl State {
                 c.dirty.insert(p.clone());
             }
         }
-        c.ended.extend(gones.into_iter().filter(|(p, _)| !self.sessions.contains_key(p.as_str())));
+        // Ends of sessions that came back here meanwhile are skipped by the flush.
+        c.ended.extend(gones);
         c.rewrite_at.get_or_insert(now + REWRITE_AFTER);
     }
 
     /// Whether instance `iid` is another live member of the cluster: a session it issued a
     /// token for, and that is not in the replica, has ended there and is not restored.
     pub(super) fn alive_elsewhere(&self, iid: &str) -> bool {
-        self.cluster.as_ref().is_some_and(|c| iid != c.link.instance && c.alive.contains(iid) && !c.dead.contains(iid))
+        self.cluster.as_ref().is_some_and(|c| iid != c.link.instance && c.alive.contains(iid))
     }
 
     /// Where a remote peer lives, if it is one.
@@ -268,11 +269,11 @@ impl State {
                     c.up = false;
                 }
             }
-            ClusterIn::Dead(dead) => self.on_dead(dead),
-            ClusterIn::Alive(alive) => {
+            ClusterIn::Instances { alive, dead } => {
                 if let Some(c) = self.cluster.as_mut() {
                     c.alive = alive.into_iter().collect();
                 }
+                self.on_dead(dead);
             }
             ClusterIn::Unwritten { puts, gones } => self.unwritten(puts, gones),
             ClusterIn::QuotaTotal { kid, kind, window, total, through } => {

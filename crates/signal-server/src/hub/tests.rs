@@ -41,7 +41,7 @@ impl Harness {
         let rec =
             PeerRecord { pid: "p".into(), ver: 1, inst: "A".into(), kid, name: "ada".into(), ch: vec!["lobby".into()] };
         state.on_cluster(ClusterIn::Synced { records: vec![rec], dead: vec![] });
-        state.on_cluster(ClusterIn::Alive(vec!["A".into(), "B".into()]));
+        state.on_cluster(ClusterIn::Instances { alive: vec!["A".into(), "B".into()], dead: vec![] });
         Harness { state, effects, cfg, keys }
     }
 
