@@ -26,23 +26,12 @@ pub struct ClusterLoad {
 pub async fn run(server: &Path, s: &Sizes) -> anyhow::Result<ClusterLoad> {
     let one = crate::load::run(server, s).await?;
     let redis = peerchat_testkit::redis::Redis::start();
-    let dir = tempfile::tempdir()?;
-    let cfg = dir.path().join("cluster.toml");
-    std::fs::write(&cfg, crate::load::cluster_config(s, &redis.url()))?;
-    let mut children = Vec::new();
-    let mut urls = Vec::new();
-    for _ in 0..INSTANCES {
-        let (child, base) = crate::idle::spawn(&crate::idle::Target::Ours(server), Some(&cfg))?;
-        children.push(child);
-        urls.push(format!("{base}{}", crate::load::key_query()));
-    }
+    let config = crate::load::cluster_config(s, &redis.url());
+    let (inst, urls, _dir) = start(server, &config, INSTANCES, &crate::load::key_query())?;
     let redis_pid = redis.pid().ok_or_else(|| anyhow::anyhow!("redis-server is not running"))?;
     let three = crate::load::drive(&urls, s, Some(redis_pid)).await;
-    let rss: u64 = children.iter().map(|c| crate::proc::rss_kib(c.id()).unwrap_or(0)).sum();
-    for mut c in children {
-        let _ = c.kill();
-        let _ = c.wait();
-    }
+    let rss: u64 = inst.0.iter().map(|c| crate::proc::rss_kib(c.id()).unwrap_or(0)).sum();
+    drop(inst);
     let mut three = three?;
     three.server_rss_kib = rss;
     let cpu = three.redis_cpu_ns.unwrap_or(0);
@@ -57,6 +46,8 @@ pub struct ClusterRelay {
     /// Redis CPU per delivery over the whole three-instance run (both phases).
     pub redis_cpu_us_per_delivery: f64,
 }
+
+const RELAY_QUERY: &str = "?key=pk_bench_relay";
 
 /// A relay server's config (rate limits lifted, as in the relay rows), in a cluster when
 /// `redis` is given.
@@ -81,17 +72,23 @@ impl Drop for Instances {
     }
 }
 
-/// Starts `n` instances with `config`; returns them and their URLs (with the key).
-fn start(server: &Path, config: &str, n: usize) -> anyhow::Result<(Instances, Vec<String>, tempfile::TempDir)> {
+/// Starts `n` instances with the config text `config`; returns them, their URLs (with
+/// `query`, the key) and the directory holding the config (keep it while they run).
+pub(crate) fn start(
+    server: &Path,
+    config: &str,
+    n: usize,
+    query: &str,
+) -> anyhow::Result<(Instances, Vec<String>, tempfile::TempDir)> {
     let dir = tempfile::tempdir()?;
-    let cfg = dir.path().join("relay.toml");
+    let cfg = dir.path().join("instance.toml");
     std::fs::write(&cfg, config)?;
     let mut inst = Instances(Vec::new());
     let mut urls = Vec::new();
     for _ in 0..n {
         let (child, base) = crate::idle::spawn(&crate::idle::Target::Ours(server), Some(&cfg))?;
         inst.0.push(child);
-        urls.push(format!("{base}?key=pk_bench_relay"));
+        urls.push(format!("{base}{query}"));
     }
     Ok((inst, urls, dir))
 }
@@ -106,13 +103,13 @@ pub async fn relay(server: &Path, smoke: bool, receivers: usize) -> anyhow::Resu
     };
     let (n_paced, per_sec) = if smoke { (200, 1_000) } else { (5_000, 1_000) };
     let one = {
-        let (inst, urls, _dir) = start(server, &relay_config(None), 1)?;
+        let (inst, urls, _dir) = start(server, &relay_config(None), 1, RELAY_QUERY)?;
         let pids: Vec<u32> = inst.0.iter().map(|c| c.id()).collect();
         crate::relay::run(crate::relay::Flavor::Ours, &pids, &urls, receivers, n_pub, n_paced, per_sec).await?
     };
     let redis = peerchat_testkit::redis::Redis::start();
     let redis_pid = redis.pid().ok_or_else(|| anyhow::anyhow!("redis-server is not running"))?;
-    let (inst, urls, _dir) = start(server, &relay_config(Some(&redis.url())), INSTANCES)?;
+    let (inst, urls, _dir) = start(server, &relay_config(Some(&redis.url())), INSTANCES, RELAY_QUERY)?;
     let pids: Vec<u32> = inst.0.iter().map(|c| c.id()).collect();
     let before = crate::proc::cpu_ns(redis_pid)?;
     let three = crate::relay::run(crate::relay::Flavor::Ours, &pids, &urls, receivers, n_pub, n_paced, per_sec).await?;

@@ -173,24 +173,13 @@ async fn client(
 pub async fn run(server: &Path, smoke: bool) -> anyhow::Result<Drain> {
     let (clients, rate, secs) = if smoke { (150, 200, 8) } else { (3_000, 1_000, 20) };
     let redis = peerchat_testkit::redis::Redis::start();
-    let dir = tempfile::tempdir()?;
-    let cfg = dir.path().join("drain.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "[server]\nlisten = \"127.0.0.1:0\"\nmax_peers_per_channel = {ROOM}\nsecret = \"peerchat-bench-cluster-secret\"\n\
-             [cluster]\nredis = \"{}\"\n\n[[keys]]\nkey = \"{KEY}\"\nmax_connections = {}\n",
-            redis.url(),
-            clients + 100
-        ),
-    )?;
-    let mut inst = crate::cluster::Instances(Vec::new());
-    let mut urls = Vec::new();
-    for _ in 0..crate::cluster::INSTANCES {
-        let (child, base) = crate::idle::spawn(&crate::idle::Target::Ours(server), Some(&cfg))?;
-        inst.0.push(child);
-        urls.push(format!("{base}?key={KEY}"));
-    }
+    let config = format!(
+        "[server]\nlisten = \"127.0.0.1:0\"\nmax_peers_per_channel = {ROOM}\nsecret = \"peerchat-bench-cluster-secret\"\n\
+         [cluster]\nredis = \"{}\"\n\n[[keys]]\nkey = \"{KEY}\"\nmax_connections = {}\n",
+        redis.url(),
+        clients + 100
+    );
+    let (inst, urls, _dir) = crate::cluster::start(server, &config, crate::cluster::INSTANCES, &format!("?key={KEY}"))?;
     let urls = Arc::new(urls);
     let total = (rate * secs) as usize;
     let shared = Arc::new(Shared {

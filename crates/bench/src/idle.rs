@@ -138,27 +138,18 @@ pub async fn measure_cluster(
     instances: usize,
     connections: usize,
 ) -> anyhow::Result<IdleRow> {
-    let dir = tempfile::tempdir()?;
-    let cfg = dir.path().join("cluster.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "[server]\nlisten = \"127.0.0.1:0\"\nsecret = \"peerchat-bench-cluster-secret\"\n\
-             max_connections_per_ip = 0\nmax_handshakes_per_ip = 0\n\
-             [cluster]\nredis = \"{redis_url}\"\n\n[[keys]]\nkey = \"{KEY}\"\nmax_connections = {}\n",
-            connections + 1_000
-        ),
-    )?;
-    let mut children = Killed(Vec::new());
-    for _ in 0..instances {
-        let (child, base) = spawn(&Target::Ours(server), Some(&cfg))?;
-        children.0.push((child, format!("{base}?key={KEY}")));
-    }
-    let children = &children.0;
+    let config = format!(
+        "[server]\nlisten = \"127.0.0.1:0\"\nsecret = \"peerchat-bench-cluster-secret\"\n\
+         max_connections_per_ip = 0\nmax_handshakes_per_ip = 0\n\
+         [cluster]\nredis = \"{redis_url}\"\n\n[[keys]]\nkey = \"{KEY}\"\nmax_connections = {}\n",
+        connections + 1_000
+    );
+    let (inst, urls, _dir) = super::cluster::start(server, &config, instances, &format!("?key={KEY}"))?;
+    let children: Vec<(&std::process::Child, &String)> = inst.0.iter().zip(&urls).collect();
     let share = connections / instances;
     let mut held = Vec::new();
     let mut before = Vec::new();
-    for (child, url) in children {
+    for &(child, url) in &children {
         let u = url.clone();
         held.push(open(&move |_| u.clone(), 0, WARMUP.min(share / 2)).await?);
         before.push(super::proc::rss_kib(child.id())?);
@@ -168,7 +159,7 @@ pub async fn measure_cluster(
     // many files (20,000 on some machines), and 30,000 sockets must stay open at once.
     let mut holders = Holders(Vec::new());
     let mut added = 0;
-    for (_, url) in children {
+    for &(_, url) in &children {
         let warm = WARMUP.min(share / 2);
         let (holder, n) = Holders::spawn(url, share - warm).await?;
         holders.0.push(holder);
@@ -176,7 +167,7 @@ pub async fn measure_cluster(
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
     let mut after = Vec::new();
-    for (child, _) in children {
+    for &(child, _) in &children {
         after.push(super::proc::rss_kib(child.id())?);
     }
     let growth: u64 = after.iter().zip(&before).map(|(a, b)| a.saturating_sub(*b)).sum();
@@ -245,18 +236,6 @@ impl Drop for Holders {
         for c in &mut self.0 {
             // Closing its input lets it close its sockets; a kill covers a stuck one.
             drop(c.stdin.take());
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-/// Server processes killed when dropped, on every path out of a measurement.
-struct Killed(Vec<(std::process::Child, String)>);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        for (c, _) in &mut self.0 {
             let _ = c.kill();
             let _ = c.wait();
         }
