@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use peerchat_chat::trust::TrustStore;
 use peerchat_chat::{ChatConfig, ChatError, ChatEvent, ChatSession};
 use peerchat_peer::{IceTransportPolicy, PeerError, PeerOptions, PublishableKey};
 use tokio::io::AsyncBufReadExt;
@@ -64,6 +65,25 @@ pub async fn run(args: Args) -> Result<(), u8> {
     }
     let mut config = ChatConfig::new(opts, &args.room, &args.name);
     config.server_fallback = args.server_fallback;
+    if let Some(dir) = &args.state_dir {
+        match peerchat_peer::identity::load_or_create(&dir.join("dtls.pem")) {
+            Ok((cert, how)) => {
+                if let peerchat_peer::identity::Loaded::Replaced { moved_to, reason } = how {
+                    eprintln!(
+                        "chat-cli: the kept certificate was unreadable ({reason}); moved to {}, a new one is in use",
+                        moved_to.display()
+                    );
+                }
+                config.options.certificate = Some(cert);
+            }
+            Err(e) => {
+                out.error("state_dir", &e.to_string());
+                eprintln!("chat-cli: {e}");
+                return Err(2);
+            }
+        }
+        config.trust = std::sync::Arc::new(TrustStore::open(&dir.join("verified.json")));
+    }
     let (session, mut events) = match ChatSession::start(config).await {
         Ok(s) => s,
         Err(e) => {
@@ -81,6 +101,9 @@ pub async fn run(args: Args) -> Result<(), u8> {
         tokio::select! {
             line = stdin.next_line() => match line {
                 Ok(Some(text)) => {
+                    if crate::commands::run(&session, &out, &text).await {
+                        continue;
+                    }
                     if let Err(e) = session.send_line(&text) {
                         out.error(e.kind(), &e.to_string());
                     }

@@ -7,8 +7,11 @@
 //! for this machine only unless `--allow-plaintext`.
 //! Each stdin line is sent as chat to every connected peer over the "messages"
 //! DataChannel; events are printed one per line. End of stdin leaves cleanly and exits 0.
+//! Three lines are commands instead: `/safety` prints each peer's safety number,
+//! `/verify PEER` and `/unverify PEER` (a peer id or name) mark it verified or not.
 
 mod chat;
+mod commands;
 mod output;
 
 use std::process::ExitCode;
@@ -54,6 +57,11 @@ pub struct Args {
     /// server instead of waiting for one (its operator can then read them).
     #[arg(long)]
     pub server_fallback: bool,
+    /// Directory that keeps this peer's DTLS certificate (`dtls.pem`) and the peers you
+    /// verified (`verified.json`), both readable by you alone. Without it, each run has a
+    /// new certificate and forgets what was verified.
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<std::path::PathBuf>,
 }
 
 /// `--ice-policy`.

@@ -94,6 +94,21 @@ fn human(v: &Value) -> String {
                 s(v, "protocol")
             )
         }
+        "security" => match s(v, "trust").as_str() {
+            "changed" => format!(
+                "!!! WARNING: {} ({}) shows another certificate than the one you verified. Someone may be \
+                 listening in between. Compare the safety number again before trusting them: {}",
+                s(v, "name"),
+                s(v, "peerId"),
+                s(v, "safetyNumber")
+            ),
+            trust => format!(
+                "* safety number with {} ({}): {} [{trust}]",
+                s(v, "name"),
+                s(v, "peerId"),
+                s(v, "safetyNumber")
+            ),
+        },
         "error" => format!("! {}: {}", s(v, "kind"), s(v, "message")),
         other => format!("* {other}: {}", inert(&v.to_string())),
     }

@@ -68,6 +68,9 @@ pub enum ChatEvent {
         #[serde(flatten)]
         path: PathInfo,
     },
+    /// A peer's safety number and where it stands (`unverified`, `verified`, or
+    /// `changed`: a verified name shows another certificate, warn loudly).
+    Security(crate::security::SecurityView),
     /// A peer acknowledged our chat line `id` (peers that announced receipts).
     Delivered { peer_id: String, id: String },
     /// Something failed. `fatal` errors end the session. `id` names the chat line that

@@ -12,15 +12,21 @@
 //!   ([`ChatEvent::Error`] with kind `overflow`), never dropped silently.
 //! * Lines to peers that announced receipts are sent again until acknowledged, and
 //!   reported as `not_delivered` if no ack comes (see [`receipts`]).
+//! * Each peer's safety number is reported ([`ChatEvent::Security`]) with where it
+//!   stands against the peers the person verified ([`trust`]);
+//!   [`ChatSession::verify`] remembers one.
 
 mod event;
 mod path_report;
 pub mod receipts;
 mod remote;
+mod security;
 mod seen;
 mod session;
+pub mod trust;
 
 pub use event::{ChatEvent, MessageKind, Via};
+pub use security::SecurityView;
 pub use session::{ChatConfig, ChatError, ChatEvents, ChatSession, Sent, MAX_TEXT_BYTES};
 
 /// Label of the chat channel each side opens.

@@ -19,12 +19,19 @@ const OPEN_WAIT: Duration = Duration::from_secs(10);
 /// How long after our channel closed under a `connected` peer we wait before rebuilding.
 const CLOSE_SETTLE: Duration = Duration::from_millis(500);
 
-/// Starts the two watchers of `r`; they end with the session or the remote peer.
+/// Starts the watchers of `r` (its state, its fingerprints, its channels); they end with the session or the remote peer.
 pub(crate) fn watch(inner: Arc<Inner>, r: RemotePeer) {
     let (i, rp) = (inner.clone(), r.clone());
     inner.tasks.spawn(async move {
         tokio::select! {
             _ = follow(&i, &rp) => {}
+            _ = i.cancel.cancelled() => {}
+        }
+    });
+    let (i, rp) = (inner.clone(), r.clone());
+    inner.tasks.spawn(async move {
+        tokio::select! {
+            _ = crate::security::follow(&i, &rp) => {}
             _ = i.cancel.cancelled() => {}
         }
     });

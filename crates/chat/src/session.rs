@@ -18,6 +18,7 @@ use tokio_util::task::TaskTracker;
 use crate::event::{now_ms, ChatEvent, MessageKind, Via};
 use crate::receipts::{Receipts, DEADLINE};
 use crate::seen::Seen;
+use crate::trust::{TrustError, TrustStore};
 
 /// Longest chat line accepted, in bytes of UTF-8. The chat JSON around it stays well under
 /// both the DataChannel's 64 KiB message limit and the server's frame limit.
@@ -38,6 +39,8 @@ pub struct ChatConfig {
     /// Send to peers without an open channel through the server (default off: P2P only,
     /// as chat-cli's contract says).
     pub server_fallback: bool,
+    /// The peers the person verified (shared by an app's sessions; in memory by default).
+    pub trust: Arc<TrustStore>,
 }
 
 impl ChatConfig {
@@ -48,6 +51,7 @@ impl ChatConfig {
             name: name.into(),
             join_wait: Duration::from_secs(20),
             server_fallback: false,
+            trust: Arc::new(TrustStore::in_memory()),
         }
     }
 }
@@ -70,6 +74,10 @@ pub enum ChatError {
     Ended,
     #[error("{0} lines still wait for delivery receipts; wait before sending more")]
     Backlog(usize),
+    #[error("no safety number is known for {0} yet: wait until you are connected")]
+    NoSafetyNumber(String),
+    #[error(transparent)]
+    Trust(#[from] TrustError),
 }
 
 impl ChatError {
@@ -83,6 +91,8 @@ impl ChatError {
             ChatError::TooLong { .. } => "too_long",
             ChatError::Ended => "ended",
             ChatError::Backlog(_) => "backlog",
+            ChatError::NoSafetyNumber(_) => "no_safety_number",
+            ChatError::Trust(_) => "trust",
         }
     }
 }
@@ -110,6 +120,8 @@ pub(crate) struct Shared {
     pub(crate) receipts: Receipts,
     /// Peers that acknowledge chat lines (announced in `hello`, or seen acking).
     pub(crate) acks_from: HashSet<String>,
+    /// The latest fingerprints of each remote peer in the room.
+    pub(crate) security: HashMap<String, peerchat_peer::PeerSecurity>,
 }
 
 pub(crate) struct Inner {
@@ -122,6 +134,7 @@ pub(crate) struct Inner {
     sends: TaskTracker,
     counter: AtomicU64,
     fallback: bool,
+    pub(crate) trust: Arc<TrustStore>,
     /// Wakes the receipts task when a line starts waiting for its ack.
     pub(crate) receipts_changed: tokio::sync::Notify,
     /// The runtime the session started on: `send_line` may be called from any thread.
@@ -154,7 +167,7 @@ impl Inner {
 /// One person in one room. Cheap to clone.
 #[derive(Clone)]
 pub struct ChatSession {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
 /// The session's events, in order. Ends after the session ends.
@@ -199,6 +212,7 @@ impl ChatSession {
             sends: TaskTracker::new(),
             counter: AtomicU64::new(0),
             fallback: config.server_fallback,
+            trust: config.trust,
             receipts_changed: tokio::sync::Notify::new(),
             runtime: tokio::runtime::Handle::current(),
         });
@@ -378,6 +392,7 @@ async fn on_event(inner: &Arc<Inner>, ev: PeerEvent) -> bool {
             let (dc, undelivered) = {
                 let mut g = inner.lock();
                 g.names.remove(&id);
+                g.security.remove(&id);
                 g.left.insert(id.clone());
                 g.acks_from.remove(&id);
                 (g.outs.remove(&id), g.receipts.peer_gone(&id))
@@ -412,12 +427,15 @@ async fn on_server_message(inner: &Arc<Inner>, from: String, data: Value) {
     let (kind, id, text) = match ty {
         Some("hello") => {
             if let Some(n) = data.get("name").and_then(Value::as_str) {
-                let mut g = inner.lock();
-                if !g.left.contains(&from) {
-                    g.names.insert(from.clone(), n.to_string());
-                    if data.get("receipts") == Some(&Value::Bool(true)) {
+                let renamed = {
+                    let mut g = inner.lock();
+                    if data.get("receipts") == Some(&Value::Bool(true)) && !g.left.contains(&from) {
                         g.acks_from.insert(from.clone());
                     }
+                    !g.left.contains(&from) && g.names.insert(from.clone(), n.to_string()).as_deref() != Some(n)
+                };
+                if renamed {
+                    crate::security::report(inner, &from).await;
                 }
             }
             (MessageKind::Hello, None, data.to_string())

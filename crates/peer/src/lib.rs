@@ -6,6 +6,9 @@
 //! * [`RemotePeer`]: one per person in the room: its [`PeerState`], its state changes,
 //!   its current native connection ([`RemotePeer::pc`]) and the channels it opens.
 //! * [`DataChannel`]: backpressure-aware sends with typed overflow and size errors.
+//! * [`RemotePeer::security`]: both sides' certificate fingerprints and the
+//!   [`SafetyNumber`] two people compare to know nobody sits between them; a
+//!   [`Certificate`] kept with [`identity::load_or_create`] keeps it stable across restarts.
 //!
 //! Reconnects are the SDK's job: a dropped signalling socket reconnects with backoff and
 //! resume while peer connections keep carrying data; a broken path is repaired by an ICE
@@ -21,15 +24,17 @@ pub mod datachannel;
 pub mod engine;
 pub mod error;
 pub mod events;
+pub mod identity;
 pub mod options;
 pub mod path;
 mod peer;
 pub mod remote;
+pub mod safety;
 mod signalling;
 
 pub use check::check_key;
 pub use datachannel::{DataChannel, DataChannelError, DataChannelOptions, DataChannelOverflowError, Message};
-pub use engine::{ChannelInit, NativePeerConnection};
+pub use engine::{Certificate, ChannelInit, NativePeerConnection};
 pub use error::{PeerError, TlsFailure};
 pub use events::{PeerEvent, SignallingState};
 pub use options::{EngineSettings, IceServer, IceTransportPolicy, PeerOptions, ReconnectPolicy, TlsOptions};
@@ -37,5 +42,6 @@ pub use path::{CandidateKind, PathInfo, Route};
 pub use peer::Peer;
 pub use peerchat_protocol::peer as peer_message;
 pub use peerchat_protocol::PublishableKey;
-pub use remote::{OpenChannelError, PeerState, RemotePeer, StateChange, StateChanges};
+pub use remote::{OpenChannelError, PeerState, RemotePeer, SecurityUpdates, StateChange, StateChanges};
+pub use safety::{Fingerprint, PeerSecurity, SafetyNumber};
 pub use signalling::transport::is_exposed_plaintext;

@@ -154,6 +154,10 @@ pub struct PeerOptions {
     pub request_timeout: Duration,
     /// Engine tuning.
     pub engine: EngineSettings,
+    /// The DTLS certificate every connection presents. `None`: one is made for this
+    /// peer's lifetime. Keep one across restarts ([`crate::identity::load_or_create`]) so
+    /// that safety numbers people verified stay the same.
+    pub certificate: Option<crate::engine::Certificate>,
 }
 
 impl PeerOptions {
@@ -171,6 +175,7 @@ impl PeerOptions {
             tls: TlsOptions::default(),
             request_timeout: Duration::from_secs(10),
             engine: EngineSettings::default(),
+            certificate: None,
         }
     }
 }

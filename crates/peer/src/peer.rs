@@ -41,6 +41,7 @@ pub struct Peer {
     /// This peer's id: set by `join`, and by the core on every `welcome` (a reconnect
     /// that was not resumed brings a new one).
     me: Arc<std::sync::Mutex<Option<String>>>,
+    fingerprint: Option<crate::safety::Fingerprint>,
 }
 
 impl std::fmt::Debug for Peer {
@@ -58,6 +59,14 @@ impl Peer {
         let (ev_tx, ev_rx) = mpsc::channel(EVENT_QUEUE);
         let (cmd_tx, cmd_rx) = mpsc::channel(16);
         let me = Arc::new(std::sync::Mutex::new(None));
+        let certificate = opts.certificate.clone().or_else(|| match crate::engine::Certificate::generate() {
+            Ok(c) => Some(c),
+            Err(e) => {
+                tracing::warn!(error = %e, "no certificate for this peer; each connection makes its own");
+                None
+            }
+        });
+        let fingerprint = certificate.as_ref().map(|c| c.fingerprint().clone());
         let core = Core {
             shared_me: me.clone(),
             sig: sig.clone(),
@@ -69,11 +78,18 @@ impl Peer {
                 ice_servers: opts.ice_servers.clone(),
                 policy: opts.ice_transport_policy,
                 settings: opts.engine.clone(),
+                certificate,
             },
             extra_ice: opts.ice_servers.clone(),
         };
         tokio::spawn(core.run(sig_rx, cmd_rx));
-        Peer { sig, cmd: cmd_tx, events: Mutex::new(ev_rx), room: std::sync::Mutex::new(None), me }
+        Peer { sig, cmd: cmd_tx, events: Mutex::new(ev_rx), room: std::sync::Mutex::new(None), me, fingerprint }
+    }
+
+    /// The fingerprint of the certificate this peer presents (the local half of every
+    /// safety number).
+    pub fn fingerprint(&self) -> Option<&crate::safety::Fingerprint> {
+        self.fingerprint.as_ref()
     }
 
     /// Connects (if needed) and joins `channel` as `name`. Returns this peer's id.

@@ -158,63 +158,18 @@ async fn a_killed_signalling_socket_resumes_without_anyone_noticing() {
 
 /// A WebSocket relay to the server at `target` that drops `limits` from every `welcome`,
 /// as a server stricter than it says (or an older one) would look: the SDK then paces
-/// under the protocol's defaults, which this server does not allow.
-// The handshake callback's error type is tungstenite's (a whole HTTP response).
-#[allow(clippy::result_large_err)]
+/// under the protocol's defaults, which this server does not allow. Close frames (the
+/// 4011) pass through as they are.
 async fn limits_hidden(target: std::net::SocketAddr) -> std::net::SocketAddr {
-    use futures_util::{SinkExt, StreamExt};
-    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-    use tokio_tungstenite::tungstenite::Message;
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let mut asked = None;
-                let down = tokio_tungstenite::accept_hdr_async(
-                    stream,
-                    |req: &tokio_tungstenite::tungstenite::handshake::server::Request, resp| {
-                        asked = Some((req.uri().to_string(), req.headers().clone()));
-                        Ok(resp)
-                    },
-                )
-                .await;
-                let (Ok(down), Some((path, headers))) = (down, asked) else { return };
-                let mut req = format!("ws://{target}{path}").into_client_request().unwrap();
-                for (name, value) in headers.iter().filter(|(n, _)| n.as_str().starts_with("peerchat-")) {
-                    req.headers_mut().insert(name.clone(), value.clone());
-                }
-                let Ok((up, _)) = tokio_tungstenite::connect_async(req).await else { return };
-                let (mut down_tx, mut down_rx) = down.split();
-                let (mut up_tx, mut up_rx) = up.split();
-                let to_server = async {
-                    while let Some(Ok(m)) = down_rx.next().await {
-                        if up_tx.send(m).await.is_err() {
-                            break;
-                        }
-                    }
-                };
-                let to_client = async {
-                    while let Some(Ok(m)) = up_rx.next().await {
-                        let m = match m {
-                            Message::Text(t) if t.contains(r#""type":"welcome""#) => {
-                                let mut v: serde_json::Value = serde_json::from_str(&t).unwrap();
-                                v.as_object_mut().unwrap().remove("limits");
-                                Message::text(v.to_string())
-                            }
-                            other => other,
-                        };
-                        // Close frames (the 4011) pass through as they are.
-                        if down_tx.send(m).await.is_err() {
-                            break;
-                        }
-                    }
-                };
-                tokio::join!(to_server, to_client);
-            });
+    let hide = |t: String| {
+        if !t.contains(r#""type":"welcome""#) {
+            return t;
         }
-    });
-    addr
+        let mut v: serde_json::Value = serde_json::from_str(&t).unwrap();
+        v.as_object_mut().unwrap().remove("limits");
+        v.to_string()
+    };
+    peerchat_testkit::ws_relay::start(target, std::sync::Arc::new(hide)).await
 }
 
 /// A server stricter than it announced closes a fast sender with 4011: the SDK says so,

@@ -1,6 +1,7 @@
 //! Test support shared by peerchat's suites: a throwaway certificate authority
 //! ([`tls`]), real servers from Debian packages started on free ports ([`nginx`],
-//! [`coturn`], [`redis`]), and networks of namespaces behind NAT routers ([`netlab`]).
+//! [`coturn`], [`redis`]), networks of namespaces behind NAT routers ([`netlab`]), and a
+//! signalling relay that rewrites what the server says ([`ws_relay`]).
 //! Nothing here is a mock: each helper runs the real program or makes real certificates.
 
 pub mod coturn;
@@ -10,3 +11,4 @@ pub mod ports;
 pub mod proxy;
 pub mod redis;
 pub mod tls;
+pub mod ws_relay;

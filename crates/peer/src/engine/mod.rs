@@ -3,6 +3,7 @@
 //! rest of the SDK. Engine callbacks become [`EngineEvent`] messages tagged with the
 //! connection generation; no callback touches shared state.
 
+mod certificate;
 mod channel;
 mod path;
 mod runtime;
@@ -19,9 +20,11 @@ use webrtc::peer_connection::{
     RTCPeerConnectionState, RTCSdpType, RTCSessionDescription, SettingEngineBuilder,
 };
 
+pub use certificate::Certificate;
 pub use channel::{ChannelEvent, RawChannel};
 
 use crate::options::{EngineSettings, IceServer, IceTransportPolicy};
+use crate::safety::{Fingerprint, PeerSecurity};
 
 /// Interval between ICE connectivity checks while connecting. The engine's default is
 /// 200 ms; 20 ms takes about 90 ms off the median setup on loopback.
@@ -73,6 +76,8 @@ pub(crate) struct ConnectionConfig {
     pub ice_servers: Vec<IceServer>,
     pub policy: IceTransportPolicy,
     pub settings: EngineSettings,
+    /// The certificate every connection presents (`None`: the engine makes one each).
+    pub certificate: Option<Certificate>,
 }
 
 struct Handler {
@@ -145,6 +150,8 @@ pub(crate) struct Connection {
     on_loopback: bool,
     /// What the other side signalled, to name a peer-reflexive end (see `path.rs`).
     remote_candidates: std::sync::Mutex<path::RemoteCandidates>,
+    /// The fingerprints of the latest local and remote descriptions.
+    fingerprints: std::sync::Mutex<(Option<Fingerprint>, Option<Fingerprint>)>,
 }
 
 /// Options of a channel opened with [`Connection::create_channel`].
@@ -186,7 +193,11 @@ impl Connection {
             IceTransportPolicy::All => RTCIceTransportPolicy::All,
             IceTransportPolicy::Relay => RTCIceTransportPolicy::Relay,
         };
-        let config = RTCConfigurationBuilder::new().with_ice_servers(servers).with_ice_transport_policy(policy).build();
+        let mut config = RTCConfigurationBuilder::new().with_ice_servers(servers).with_ice_transport_policy(policy);
+        if let Some(c) = &cfg.certificate {
+            config = config.with_certificates(vec![c.inner.clone()]);
+        }
+        let config = config.build();
         // The engine holds a relay pair back until 2 s after ICE started, so that a direct
         // pair can win. With the relay policy every pair is relayed: nothing to wait for.
         let relay_wait = (cfg.policy == IceTransportPolicy::Relay).then_some(Duration::ZERO);
@@ -219,7 +230,13 @@ impl Connection {
             builder = builder.with_dedicated_reactor_pool_size(cfg.settings.reactor_threads);
         }
         let pc = builder.build().await.map_err(err)?;
-        Ok(Connection { pc: Arc::new(pc), fast_wake, on_loopback, remote_candidates: Default::default() })
+        Ok(Connection {
+            pc: Arc::new(pc),
+            fast_wake,
+            on_loopback,
+            remote_candidates: Default::default(),
+            fingerprints: Default::default(),
+        })
     }
 
     /// The connection is up: its driver goes back to the engine's own timer schedule
@@ -258,6 +275,7 @@ impl Connection {
         }
         let offer = self.pc.create_offer(None).await.map_err(err)?;
         self.pc.set_local_description(offer.clone()).await.map_err(err)?;
+        self.note_fingerprint(&offer.sdp, false);
         Ok(to_wire(&offer))
     }
 
@@ -265,6 +283,7 @@ impl Connection {
     pub async fn answer(&self) -> Result<SessionDescription, EngineError> {
         let answer = self.pc.create_answer(None).await.map_err(err)?;
         self.pc.set_local_description(answer.clone()).await.map_err(err)?;
+        self.note_fingerprint(&answer.sdp, false);
         Ok(to_wire(&answer))
     }
 
@@ -291,7 +310,30 @@ impl Connection {
         if let Ok(mut c) = self.remote_candidates.lock() {
             c.note_sdp(&d.sdp);
         }
-        self.pc.set_remote_description(desc).await.map_err(err)
+        self.pc.set_remote_description(desc).await.map_err(err)?;
+        self.note_fingerprint(&d.sdp, true);
+        Ok(())
+    }
+
+    /// Records the fingerprint of a description once it is applied (the engine refused
+    /// any it could not use before this).
+    fn note_fingerprint(&self, sdp: &str, remote: bool) {
+        let fp = match Fingerprint::from_sdp(sdp) {
+            Ok(fp) => fp,
+            Err(e) => {
+                tracing::warn!(remote, error = %e, "no usable fingerprint in a description");
+                return;
+            }
+        };
+        if let Ok(mut f) = self.fingerprints.lock() {
+            *(if remote { &mut f.1 } else { &mut f.0 }) = Some(fp);
+        }
+    }
+
+    /// Both fingerprints and the safety number, once both descriptions are applied.
+    pub fn security(&self) -> Option<PeerSecurity> {
+        let f = self.fingerprints.lock().ok()?;
+        Some(PeerSecurity::new(f.0.clone()?, f.1.clone()?))
     }
 
     /// Whether a remote description is set (candidates can be added).

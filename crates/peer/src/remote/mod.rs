@@ -12,6 +12,7 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch, Mutex};
 use crate::datachannel::{DataChannel, DataChannelOptions};
 use crate::engine::{ChannelInit, NativePeerConnection};
 use crate::path::PathInfo;
+use crate::safety::PeerSecurity;
 pub(crate) use task::{spawn, RemoteCmd, Spawn};
 
 /// Connection state of a remote peer.
@@ -54,6 +55,23 @@ impl PathUpdates {
     }
 }
 
+/// Changes of what protects the connection to a remote peer (see
+/// [`RemotePeer::security_updates`]).
+pub struct SecurityUpdates(watch::Receiver<Option<PeerSecurity>>);
+
+impl SecurityUpdates {
+    /// Waits for the fingerprints to change and returns them; `None` once the remote peer
+    /// is gone.
+    pub async fn next(&mut self) -> Option<PeerSecurity> {
+        loop {
+            self.0.changed().await.ok()?;
+            if let Some(s) = self.0.borrow_and_update().clone() {
+                return Some(s);
+            }
+        }
+    }
+}
+
 /// A transition of a remote peer's state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StateChange {
@@ -84,6 +102,7 @@ pub(crate) struct Shared {
     pub changes: broadcast::Sender<StateChange>,
     pub pc: watch::Receiver<Option<NativePeerConnection>>,
     pub path: watch::Receiver<Option<PathInfo>>,
+    pub security: watch::Receiver<Option<PeerSecurity>>,
     pub cmd: mpsc::Sender<RemoteCmd>,
     pub incoming: Mutex<mpsc::Receiver<DataChannel>>,
 }
@@ -180,6 +199,22 @@ impl RemotePeer {
     /// Follows [`RemotePeer::path`]: each call of [`PathUpdates::next`] waits for a change.
     pub fn path_updates(&self) -> PathUpdates {
         PathUpdates(self.shared.path.clone())
+    }
+
+    /// What protects the connection: our certificate's fingerprint and the other side's,
+    /// as the descriptions carried them, and the [`crate::SafetyNumber`] of the pair;
+    /// `None` until the first offer and answer are applied. It stays after the connection
+    /// drops, and changes when a new connection brings another fingerprint. Two people
+    /// who read the same number to each other know that nobody relaying the signalling
+    /// replaced the fingerprints (and so could read their chat).
+    pub fn security(&self) -> Option<PeerSecurity> {
+        self.shared.security.borrow().clone()
+    }
+
+    /// Follows [`RemotePeer::security`]: each call of [`SecurityUpdates::next`] waits for
+    /// a change.
+    pub fn security_updates(&self) -> SecurityUpdates {
+        SecurityUpdates(self.shared.security.clone())
     }
 
     /// The native peer connection of the moment. It is replaced when the connection is

@@ -94,6 +94,7 @@ pub(crate) fn spawn(s: Spawn) -> RemotePeer {
     let (state_tx, state_rx) = watch::channel(PeerState::Idle);
     let (pc_tx, pc_rx) = watch::channel(None);
     let (path_tx, path_rx) = watch::channel(None);
+    let (security_tx, security_rx) = watch::channel(None);
     let (changes, _) = broadcast::channel(256);
     let (incoming_tx, incoming_rx) = mpsc::channel(INCOMING_CHANNELS);
     let (name_tx, _) = watch::channel(s.name);
@@ -105,6 +106,7 @@ pub(crate) fn spawn(s: Spawn) -> RemotePeer {
         changes: changes.clone(),
         pc: pc_rx,
         path: path_rx,
+        security: security_rx,
         cmd: cmd_tx,
         incoming: Mutex::new(incoming_rx),
     });
@@ -127,6 +129,7 @@ pub(crate) fn spawn(s: Spawn) -> RemotePeer {
         changes,
         pc_tx,
         path_tx,
+        security_tx,
         last_ping: None,
         incoming_tx,
         engine_tx,
@@ -161,6 +164,8 @@ struct Task {
     pc_tx: watch::Sender<Option<NativePeerConnection>>,
     /// The path while connected (see `path.rs`).
     path_tx: watch::Sender<Option<crate::path::PathInfo>>,
+    /// The fingerprints of the latest connection whose descriptions are both applied.
+    security_tx: watch::Sender<Option<crate::safety::PeerSecurity>>,
     /// `t` of the latest routine control ping, and when it left (for the RTT).
     last_ping: Option<(u64, Instant)>,
     incoming_tx: mpsc::Sender<DataChannel>,
@@ -214,6 +219,7 @@ impl Task {
                 _ = sleep_opt(deferred) => self.on_deferred_offer().await,
             }
             self.follow_path().await;
+            self.follow_security();
         }
         self.close_conn().await;
         self.path_tx.send_replace(None);

@@ -1,15 +1,32 @@
 //! The path of the connection, published while connected: the selected candidate pair
-//! and bytes from the engine, the RTT from the routine control pings.
+//! and bytes from the engine, the RTT from the routine control pings; and the
+//! fingerprints that protect it.
 
 use std::time::Duration;
 
-use super::Task;
+use super::{Connection, Task};
 use crate::remote::PeerState;
 
 /// Pongs later than this are not an RTT (a ping from before an outage).
 const MAX_RTT: Duration = Duration::from_secs(30);
 
 impl Task {
+    /// Publishes the fingerprints once a connection has both; a connection being set up
+    /// does not hide the last known ones.
+    pub(super) fn follow_security(&self) {
+        let Some(now) = self.conn.as_ref().and_then(Connection::security) else { return };
+        self.security_tx.send_if_modified(|s| {
+            if s.as_ref() == Some(&now) {
+                return false;
+            }
+            if s.as_ref().is_some_and(|s| s.remote != now.remote) {
+                tracing::warn!(peer = %self.id, "the other side's certificate fingerprint changed");
+            }
+            *s = Some(now);
+            true
+        });
+    }
+
     /// After every event: publish the path once connected, withdraw it otherwise.
     pub(super) async fn follow_path(&mut self) {
         let published = self.path_tx.borrow().is_some();
