@@ -69,6 +69,9 @@ pub fn run() {
             commands::chat::leave,
             commands::chat::send_message,
             commands::chat::peer_path,
+            commands::chat::peer_security,
+            commands::chat::verify_peer,
+            commands::chat::unverify_peer,
             commands::settings::get_settings,
             commands::settings::set_settings,
             commands::windows::open_chat_window,
@@ -81,6 +84,7 @@ pub fn run() {
             }
             let config = BackendConfig {
                 settings_path: paths.app_config_dir()?.join("settings.json"),
+                data_dir: paths.app_data_dir()?,
                 local_port: std::env::var("PEERCHAT_LOCAL_PORT")
                     .ok()
                     .and_then(|p| p.parse().ok())

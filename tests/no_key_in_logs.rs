@@ -24,7 +24,12 @@ async fn no_key_in_logs() {
     let server = Server::spawn(Config::for_keys(&[REMOTE_KEY])).await.unwrap();
     let store = MemoryStore::default();
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let config = BackendConfig { settings_path: dir.path().join("settings.json"), local_port: port, auto_room: None };
+    let config = BackendConfig {
+        settings_path: dir.path().join("settings.json"),
+        data_dir: dir.path().join("data"),
+        local_port: port,
+        auto_room: None,
+    };
     let b = Arc::new(Backend::new(config, Arc::new(store.clone())));
 
     // A remote server's key: checked (also a wrong one), saved, used.

@@ -11,7 +11,11 @@
     status: null,
     joined: null,
     myId: null,
-    peers: new window.PeerchatPeers($("peer-list"), (peerId) => invoke("peer_path", { peerId })), // peers.js
+    peers: new window.PeerchatPeers( // peers.js
+      $("peer-list"),
+      (peerId) => invoke("peer_path", { peerId }),
+      (peerId, yes) => invoke(yes ? "verify_peer" : "unverify_peer", { peerId }),
+    ),
     marks: new window.PeerchatMarks(), // delivery marks on our own lines (marks.js)
   };
 
@@ -235,6 +239,7 @@
     ui.marks.clear();
     $("peer-empty").hidden = false;
     $("reconnecting-banner").hidden = true;
+    $("trust-warning").hidden = true;
     show($("chat-error"), "");
     document.title = "peerchat";
   }
@@ -275,6 +280,10 @@
       case "path":
         upsertPeer(ev.peerId, { path: ev });
         break;
+      case "security":
+        upsertPeer(ev.peerId, { security: ev });
+        showTrustWarning();
+        break;
       case "message":
         if (ev.kind === "hello") {
           upsertPeer(ev.from, { name: ev.name });
@@ -286,6 +295,7 @@
         const p = ui.peers.remove(ev.peerId);
         if (p) addSystem((p.name || ev.peerId) + " left");
         $("peer-empty").hidden = ui.peers.size > 0;
+        showTrustWarning();
         break;
       }
       case "signalling":
@@ -309,6 +319,18 @@
           show($("chat-error"), explain(ev));
         }
         break;
+    }
+  }
+
+  // A loud banner while someone verified shows another certificate.
+  function showTrustWarning() {
+    const changed = ui.peers.changed();
+    const banner = $("trust-warning");
+    banner.hidden = changed.length === 0;
+    if (changed.length) {
+      const names = changed.map((p) => p.name || p.id).join(", ");
+      banner.textContent = "⚠ " + names + (changed.length === 1 ? " shows" : " show") +
+        " a different certificate than the one you verified. Someone may be intercepting your chat. Open their details and compare the safety number again.";
     }
   }
 

@@ -1,7 +1,9 @@
 // The people in the room: one entry each, with their connection state and the path the
 // chat takes to them in plain words ("direct", "direct through NAT", "relayed via TURN",
 // with the round-trip time), and a details view with the full figures, refreshed while
-// it is open. Text from the network is set with textContent only.
+// it is open; and the safety number two people compare to know that nobody sits between
+// them, with a button to mark the peer verified. Text from the network is set with
+// textContent only.
 "use strict";
 
 (() => {
@@ -20,11 +22,19 @@
   }
 
   class Peers {
-    // `list` is the <ul>; `fetchPath(peerId)` resolves to the backend's PathView or null.
-    constructor(list, fetchPath) {
+    // `list` is the <ul>; `fetchPath(peerId)` resolves to the backend's PathView or null;
+    // `setVerified(peerId, yes)` marks a peer verified (or forgets it) and resolves once
+    // done (the new state arrives as a `security` event).
+    constructor(list, fetchPath, setVerified) {
       this.list = list;
       this.fetchPath = fetchPath;
+      this.setVerified = setVerified;
       this.map = new Map(); // peerId -> entry
+    }
+
+    // Peers whose certificate changed since the person verified them.
+    changed() {
+      return [...this.map.values()].filter((p) => p.security && p.security.trust === "changed");
     }
 
     get size() { return this.map.size; }
@@ -71,21 +81,85 @@
       state.dataset.testid = "peer-state";
       const path = document.createElement("span");
       path.dataset.testid = "peer-path";
-      meta.append(state, " · ", path);
+      const trust = document.createElement("span");
+      trust.dataset.testid = "peer-trust-badge";
+      meta.append(state, " · ", path, trust);
       summary.append(name, meta);
       const figures = document.createElement("dl");
       figures.className = "peer-details";
       figures.dataset.testid = "peer-details";
-      details.append(summary, figures);
+      const safety = this.safetyView(id);
+      details.append(summary, figures, safety.box);
       li.append(details);
       this.list.append(li);
-      const p = { id, name: "", state: "idle", channelOpen: false, path: null, li, details, figures, nameEl: name, stateEl: state, pathEl: path, timer: null };
+      const p = { id, name: "", state: "idle", channelOpen: false, path: null, security: null, li, details, figures, safety, nameEl: name, stateEl: state, pathEl: path, trustEl: trust, timer: null };
       details.addEventListener("toggle", () => this.toggled(p));
       this.map.set(id, p);
       return p;
     }
 
+    // The safety number part of the details view.
+    safetyView(id) {
+      const box = document.createElement("section");
+      box.className = "peer-safety";
+      box.dataset.testid = "peer-safety";
+      const title = document.createElement("h3");
+      title.textContent = "Safety number";
+      const number = document.createElement("code");
+      number.dataset.testid = "safety-number";
+      const trust = document.createElement("p");
+      trust.dataset.testid = "peer-trust";
+      const hint = document.createElement("p");
+      hint.className = "muted";
+      hint.textContent = "Compare this number with them in person or on a call. If both screens show the same digits, nobody between you can read your chat.";
+      const button = document.createElement("button");
+      button.type = "button";
+      button.dataset.testid = "verify-peer";
+      const error = document.createElement("p");
+      error.className = "error";
+      error.setAttribute("role", "alert");
+      error.hidden = true;
+      button.addEventListener("click", async () => {
+        const p = this.map.get(id);
+        if (!p || !p.security) return;
+        button.disabled = true;
+        try {
+          await this.setVerified(id, p.security.trust !== "verified");
+          error.hidden = true;
+        } catch (e) {
+          error.textContent = (e && e.message) || String(e);
+          error.hidden = false;
+        }
+        button.disabled = false;
+      });
+      box.append(title, number, trust, hint, button, error);
+      return { box, number, trust, button };
+    }
+
+    renderSafety(p) {
+      const s = p.security;
+      p.safety.box.dataset.trust = s ? s.trust : "";
+      p.li.dataset.trust = s ? s.trust : "";
+      p.trustEl.textContent = !s ? "" : s.trust === "verified" ? " · ✓ verified" : s.trust === "changed" ? " · ⚠ certificate changed" : "";
+      p.trustEl.className = s ? "trust-" + s.trust : "";
+      if (!s) {
+        p.safety.number.textContent = "not known yet: it appears once you are connected";
+        p.safety.trust.textContent = "";
+        p.safety.button.hidden = true;
+        return;
+      }
+      p.safety.number.textContent = s.safetyNumber;
+      p.safety.trust.textContent = {
+        unverified: "Not verified yet.",
+        verified: "Verified: you compared this number with " + (p.name || p.id) + ".",
+        changed: "Warning: " + (p.name || p.id) + " now shows a different certificate than the one you verified. Someone may be intercepting your chat, or they reinstalled peerchat. Compare the number again before you trust them.",
+      }[s.trust];
+      p.safety.button.hidden = false;
+      p.safety.button.textContent = s.trust === "verified" ? "Forget verification" : "Mark as verified";
+    }
+
     render(p) {
+      this.renderSafety(p);
       p.nameEl.textContent = p.name || p.id;
       p.stateEl.textContent = p.state;
       p.stateEl.className = "state-" + p.state;

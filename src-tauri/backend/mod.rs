@@ -5,6 +5,7 @@
 mod ice;
 mod keys;
 mod sessions;
+mod trust;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -23,6 +24,8 @@ pub use sessions::{EventSink, JoinInfo, PathView, SentInfo};
 #[derive(Debug, Clone)]
 pub struct BackendConfig {
     pub settings_path: PathBuf,
+    /// Where the DTLS certificate and the verified peers are kept.
+    pub data_dir: PathBuf,
     /// Loopback port of the embedded server.
     pub local_port: u16,
     /// Join this room in every window at start (`--room`).
@@ -83,6 +86,7 @@ pub struct Backend {
     next_session: std::sync::atomic::AtomicU64,
     /// Leaves started by closed windows.
     leaving: tokio_util::task::TaskTracker,
+    identity: trust::Identity,
 }
 
 impl Backend {
@@ -97,6 +101,7 @@ impl Backend {
             sessions: Mutex::default(),
             next_session: Default::default(),
             leaving: tokio_util::task::TaskTracker::new(),
+            identity: trust::Identity::open(&config.data_dir),
             config,
         }
     }

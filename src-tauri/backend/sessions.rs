@@ -54,7 +54,7 @@ pub struct SentInfo {
 
 pub(crate) struct Entry {
     id: u64,
-    session: ChatSession,
+    pub(crate) session: ChatSession,
     info: JoinInfo,
 }
 
@@ -107,8 +107,10 @@ impl Backend {
         options.ice_servers = self.ice_servers().await?;
         options.ice_transport_policy = self.settings().ice_transport_policy;
         options.tls = self.tls_options();
+        options.certificate = self.identity.certificate.clone();
         let mut config = ChatConfig::new(options, &room, &name);
         config.server_fallback = true;
+        config.trust = self.identity.trust.clone();
         let (session, mut events) = ChatSession::start(config).await?;
         let info = JoinInfo {
             peer_id: session.peer_id(),
@@ -184,21 +186,14 @@ impl Backend {
 
     /// Sends a chat line from this window to everyone in its room.
     pub fn send_message(&self, window: &str, text: &str) -> Result<SentInfo, CommandError> {
-        let session = self.sessions_lock().get(window).map(|e| e.session.clone());
-        let Some(session) = session else {
-            return Err(CommandError::new("not_joined", "join a room first"));
-        };
-        let sent = session.send_line(text)?;
+        let sent = self.session(window)?.send_line(text)?;
         Ok(SentInfo { id: sent.id, p2p: sent.p2p, server: sent.server })
     }
 
     /// The path to `peer_id` as this window's session sees it now (`None`: not
     /// connected peer to peer).
     pub async fn peer_path(&self, window: &str, peer_id: &str) -> Result<Option<PathView>, CommandError> {
-        let session = self.sessions_lock().get(window).map(|e| e.session.clone());
-        let Some(session) = session else {
-            return Err(CommandError::new("not_joined", "join a room first"));
-        };
+        let session = self.session(window)?;
         let remotes = session.peer().remotes().await;
         let path = remotes.iter().find(|r| r.id() == peer_id).and_then(|r| r.path());
         Ok(path.map(|path| PathView { route: path.route(), words: path.route().describe(), path }))

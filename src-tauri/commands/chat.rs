@@ -1,9 +1,9 @@
 //! Chat commands: join (events stream back over a Tauri `Channel`), send, leave, and
-//! the path to a peer (its details view).
+//! a peer's details view: its path, its safety number, marking it verified.
 
 use std::sync::Arc;
 
-use peerchat_chat::ChatEvent;
+use peerchat_chat::{ChatEvent, SecurityView};
 use tauri::ipc::Channel;
 
 use super::BackendState;
@@ -44,4 +44,31 @@ pub async fn peer_path(
     peer_id: String,
 ) -> Result<Option<PathView>, CommandError> {
     backend.peer_path(window.label(), &peer_id).await
+}
+
+#[tauri::command]
+pub async fn peer_security(
+    window: tauri::WebviewWindow,
+    backend: BackendState<'_>,
+    peer_id: String,
+) -> Result<Option<SecurityView>, CommandError> {
+    backend.peer_security(window.label(), &peer_id)
+}
+
+#[tauri::command]
+pub async fn verify_peer(
+    window: tauri::WebviewWindow,
+    backend: BackendState<'_>,
+    peer_id: String,
+) -> Result<SecurityView, CommandError> {
+    backend.verify_peer(window.label(), &peer_id).await
+}
+
+#[tauri::command]
+pub async fn unverify_peer(
+    window: tauri::WebviewWindow,
+    backend: BackendState<'_>,
+    peer_id: String,
+) -> Result<(), CommandError> {
+    backend.unverify_peer(window.label(), &peer_id).await
 }

@@ -11,8 +11,12 @@ use peerchat_app::settings::Settings;
 use crate::support::{free_port, window};
 
 fn backend(dir: &std::path::Path, port: u16) -> Arc<Backend> {
-    let config =
-        BackendConfig { settings_path: dir.join("settings.json"), local_port: port, auto_room: Some("lobby".into()) };
+    let config = BackendConfig {
+        settings_path: dir.join("settings.json"),
+        data_dir: dir.join("data"),
+        local_port: port,
+        auto_room: Some("lobby".into()),
+    };
     Arc::new(Backend::new(config, Arc::new(MemoryStore::default())))
 }
 

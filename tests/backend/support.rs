@@ -40,7 +40,12 @@ pub fn app_with(store: Arc<dyn SecretStore>, port: u16) -> TestApp {
     }
     let dir = tempfile::tempdir().unwrap();
     let settings_path = dir.path().join("settings.json");
-    let config = BackendConfig { settings_path: settings_path.clone(), local_port: port, auto_room: None };
+    let config = BackendConfig {
+        settings_path: settings_path.clone(),
+        data_dir: dir.path().join("data"),
+        local_port: port,
+        auto_room: None,
+    };
     TestApp { backend: Arc::new(Backend::new(config, store)), _dir: dir, settings_path }
 }
 

@@ -47,6 +47,11 @@ impl Home {
         self.dir.path().join("config/dev.peerchat.app/settings.json")
     }
 
+    /// The app's data directory (its DTLS certificate, the verified peers, the logs).
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data/dev.peerchat.app")
+    }
+
     pub fn log_dir(&self) -> PathBuf {
         self.dir.path().join("data/dev.peerchat.app/logs")
     }
