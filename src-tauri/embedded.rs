@@ -1,7 +1,9 @@
 //! The embedded signalling server: with no server configured, the app runs
 //! `signal-server` in-process on a fixed loopback port, so windows and app processes on
 //! this machine find each other. If another peerchat process already serves that port,
-//! it is reused. Nothing but loopback is listened on.
+//! it is reused, once it has proved that it knows the key (any program of this machine
+//! could have bound the port first: it never gets the key). Nothing but loopback is
+//! listened on.
 
 use std::io::ErrorKind;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -10,8 +12,9 @@ use std::time::Duration;
 use peerchat_peer::PublishableKey;
 use signal_server::config::{Config, FileConfig};
 use signal_server::server::{Server, ServerHandle};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+
+/// How long a server on the port may take to prove it knows the key.
+const PROOF_WAIT: Duration = Duration::from_secs(2);
 
 /// The loopback port of the embedded server (override: `PEERCHAT_LOCAL_PORT`).
 pub const DEFAULT_PORT: u16 = 47831;
@@ -25,7 +28,7 @@ pub fn local_url(port: u16) -> String {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum EmbeddedError {
-    #[error("port {0} on 127.0.0.1 is used by another program; set PEERCHAT_LOCAL_PORT or configure a server")]
+    #[error("port {0} on 127.0.0.1 is used by another program (it could not prove that it is this app's server, so it was not given the key); set PEERCHAT_LOCAL_PORT or configure a server")]
     PortTaken(u16),
     #[error("cannot start the local server: {0}")]
     Start(String),
@@ -36,6 +39,11 @@ pub struct Embedded {
     pub url: String,
     /// `None` when another peerchat process serves the port.
     handle: Option<ServerHandle>,
+    pub key: PublishableKey,
+    /// The resume-token secret (random, kept in the keyring beside the key): every
+    /// peerchat process of this user signs tokens alike, so when one takes the server
+    /// over from another, sessions resume with their identities.
+    secret: Vec<u8>,
 }
 
 impl Embedded {
@@ -44,32 +52,43 @@ impl Embedded {
         self.handle.is_some()
     }
 
-    /// Starts the server on `127.0.0.1:port` accepting `key`, or reuses the peerchat
-    /// server that already listens there.
-    pub async fn start_or_reuse(port: u16, key: &PublishableKey) -> Result<Embedded, EmbeddedError> {
+    /// Starts the server on `127.0.0.1:port` accepting `key` and signing resume tokens
+    /// with `secret`, or reuses the server that already listens there if it proves that
+    /// it knows `key`.
+    pub async fn start_or_reuse(port: u16, key: &PublishableKey, secret: &[u8]) -> Result<Embedded, EmbeddedError> {
         let listen = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
         let mut cfg = Config::build(FileConfig::default(), Some(listen.to_string()), vec![key.clone()])
             .map_err(|e| EmbeddedError::Start(e.to_string()))?;
-        cfg.secret = resume_secret(key);
+        cfg.secret = secret.to_vec();
         // Only this machine's peerchat processes talk to it: no web page may probe it.
         cfg.refuse_browser_origins = true;
+        // Other peerchat processes reuse it only once it proves it knows the key.
+        cfg.local_proof = true;
+        let (url, key, secret) = (local_url(port), key.clone(), secret.to_vec());
         match Server::bind(cfg).await {
             Ok(server) => {
                 let handle = server.handle();
                 tokio::spawn(server.run());
                 tracing::info!(url = %handle.url(), "embedded signalling server started");
-                Ok(Embedded { url: local_url(port), handle: Some(handle) })
+                Ok(Embedded { url, handle: Some(handle), key, secret })
             }
             Err(e) if e.kind() == ErrorKind::AddrInUse => {
-                if is_peerchat_server(listen).await {
+                let tls = peerchat_peer::TlsOptions::default();
+                if peerchat_peer::server_proves_key(&url, &key, &tls, PROOF_WAIT).await {
                     tracing::info!(%listen, "reusing the signalling server of another peerchat process");
-                    Ok(Embedded { url: local_url(port), handle: None })
+                    Ok(Embedded { url, handle: None, key, secret })
                 } else {
                     Err(EmbeddedError::PortTaken(port))
                 }
             }
             Err(e) => Err(EmbeddedError::Start(e.to_string())),
         }
+    }
+
+    /// Starts the server on the port in place of the process that ran it (`None`: the
+    /// port is still taken, by it or by another).
+    pub async fn take_over(&self, port: u16) -> Option<Embedded> {
+        Embedded::start_or_reuse(port, &self.key, &self.secret).await.ok().filter(Embedded::is_owner)
     }
 
     /// Stops the server (clients get `going_away`) if this process runs it.
@@ -79,41 +98,4 @@ impl Embedded {
             let _ = tokio::time::timeout(Duration::from_secs(3), h.stopped()).await;
         }
     }
-}
-
-/// The resume-token secret of the local server, derived from its key: every peerchat
-/// process on this machine (which share the key through the keyring) signs tokens
-/// alike, so when one takes the server over from another, sessions resume with their
-/// identities instead of appearing as new people.
-fn resume_secret(key: &PublishableKey) -> Vec<u8> {
-    use sha2::{Digest, Sha256};
-    let mut h = Sha256::new();
-    h.update(b"peerchat local server resume secret v1\0");
-    h.update(key.expose().as_bytes());
-    h.finalize().to_vec()
-}
-
-/// Whether `addr` answers a key-less WebSocket upgrade the way signal-server does
-/// (HTTP 401 with `{"error":"invalid_key"}`). No key is sent to whatever listens there.
-pub async fn is_peerchat_server(addr: SocketAddr) -> bool {
-    let probe = async {
-        let mut s = TcpStream::connect(addr).await.ok()?;
-        let req = format!(
-            "GET /v1 HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-             Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: cGVlcmNoYXQtcHJvYmUtMQ==\r\n\r\n"
-        );
-        s.write_all(req.as_bytes()).await.ok()?;
-        let mut buf = vec![0u8; 2048];
-        let mut n = 0;
-        while n < buf.len() {
-            let r = s.read(&mut buf[n..]).await.ok()?;
-            if r == 0 {
-                break;
-            }
-            n += r;
-        }
-        let text = String::from_utf8_lossy(&buf[..n]);
-        Some(text.starts_with("HTTP/1.1 401") && text.contains(r#"{"error":"invalid_key"}"#))
-    };
-    matches!(tokio::time::timeout(Duration::from_secs(2), probe).await, Ok(Some(true)))
 }

@@ -67,7 +67,7 @@ impl Backend {
                 None => return Err(CommandError::new("no_key", "no key is saved for this server")),
             },
         };
-        check_key(&url, &key, &self.tls_options(), CHECK_WAIT)
+        check_key(&url, &key, &self.tls_options(&url), CHECK_WAIT)
             .await
             .map_err(|e| CommandError::new(e.kind(), e.to_string()))
     }
@@ -91,30 +91,42 @@ impl Backend {
     /// The embedded server's URL and key, starting (or reusing) it on first use.
     pub(crate) async fn ensure_local(&self, session_only: bool) -> Result<(String, PublishableKey), CommandError> {
         let mut slot = self.embedded.lock().await;
-        if let Some((e, k)) = slot.as_ref() {
-            return Ok((e.url.clone(), k.clone()));
+        if let Some(e) = slot.as_ref() {
+            return Ok((e.url.clone(), e.key.clone()));
         }
         let url = crate::embedded::local_url(self.config.local_port);
-        let key = match self.vault.get(&url).await {
-            Ok(Some((k, _))) => k,
-            Ok(None) | Err(_) if session_only => {
-                let k = new_local_key();
-                self.vault.save_for_session(&url, k.clone());
-                k
-            }
-            Ok(None) => {
-                let k = new_local_key();
-                self.vault.save(&url, k.clone()).await?;
-                tracing::info!(key = %k, "provisioned a key for the local server");
-                k
-            }
-            Err(e) => return Err(e.into()),
-        };
-        let embedded = Embedded::start_or_reuse(self.config.local_port, &key)
+        let key = self.local_secret(&url, session_only, new_local_key).await?;
+        let secret = self.local_secret(&resume_secret_account(&url), session_only, new_resume_secret).await?;
+        let embedded = Embedded::start_or_reuse(self.config.local_port, &key, secret.expose().as_bytes())
             .await
             .map_err(|e| CommandError::new("local_server", e.to_string()))?;
-        *slot = Some((embedded, key.clone()));
+        *slot = Some(embedded);
         Ok((url, key))
+    }
+
+    /// A secret of the local server kept under `account` (the keyring, or this session
+    /// only), made by `new` on first use.
+    async fn local_secret(
+        &self,
+        account: &str,
+        session_only: bool,
+        new: fn() -> PublishableKey,
+    ) -> Result<PublishableKey, CommandError> {
+        match self.vault.get(account).await {
+            Ok(Some((k, _))) => Ok(k),
+            Ok(None) | Err(_) if session_only => {
+                let k = new();
+                self.vault.save_for_session(account, k.clone());
+                Ok(k)
+            }
+            Ok(None) => {
+                let k = new();
+                self.vault.save(account, k.clone()).await?;
+                tracing::info!(secret = %k, account, "provisioned a secret for the local server");
+                Ok(k)
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 }
 
@@ -127,17 +139,14 @@ impl Backend {
         for _ in 0..ADOPT_TRIES {
             {
                 let mut slot = self.embedded.lock().await;
-                let Some((current, key)) = slot.as_ref() else { return };
+                let Some(current) = slot.as_ref() else { return };
                 if current.is_owner() {
                     return;
                 }
-                if let Ok(e) = Embedded::start_or_reuse(self.config.local_port, key).await {
-                    if e.is_owner() {
-                        tracing::info!(url = %e.url, "took over the local server from a process that quit");
-                        let key = key.clone();
-                        *slot = Some((e, key));
-                        return;
-                    }
+                if let Some(e) = current.take_over(self.config.local_port).await {
+                    tracing::info!(url = %e.url, "took over the local server from a process that quit");
+                    *slot = Some(e);
+                    return;
                 }
             }
             tokio::time::sleep(ADOPT_EVERY).await;
@@ -146,7 +155,7 @@ impl Backend {
 
     /// Whether this process runs the local server (`None`: not started).
     pub async fn local_server_is_ours(&self) -> Option<bool> {
-        self.embedded.lock().await.as_ref().map(|(e, _)| e.is_owner())
+        self.embedded.lock().await.as_ref().map(Embedded::is_owner)
     }
 }
 
@@ -159,4 +168,16 @@ fn new_local_key() -> PublishableKey {
     let mut b = [0u8; 16];
     rand::rng().fill_bytes(&mut b);
     PublishableKey::new(format!("pk_local_{}", b.iter().map(|x| format!("{x:02x}")).collect::<String>()))
+}
+
+/// The keyring account of the local server's resume-token secret, beside its key's.
+fn resume_secret_account(url: &str) -> String {
+    format!("{url}#resume-secret")
+}
+
+/// A fresh random resume-token secret (32 bytes, hex), kept like a key.
+fn new_resume_secret() -> PublishableKey {
+    let mut b = [0u8; 32];
+    rand::rng().fill_bytes(&mut b);
+    PublishableKey::new(b.iter().map(|x| format!("{x:02x}")).collect::<String>())
 }

@@ -81,7 +81,7 @@ pub struct Backend {
     settings: Mutex<Settings>,
     first_run: AtomicBool,
     vault: KeyVault,
-    embedded: tokio::sync::Mutex<Option<(Embedded, peerchat_peer::PublishableKey)>>,
+    embedded: tokio::sync::Mutex<Option<Embedded>>,
     sessions: Mutex<HashMap<String, sessions::Entry>>,
     next_session: std::sync::atomic::AtomicU64,
     /// Leaves started by closed windows.
@@ -118,10 +118,16 @@ impl Backend {
         }
     }
 
-    /// TLS for the signalling connection: the OS trust store, and plaintext beyond this
-    /// machine only if the person allowed it.
-    pub fn tls_options(&self) -> peerchat_peer::TlsOptions {
-        peerchat_peer::TlsOptions { allow_plaintext: self.settings().allow_plaintext, ..Default::default() }
+    /// TLS for the signalling connection to `url`: the OS trust store, and plaintext
+    /// beyond this machine only if the person allowed it. The local server gets the key
+    /// only once it proved that it knows it (any program of this machine could be
+    /// listening on its port in its place).
+    pub fn tls_options(&self, url: &str) -> peerchat_peer::TlsOptions {
+        peerchat_peer::TlsOptions {
+            allow_plaintext: self.settings().allow_plaintext,
+            require_key_proof: url == local_url(self.config.local_port),
+            ..Default::default()
+        }
     }
 
     /// Everything a window needs at start.
@@ -172,7 +178,7 @@ impl Backend {
         for l in labels {
             self.leave(&l).await;
         }
-        if let Some((e, _)) = self.embedded.lock().await.take() {
+        if let Some(e) = self.embedded.lock().await.take() {
             e.stop().await;
         }
     }

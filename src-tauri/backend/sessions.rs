@@ -106,7 +106,7 @@ impl Backend {
         let mut options = PeerOptions::new(url.clone(), key);
         options.ice_servers = self.ice_servers().await?;
         options.ice_transport_policy = self.settings().ice_transport_policy;
-        options.tls = self.tls_options();
+        options.tls = self.tls_options(&url);
         options.certificate = self.identity.certificate.clone();
         let mut config = ChatConfig::new(options, &room, &name);
         config.server_fallback = true;

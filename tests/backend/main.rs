@@ -8,6 +8,7 @@ mod bad_input_gets_typed_errors;
 mod embedded_server_is_loopback_only;
 mod key_commands;
 mod keyring_unavailable_offers_session_keys;
+mod local_server_cannot_be_impersonated;
 mod os_keyring_keeps_the_key;
 mod plaintext_beyond_this_machine_needs_consent;
 mod second_process_reuses_the_local_server;

@@ -32,7 +32,7 @@ pub mod remote;
 pub mod safety;
 mod signalling;
 
-pub use check::check_key;
+pub use check::{check_key, server_proves_key};
 pub use datachannel::{DataChannel, DataChannelError, DataChannelOptions, DataChannelOverflowError, Message};
 pub use engine::{Certificate, ChannelInit, NativePeerConnection};
 pub use error::{PeerError, TlsFailure};

@@ -120,6 +120,11 @@ pub struct TlsOptions {
     /// PEM CA certificates trusted besides the OS trust store (a server with a private
     /// CA).
     pub extra_ca_pem: Option<String>,
+    /// Send the key only to a server that first proves it knows it (a challenge answered
+    /// with an HMAC under the key; servers with `local_proof`, such as the app's local
+    /// one, which any program of this machine could otherwise impersonate). A server
+    /// that does not prove it is retried later and never gets the key.
+    pub require_key_proof: bool,
 }
 
 impl std::fmt::Debug for TlsOptions {
@@ -127,6 +132,7 @@ impl std::fmt::Debug for TlsOptions {
         f.debug_struct("TlsOptions")
             .field("allow_plaintext", &self.allow_plaintext)
             .field("extra_ca_pem", &self.extra_ca_pem.as_ref().map(|p| format!("<{} bytes>", p.len())))
+            .field("require_key_proof", &self.require_key_proof)
             .finish()
     }
 }

@@ -15,6 +15,7 @@ mod codes;
 mod error;
 mod ids;
 mod key;
+pub mod local_proof;
 pub mod peer;
 mod server;
 pub mod signal;

@@ -119,6 +119,9 @@ pub struct ServerSection {
     /// Refuse every upgrade that carries an `Origin` header (a web page): for a server
     /// only this machine's apps use, such as the app's embedded one.
     pub refuse_browser_origins: bool,
+    /// Answer `Peerchat-Challenge` with a proof that this server knows its keys (the
+    /// app's embedded server: see `peerchat_protocol::local_proof`).
+    pub local_proof: bool,
     /// PEM certificate chain: the server speaks TLS (`wss://`) itself.
     pub tls_cert: Option<PathBuf>,
     /// PEM private key of `tls_cert`.
@@ -159,6 +162,7 @@ impl Default for ServerSection {
             going_away_retry_ms: 1_000,
             handshake_timeout_secs: 10,
             refuse_browser_origins: false,
+            local_proof: false,
             tls_cert: None,
             tls_key: None,
             room_changes_per_min: 60,
@@ -227,6 +231,8 @@ pub struct Config {
     pub handshake_timeout: Duration,
     /// Refuse upgrades that carry an `Origin` header (403 `browser_not_allowed`).
     pub refuse_browser_origins: bool,
+    /// Answer local-proof challenges (`peerchat_protocol::local_proof`).
+    pub local_proof: bool,
     /// Largest WebSocket message accepted (the protocol fixes it at 65536).
     pub max_frame_bytes: usize,
     pub keys: Vec<KeyConfig>,
@@ -362,6 +368,7 @@ impl Config {
             going_away_retry_ms: s.going_away_retry_ms,
             handshake_timeout: Duration::from_secs(s.handshake_timeout_secs),
             refuse_browser_origins: s.refuse_browser_origins,
+            local_proof: s.local_proof,
             max_frame_bytes: peerchat_protocol::MAX_FRAME_BYTES,
             keys,
             ice_servers: file.ice_servers,

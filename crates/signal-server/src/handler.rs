@@ -81,6 +81,7 @@ pub async fn serve(
         permit: &mut permit,
         admitted: &mut admitted,
         refuse_browsers: cfg.refuse_browser_origins,
+        proving_at: if cfg.local_proof { stream.local_addr().ok().map(|a| a.to_string()) } else { None },
     };
     let handshake = async {
         let stream: ServerStream = match tls {

@@ -6,6 +6,8 @@ use std::sync::Arc;
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tokio_tungstenite::tungstenite::http::{self, StatusCode};
 
+use peerchat_protocol::local_proof;
+
 use crate::hub::keys::{KeyEntry, KeyTable};
 use crate::per_ip::IpPermit;
 
@@ -16,9 +18,12 @@ pub struct Admitted {
     pub resume: Option<String>,
 }
 
-/// Why an upgrade request was refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Why an upgrade request was refused (or answered without an upgrade).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
+    /// A local-proof challenge (and no key): HTTP 401 with this JSON body, which carries
+    /// the proofs. (tungstenite sends no successful status without an upgrade.)
+    Proof(String),
     /// Not the `/v1` path: HTTP 404.
     NotFound,
     /// Missing or unknown key: HTTP 401.
@@ -34,6 +39,7 @@ pub enum Refusal {
 impl Refusal {
     fn response(self) -> ErrorResponse {
         match self {
+            Refusal::Proof(body) => respond(StatusCode::UNAUTHORIZED, body),
             Refusal::NotFound => refuse(StatusCode::NOT_FOUND, "not_found"),
             Refusal::InvalidKey => refuse(StatusCode::UNAUTHORIZED, "invalid_key"),
             Refusal::OriginNotAllowed => refuse(StatusCode::FORBIDDEN, "origin_not_allowed"),
@@ -54,12 +60,26 @@ pub const RESUME_HEADER: &str = "peerchat-resume";
 /// query. With `refuse_browsers`, a request with an `Origin` header is refused before
 /// anything else is looked at (a web page learns nothing, not even whether a key is
 /// valid).
-pub fn admit(keys: &KeyTable, req: &Request, refuse_browsers: bool) -> Result<Admitted, Refusal> {
+///
+/// With `proving_at` (the address the client connected to, on a server with
+/// `local_proof`), a request carrying a `Peerchat-Challenge` gets the proofs of this
+/// server's keys instead (see `peerchat_protocol::local_proof`), whatever else it carries.
+pub fn admit(
+    keys: &KeyTable,
+    req: &Request,
+    refuse_browsers: bool,
+    proving_at: Option<&str>,
+) -> Result<Admitted, Refusal> {
     if refuse_browsers && req.headers().contains_key(http::header::ORIGIN) {
         return Err(Refusal::BrowserNotAllowed);
     }
     if req.uri().path() != peerchat_protocol::PATH_V1 {
         return Err(Refusal::NotFound);
+    }
+    if let (Some(addr), Some(value)) = (proving_at, req.headers().get(local_proof::CHALLENGE_HEADER)) {
+        let challenge = value.to_str().ok().and_then(local_proof::parse_challenge).ok_or(Refusal::InvalidKey)?;
+        let proofs: Vec<String> = keys.digests().iter().map(|d| local_proof::prove(d, &challenge, addr)).collect();
+        return Err(Refusal::Proof(serde_json::json!({ "error": "invalid_key", "proofs": proofs }).to_string()));
     }
     let mut key = None;
     let mut resume = None;
@@ -89,7 +109,10 @@ pub fn admit(keys: &KeyTable, req: &Request, refuse_browsers: bool) -> Result<Ad
 }
 
 fn refuse(status: StatusCode, error: &str) -> ErrorResponse {
-    let body = format!(r#"{{"error":"{error}"}}"#);
+    respond(status, format!(r#"{{"error":"{error}"}}"#))
+}
+
+fn respond(status: StatusCode, body: String) -> ErrorResponse {
     let len = http::HeaderValue::from(body.len());
     let mut resp = ErrorResponse::new(Some(body));
     *resp.status_mut() = status;
@@ -133,11 +156,14 @@ pub struct Gate<'a> {
     pub permit: &'a mut IpPermit,
     pub admitted: &'a mut Option<Admitted>,
     pub refuse_browsers: bool,
+    /// The address this connection reached, when the server answers local proofs.
+    pub proving_at: Option<String>,
 }
 
 impl tokio_tungstenite::tungstenite::handshake::server::Callback for Gate<'_> {
     fn on_request(self, request: &Request, response: Response) -> Result<Response, ErrorResponse> {
-        let a = admit(self.keys, request, self.refuse_browsers).map_err(Refusal::response)?;
+        let a =
+            admit(self.keys, request, self.refuse_browsers, self.proving_at.as_deref()).map_err(Refusal::response)?;
         let forwarded = request.headers().get("x-forwarded-for").and_then(|v| v.to_str().ok());
         if self.permit.admit(forwarded).is_err() {
             self.metrics.refused_per_address();

@@ -57,6 +57,15 @@ impl Socket {
         origin: Option<&str>,
     ) -> Result<Socket, ConnectError> {
         let target = Target::parse(url, dialer.options().allow_plaintext).map_err(ConnectError::Fatal)?;
+        if dialer.options().require_key_proof {
+            match proves_key(dialer, &target, url, key).await? {
+                true => {}
+                false => {
+                    tracing::warn!("the server did not prove that it knows the key; the key was not sent");
+                    return Err(ConnectError::Retry("the server did not prove that it knows the key".into()));
+                }
+            }
+        }
         let mut req = url
             .into_client_request()
             .map_err(|_| ConnectError::Fatal(PeerError::BadUrl("not a ws:// or wss:// URL".into())))?;
@@ -123,5 +132,45 @@ impl Socket {
             while let Some(Ok(_)) = self.ws.next().await {}
         })
         .await;
+    }
+}
+
+/// Asks the server at `target` to prove that it knows `key` (a key-less upgrade with a
+/// random challenge; see `peerchat_protocol::local_proof`), bound to the address this
+/// connection reached. `Ok(false)`: it answered, but with no valid proof.
+pub async fn proves_key(
+    dialer: &Dialer,
+    target: &Target,
+    url: &str,
+    key: &PublishableKey,
+) -> Result<bool, ConnectError> {
+    use peerchat_protocol::local_proof;
+    let mut challenge = [0u8; local_proof::CHALLENGE_BYTES];
+    rand::Rng::fill(&mut rand::rng(), &mut challenge[..]);
+    let mut req = url
+        .into_client_request()
+        .map_err(|_| ConnectError::Fatal(PeerError::BadUrl("not a ws:// or wss:// URL".into())))?;
+    let value = local_proof::hex(&challenge).parse().map_err(|_| ConnectError::Retry("challenge".into()))?;
+    req.headers_mut().insert(local_proof::CHALLENGE_HEADER, value);
+    let stream = dialer.dial(target).await.map_err(|e| match e {
+        DialError::Fatal(e) => ConnectError::Fatal(e),
+        DialError::Io(e) => ConnectError::Retry(e.to_string()),
+    })?;
+    let reached = match &stream {
+        tokio_util::either::Either::Left(tcp) => tcp.peer_addr(),
+        tokio_util::either::Either::Right(tls) => tls.get_ref().0.peer_addr(),
+    }
+    .map_err(|e| ConnectError::Retry(e.to_string()))?
+    .to_string();
+    let digest = key.digest();
+    match tokio_tungstenite::client_async(req, stream).await {
+        Err(WsError::Http(resp)) if resp.status().as_u16() == 401 => {
+            let body: serde_json::Value =
+                resp.body().as_deref().and_then(|b| serde_json::from_slice(b).ok()).unwrap_or_default();
+            let proofs = body["proofs"].as_array().map(Vec::as_slice).unwrap_or_default();
+            Ok(proofs.iter().filter_map(|p| p.as_str()).any(|p| local_proof::verify(&digest, &challenge, &reached, p)))
+        }
+        Err(WsError::Http(_)) | Ok(_) => Ok(false),
+        Err(e) => Err(ConnectError::Retry(e.to_string())),
     }
 }

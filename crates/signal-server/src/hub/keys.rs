@@ -73,6 +73,11 @@ impl KeyTable {
         find_key(&guard.digests, presented).map(|i| guard.entries[i].clone())
     }
 
+    /// The digests of every key (what a local proof is keyed with).
+    pub fn digests(&self) -> Vec<[u8; 32]> {
+        self.inner.read().unwrap_or_else(|p| p.into_inner()).digests.clone()
+    }
+
     /// The current entry for a key id, if the key is still configured.
     pub fn by_id(&self, id: &str) -> Option<Arc<KeyEntry>> {
         let guard = self.inner.read().unwrap_or_else(|p| p.into_inner());
