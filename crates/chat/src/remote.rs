@@ -43,6 +43,13 @@ pub(crate) fn watch(inner: Arc<Inner>, r: RemotePeer) {
                 _ = i.cancel.cancelled() => return,
             };
             let Some(dc) = dc else { return };
+            // Only the chat channel is read: any other label is closed at once, so a peer
+            // cannot make this side hold channels (and their buffers) it never reads.
+            if dc.label() != LABEL {
+                tracing::warn!(peer = %r.id(), label = %dc.label().chars().take(64).collect::<String>(), "unexpected channel closed");
+                i.tasks.spawn(async move { dc.close().await });
+                continue;
+            }
             let (i2, from) = (i.clone(), r.id().to_string());
             i.tasks.spawn(async move {
                 tokio::select! {
@@ -202,6 +209,11 @@ async fn read_channel(inner: &Arc<Inner>, from: &str, dc: &DataChannel) {
             }
             _ => continue,
         };
+        if let Err(why) = crate::session::check_line(&id, &text) {
+            let msg = format!("a chat line from {from} was refused: {why}");
+            inner.emit(ChatEvent::error("bad_message", msg, Some(from))).await;
+            continue;
+        }
         // Every copy is acknowledged: the ack of an earlier one may have been lost.
         send_soon(inner, from, PeerMessage::Ack { id: id.clone() }.to_json());
         if inner.first_sight(&id) {

@@ -1,10 +1,13 @@
-//! Chat ids already shown, so a line that arrives twice (over two channels, or over a
-//! channel and the server) is shown once. Bounded: the oldest ids are forgotten first.
+//! A bounded set that forgets its oldest entries first: the chat ids already shown (so a
+//! line that arrives twice, over two channels or over a channel and the server, is shown
+//! once), and the peers that left (whose late greetings are ignored).
 
 use std::collections::{HashSet, VecDeque};
 
 /// Chat ids remembered.
 const CAPACITY: usize = 10_000;
+/// Departed peers remembered.
+pub(crate) const DEPARTED: usize = 1_024;
 
 pub(crate) struct Seen {
     ids: HashSet<String>,
@@ -21,6 +24,22 @@ impl Default for Seen {
 impl Seen {
     pub(crate) fn new(cap: usize) -> Seen {
         Seen { ids: HashSet::new(), order: VecDeque::new(), cap }
+    }
+
+    pub(crate) fn contains(&self, id: &str) -> bool {
+        self.ids.contains(id)
+    }
+
+    /// Forgets `id` (a departed peer that came back).
+    pub(crate) fn remove(&mut self, id: &str) {
+        if self.ids.remove(id) {
+            self.order.retain(|o| o != id);
+        }
+    }
+
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.ids.len()
     }
 
     /// Records `id`; false if it was seen before.
@@ -51,5 +70,19 @@ mod tests {
         assert!(s.first_sight("c"));
         assert!(s.first_sight("a"), "a was evicted by c");
         assert!(!s.first_sight("c"));
+    }
+
+    #[test]
+    fn a_flood_of_new_ids_keeps_the_set_at_its_bound() {
+        let mut s = Seen::new(1000);
+        for i in 0..50_000 {
+            assert!(s.first_sight(&format!("id-{i}")));
+        }
+        assert_eq!(s.len(), 1000);
+        assert_eq!(s.order.len(), 1000);
+        assert!(s.contains("id-49999") && !s.contains("id-0"));
+        s.remove("id-49999");
+        assert!(!s.contains("id-49999"));
+        assert_eq!(s.order.len(), 999);
     }
 }

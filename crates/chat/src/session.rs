@@ -23,6 +23,20 @@ use crate::trust::{TrustError, TrustStore};
 /// Longest chat line accepted, in bytes of UTF-8. The chat JSON around it stays well under
 /// both the DataChannel's 64 KiB message limit and the server's frame limit.
 pub const MAX_TEXT_BYTES: usize = 16 * 1024;
+/// Longest chat id accepted from a peer, in bytes (ours are about 30).
+pub const MAX_ID_BYTES: usize = 128;
+
+/// Whether a chat line from a peer is within bounds; why not otherwise.
+pub(crate) fn check_line(id: &str, text: &str) -> Result<(), String> {
+    if id.is_empty() || id.len() > MAX_ID_BYTES {
+        return Err(format!("its id is empty or longer than {MAX_ID_BYTES} bytes"));
+    }
+    if text.len() > MAX_TEXT_BYTES {
+        return Err(format!("it is {} bytes; at most {MAX_TEXT_BYTES} are accepted", text.len()));
+    }
+    Ok(())
+}
+
 /// Events buffered for a slow reader before the session waits for it.
 const EVENT_QUEUE: usize = 1024;
 /// Bound on each step of leaving (queued sends, `unsubscribe`, close).
@@ -108,20 +122,34 @@ pub struct Sent {
     pub queued: Vec<String>,
 }
 
-#[derive(Default)]
 pub(crate) struct Shared {
     /// Our open "messages" channel to each peer.
     pub(crate) outs: HashMap<String, DataChannel>,
     /// Remote peers in the room, with their latest name.
     pub(crate) names: HashMap<String, String>,
     pub(crate) seen: Seen,
-    pub(crate) left: HashSet<String>,
+    /// Peers that left (bounded: the oldest are forgotten).
+    pub(crate) left: Seen,
     /// Lines sent peer to peer that wait for an ack.
     pub(crate) receipts: Receipts,
     /// Peers that acknowledge chat lines (announced in `hello`, or seen acking).
     pub(crate) acks_from: HashSet<String>,
     /// The latest fingerprints of each remote peer in the room.
     pub(crate) security: HashMap<String, peerchat_peer::PeerSecurity>,
+}
+
+impl Default for Shared {
+    fn default() -> Shared {
+        Shared {
+            outs: HashMap::new(),
+            names: HashMap::new(),
+            seen: Seen::default(),
+            left: Seen::new(crate::seen::DEPARTED),
+            receipts: Receipts::default(),
+            acks_from: HashSet::new(),
+            security: HashMap::new(),
+        }
+    }
 }
 
 pub(crate) struct Inner {
@@ -393,7 +421,7 @@ async fn on_event(inner: &Arc<Inner>, ev: PeerEvent) -> bool {
                 let mut g = inner.lock();
                 g.names.remove(&id);
                 g.security.remove(&id);
-                g.left.insert(id.clone());
+                g.left.first_sight(&id);
                 g.acks_from.remove(&id);
                 (g.outs.remove(&id), g.receipts.peer_gone(&id))
             };
@@ -442,6 +470,11 @@ async fn on_server_message(inner: &Arc<Inner>, from: String, data: Value) {
         }
         Some("chat") => match PeerMessage::parse(&data.to_string()) {
             Some(PeerMessage::Chat { id, text }) => {
+                if let Err(why) = check_line(&id, &text) {
+                    let msg = format!("a chat line from {from} was refused: {why}");
+                    inner.emit(ChatEvent::error("bad_message", msg, Some(&from))).await;
+                    return;
+                }
                 if !inner.first_sight(&id) {
                     return;
                 }

@@ -33,6 +33,11 @@ const ICE_CHECK_INTERVAL: Duration = Duration::from_millis(20);
 /// budget of 1.4 s (7 × 200 ms), so slow real-world paths are not given up sooner.
 const ICE_MAX_BINDING_REQUESTS: u16 = 75;
 
+/// Remote candidates accepted per remote description (an offer or answer, so per ICE
+/// generation). Real peers send a few per interface; each one accepted makes the engine
+/// send connectivity checks to its address, so a hostile peer must not add thousands.
+pub const MAX_REMOTE_CANDIDATES: usize = 64;
+
 /// The native peer connection, as returned by [`crate::RemotePeer::pc`].
 pub type NativePeerConnection = Arc<dyn PeerConnection>;
 
@@ -152,6 +157,8 @@ pub(crate) struct Connection {
     remote_candidates: std::sync::Mutex<path::RemoteCandidates>,
     /// The fingerprints of the latest local and remote descriptions.
     fingerprints: std::sync::Mutex<(Option<Fingerprint>, Option<Fingerprint>)>,
+    /// Remote candidates added since the latest remote description.
+    candidates: std::sync::atomic::AtomicUsize,
 }
 
 /// Options of a channel opened with [`Connection::create_channel`].
@@ -236,6 +243,7 @@ impl Connection {
             on_loopback,
             remote_candidates: Default::default(),
             fingerprints: Default::default(),
+            candidates: Default::default(),
         })
     }
 
@@ -312,6 +320,7 @@ impl Connection {
         }
         self.pc.set_remote_description(desc).await.map_err(err)?;
         self.note_fingerprint(&d.sdp, true);
+        self.candidates.store(0, std::sync::atomic::Ordering::Relaxed);
         Ok(())
     }
 
@@ -346,7 +355,11 @@ impl Connection {
     /// failed sends (and TURN permissions a TURN server refuses), RFC 8445 section
     /// 5.1.1.1. (A relay candidate on loopback is reachable: through a TURN server on
     /// this machine.) Wildcard addresses are skipped always.
+    /// At most [`MAX_REMOTE_CANDIDATES`] per remote description; more are refused.
     pub async fn add_candidate(&self, c: &IceCandidate) -> Result<(), EngineError> {
+        if self.candidates.fetch_add(1, std::sync::atomic::Ordering::Relaxed) >= MAX_REMOTE_CANDIDATES {
+            return Err(EngineError(format!("more than {MAX_REMOTE_CANDIDATES} candidates for one description")));
+        }
         if let Ok(mut r) = self.remote_candidates.lock() {
             r.note(&c.candidate);
         }
@@ -410,6 +423,44 @@ fn to_wire(d: &RTCSessionDescription) -> SessionDescription {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_flood_of_remote_candidates_is_cut_at_the_bound_until_the_next_description() {
+        let cfg = ConnectionConfig {
+            ice_servers: Vec::new(),
+            policy: IceTransportPolicy::All,
+            settings: EngineSettings {
+                udp_addrs: vec!["127.0.0.1:0".into()],
+                reactor_threads: 0,
+                ..Default::default()
+            },
+            certificate: None,
+        };
+        let (tx, _rx) = mpsc::unbounded_channel();
+        let (a, b) = (Connection::new(&cfg, 1, tx.clone()).await.unwrap(), Connection::new(&cfg, 1, tx).await.unwrap());
+        a.create_channel("control", ChannelInit::reliable()).await.unwrap();
+        let offer = a.offer(false).await.unwrap();
+        b.set_remote(&offer).await.unwrap();
+        let candidate = |i: usize| IceCandidate {
+            candidate: format!("candidate:{i} 1 udp 2130706431 127.0.0.1 {} typ host", 20_000 + i),
+            sdp_mid: Some("0".into()),
+            sdp_m_line_index: Some(0),
+            username_fragment: None,
+        };
+        let mut accepted = 0;
+        for i in 0..1_000 {
+            if b.add_candidate(&candidate(i)).await.is_ok() {
+                accepted += 1;
+            }
+        }
+        assert_eq!(accepted, MAX_REMOTE_CANDIDATES);
+        // A new description (an ICE restart) starts a new count.
+        a.set_remote(&b.answer().await.unwrap()).await.unwrap();
+        b.set_remote(&a.offer(true).await.unwrap()).await.unwrap();
+        assert!(b.add_candidate(&candidate(5_000)).await.is_ok());
+        a.close().await;
+        b.close().await;
+    }
 
     #[test]
     fn the_address_of_a_candidate_line_is_read_and_names_are_not_addresses() {

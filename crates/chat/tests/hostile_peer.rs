@@ -1,0 +1,82 @@
+//! A hostile peer on the raw SDK against a chat session: channels with labels the chat
+//! does not use are closed at once, and chat lines beyond the bounds (an id of a
+//! kilobyte, through the channel or the server) are refused with an error event that
+//! names the sender; the session goes on chatting.
+
+use std::time::Duration;
+
+use peerchat_chat::{ChatConfig, ChatEvent, ChatEvents, ChatSession, MessageKind};
+use peerchat_peer::{ChannelInit, DataChannelOptions, Peer, PeerEvent, PeerOptions, PeerState, PublishableKey};
+use signal_server::config::Config;
+use signal_server::server::Server;
+
+const WAIT: Duration = Duration::from_secs(20);
+
+async fn next_matching(events: &mut ChatEvents, f: impl Fn(&ChatEvent) -> bool) -> ChatEvent {
+    tokio::time::timeout(WAIT, async {
+        loop {
+            let ev = events.next().await.expect("events ended");
+            if f(&ev) {
+                return ev;
+            }
+        }
+    })
+    .await
+    .expect("event did not arrive")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unexpected_channels_are_closed_and_oversized_lines_refused_with_an_error() {
+    let server = Server::spawn(Config::for_keys(&["pk_hostile"])).await.unwrap();
+    let opts = || {
+        let mut o = PeerOptions::new(server.url(), PublishableKey::new("pk_hostile"));
+        o.engine.udp_addrs = vec!["127.0.0.1:0".into()];
+        o
+    };
+    let (_alice, mut events) = ChatSession::start(ChatConfig::new(opts(), "room", "alice")).await.unwrap();
+    let mallory = Peer::new(opts());
+    mallory.join("room", "mallory").await.unwrap();
+    let r = tokio::time::timeout(WAIT, async {
+        loop {
+            if let Some(PeerEvent::PeerJoined(r)) = mallory.next_event().await {
+                return r;
+            }
+        }
+    })
+    .await
+    .unwrap();
+    assert!(tokio::time::timeout(WAIT, r.wait_for(PeerState::Connected)).await.unwrap());
+
+    let chat = r.open_channel("messages", ChannelInit::reliable(), DataChannelOptions::default()).await.unwrap();
+    tokio::time::timeout(WAIT, chat.opened()).await.unwrap().unwrap();
+
+    // A chat line with a kilobyte id, over the chat channel and through the server.
+    let long_id = "x".repeat(1024);
+    chat.send(format!(r#"{{"type":"chat","id":"{long_id}","text":"hi"}}"#)).await.unwrap();
+    let refused =
+        next_matching(&mut events, |e| matches!(e, ChatEvent::Error { kind, .. } if kind == "bad_message")).await;
+    let ChatEvent::Error { peer_id, message, .. } = refused else { unreachable!() };
+    assert_eq!(peer_id.as_deref(), mallory.peer_id().as_deref());
+    assert!(message.contains("128 bytes"), "{message}");
+    let alice_id = r.id().to_string();
+    let data = serde_json::json!({"type": "chat", "id": long_id, "text": "hi"});
+    mallory.send_to(&alice_id, &data).await.unwrap();
+    next_matching(&mut events, |e| matches!(e, ChatEvent::Error { kind, .. } if kind == "bad_message")).await;
+
+    // The session still takes a well-formed line.
+    chat.send(r#"{"type":"chat","id":"m-1","text":"fine"}"#).await.unwrap();
+    let got = next_matching(&mut events, |e| matches!(e, ChatEvent::Message { kind: MessageKind::Chat, .. })).await;
+    assert!(matches!(got, ChatEvent::Message { ref text, .. } if text == "fine"), "{got:?}");
+    // Last (closing channels the other side opened can make the SDK rebuild the
+    // connection, issue 18): twenty channels the chat never reads: each is closed by the other side.
+    let mut evil = Vec::new();
+    for i in 0..20 {
+        let label = format!("evil-{i}");
+        evil.push(r.open_channel(&label, ChannelInit::reliable(), DataChannelOptions::default()).await.unwrap());
+    }
+    for dc in &evil {
+        tokio::time::timeout(WAIT, dc.closed()).await.expect("an unexpected channel was left open");
+    }
+
+    mallory.close().await;
+}
