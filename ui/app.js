@@ -284,10 +284,11 @@
         upsertPeer(ev.peerId, { security: ev });
         showTrustWarning();
         break;
+      case "peer-renamed":
+        upsertPeer(ev.peerId, { name: ev.name });
+        break;
       case "message":
-        if (ev.kind === "hello") {
-          upsertPeer(ev.from, { name: ev.name });
-        } else if (ev.kind === "chat") {
+        if (ev.kind === "chat") {
           addMessage({ self: false, from: ev.from, sender: ev.name || ev.from, text: ev.text, via: ev.via, at: ev.atMs });
         }
         break;

@@ -70,6 +70,7 @@ fn human(v: &Value) -> String {
         "welcome" => format!("* connected as {}", s(v, "peerId")),
         "peer-joined" => format!("* {} joined ({})", s(v, "name"), s(v, "peerId")),
         "peer-left" => format!("* {} left", s(v, "peerId")),
+        "peer-renamed" => format!("* {} is now shown as {}", s(v, "peerId"), s(v, "name")),
         "state-change" => format!("* {}: {} -> {}", s(v, "peerId"), s(v, "from"), s(v, "to")),
         "channel-open" => format!("* channel {:?} open to {}", s(v, "label"), s(v, "peerId")),
         "message" => format!("<{}> {} [{}]", s(v, "name"), s(v, "text"), s(v, "via")),

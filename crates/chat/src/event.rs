@@ -33,8 +33,13 @@ pub enum MessageKind {
 pub enum ChatEvent {
     /// The server assigned this peer's id.
     Welcome { peer_id: String },
-    /// A remote peer is in the room.
+    /// A remote peer is in the room. `name` is how to show it: its name from presence,
+    /// with ` #` and four characters of its id when someone else in the room (we
+    /// included) has the same name.
     PeerJoined { peer_id: String, name: String },
+    /// How a peer is shown changed: it renamed itself, or someone with the same name
+    /// came or went (the id suffix appears or goes).
+    PeerRenamed { peer_id: String, name: String },
     /// A remote peer's state changed (`idle`, `connecting`, `connected`, `reconnecting`,
     /// `closed`).
     StateChange { peer_id: String, from: &'static str, to: &'static str },

@@ -5,8 +5,9 @@
 //!   channel is closed and a fresh one is opened (unordered, no retransmits), wrapped in
 //!   the backpressure-aware DataChannel (1 MiB buffered, 256 queued sends).
 //! * The channels the other side opens are read too: each side sends on its own.
-//! * On `peer-joined`, a `hello` carrying our name goes to that peer through the server,
-//!   so names show before any channel is open.
+//! * On `peer-joined`, a `hello` goes to that peer through the server (announcing
+//!   receipts). Names come from presence, never from a hello; two people sharing a name
+//!   are both shown with a short id suffix (`names.rs`).
 //! * [`ChatSession::send_line`] sends chat JSON to every peer with an open channel; a
 //!   line that reaches nobody is an error, and a full queue is reported per peer
 //!   ([`ChatEvent::Error`] with kind `overflow`), never dropped silently.
@@ -17,6 +18,7 @@
 //!   [`ChatSession::verify`] remembers one.
 
 mod event;
+mod names;
 mod path_report;
 pub mod receipts;
 mod remote;

@@ -19,7 +19,33 @@ const OPEN_WAIT: Duration = Duration::from_secs(10);
 /// How long after our channel closed under a `connected` peer we wait before rebuilding.
 const CLOSE_SETTLE: Duration = Duration::from_millis(500);
 
-/// Starts the watchers of `r` (its state, its fingerprints, its channels); they end with the session or the remote peer.
+/// Reports peers whose shown name changed (each with its safety number again: trust is
+/// kept by name).
+pub(crate) async fn renamed(inner: &Arc<Inner>, changed: Vec<(String, String)>) {
+    for (peer_id, name) in changed {
+        inner.emit(ChatEvent::PeerRenamed { peer_id: peer_id.clone(), name }).await;
+        crate::security::report(inner, &peer_id).await;
+    }
+}
+
+/// Follows the name presence gives `r` (a peer renaming itself).
+async fn follow_name(inner: &Arc<Inner>, r: &RemotePeer) {
+    let mut updates = r.name_updates();
+    while let Some(name) = updates.next().await {
+        let changed = {
+            let mut g = inner.lock();
+            if !g.names.contains(r.id()) || g.names.raw(r.id()) == Some(name.as_str()) {
+                continue;
+            }
+            let mut changed = g.names.set(r.id(), &name);
+            changed.push((r.id().to_string(), g.names.shown(r.id())));
+            changed
+        };
+        renamed(inner, changed).await;
+    }
+}
+
+/// Starts the watchers of `r` (its state, its name, its fingerprints, its channels); they end with the session or the remote peer.
 pub(crate) fn watch(inner: Arc<Inner>, r: RemotePeer) {
     let (i, rp) = (inner.clone(), r.clone());
     inner.tasks.spawn(async move {
@@ -32,6 +58,7 @@ pub(crate) fn watch(inner: Arc<Inner>, r: RemotePeer) {
     inner.tasks.spawn(async move {
         tokio::select! {
             _ = crate::security::follow(&i, &rp) => {}
+            _ = follow_name(&i, &rp) => {}
             _ = i.cancel.cancelled() => {}
         }
     });

@@ -43,11 +43,12 @@ pub(crate) async fn follow(inner: &Arc<Inner>, r: &RemotePeer) {
 
 /// The view of `peer_id` now, if its fingerprints are known.
 pub(crate) fn view(inner: &Inner, peer_id: &str) -> Option<SecurityView> {
-    let (name, s): (String, PeerSecurity) = {
+    let (raw, name, s): (String, String, PeerSecurity) = {
         let g = inner.lock();
-        (g.names.get(peer_id)?.clone(), g.security.get(peer_id)?.clone())
+        (g.names.raw(peer_id)?.to_string(), g.names.shown(peer_id), g.security.get(peer_id)?.clone())
     };
-    let trust = inner.trust.check(&name, &s.remote);
+    // Verification is kept by the name the peer chose (the suffix is only for showing).
+    let trust = inner.trust.check(&raw, &s.remote);
     Some(SecurityView {
         peer_id: peer_id.to_string(),
         name,
@@ -76,17 +77,19 @@ impl ChatSession {
     /// The person compared `peer_id`'s safety number with them: remember its
     /// certificate under its name (kept in the trust store), and report it `verified`.
     pub async fn verify(&self, peer_id: &str) -> Result<SecurityView, ChatError> {
-        let v = self.security(peer_id).ok_or_else(|| ChatError::NoSafetyNumber(peer_id.to_string()))?;
-        let fp = self.inner.lock().security.get(peer_id).map(|s| s.remote.clone());
-        let fp = fp.ok_or_else(|| ChatError::NoSafetyNumber(peer_id.to_string()))?;
-        self.inner.trust.verify(&v.name, &fp)?;
-        self.report_name(&v.name).await;
+        let found = {
+            let g = self.inner.lock();
+            g.security.get(peer_id).map(|s| s.remote.clone()).zip(g.names.raw(peer_id).map(str::to_string))
+        };
+        let (fp, name) = found.ok_or_else(|| ChatError::NoSafetyNumber(peer_id.to_string()))?;
+        self.inner.trust.verify(&name, &fp)?;
+        self.report_name(&name).await;
         self.security(peer_id).ok_or_else(|| ChatError::NoSafetyNumber(peer_id.to_string()))
     }
 
     /// Forgets the verification of `peer_id`'s name.
     pub async fn unverify(&self, peer_id: &str) -> Result<(), ChatError> {
-        let name = self.inner.name_of(peer_id);
+        let name = self.inner.lock().names.raw(peer_id).unwrap_or_default().to_string();
         if self.inner.trust.forget(&name)? {
             self.report_name(&name).await;
         }
@@ -95,8 +98,10 @@ impl ChatSession {
 
     /// Reports every peer called `name` again (its trust changed).
     async fn report_name(&self, name: &str) {
-        let ids: Vec<String> =
-            self.inner.lock().names.iter().filter(|(_, n)| *n == name).map(|(id, _)| id.clone()).collect();
+        let ids: Vec<String> = {
+            let g = self.inner.lock();
+            g.names.ids().filter(|id| g.names.raw(id) == Some(name)).cloned().collect()
+        };
         for id in ids {
             crate::security::report(&self.inner, &id).await;
         }

@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::event::{now_ms, ChatEvent, MessageKind, Via};
+use crate::names::Names;
 use crate::receipts::{Receipts, DEADLINE};
 use crate::seen::Seen;
 use crate::trust::{TrustError, TrustStore};
@@ -125,8 +126,8 @@ pub struct Sent {
 pub(crate) struct Shared {
     /// Our open "messages" channel to each peer.
     pub(crate) outs: HashMap<String, DataChannel>,
-    /// Remote peers in the room, with their latest name.
-    pub(crate) names: HashMap<String, String>,
+    /// Remote peers in the room, with the names presence gave them.
+    pub(crate) names: Names,
     pub(crate) seen: Seen,
     /// Peers that left (bounded: the oldest are forgotten).
     pub(crate) left: Seen,
@@ -138,11 +139,11 @@ pub(crate) struct Shared {
     pub(crate) security: HashMap<String, peerchat_peer::PeerSecurity>,
 }
 
-impl Default for Shared {
-    fn default() -> Shared {
+impl Shared {
+    fn new(me: &str) -> Shared {
         Shared {
             outs: HashMap::new(),
-            names: HashMap::new(),
+            names: Names::new(me),
             seen: Seen::default(),
             left: Seen::new(crate::seen::DEPARTED),
             receipts: Receipts::default(),
@@ -188,7 +189,7 @@ impl Inner {
     }
 
     pub(crate) fn name_of(&self, peer_id: &str) -> String {
-        self.lock().names.get(peer_id).cloned().unwrap_or_default()
+        self.lock().names.shown(peer_id)
     }
 }
 
@@ -232,8 +233,8 @@ impl ChatSession {
         let (tx, rx) = mpsc::channel(EVENT_QUEUE);
         let inner = Arc::new(Inner {
             peer,
+            state: Mutex::new(Shared::new(&config.name)),
             name: config.name,
-            state: Mutex::default(),
             tx,
             cancel: CancellationToken::new(),
             tasks: TaskTracker::new(),
@@ -285,7 +286,7 @@ impl ChatSession {
             let g = inner.lock();
             let p2p: Vec<_> =
                 g.outs.iter().filter(|(_, dc)| dc.is_open()).map(|(p, dc)| (p.clone(), dc.clone())).collect();
-            let rest = g.names.keys().filter(|p| !p2p.iter().any(|(q, _)| q == *p)).cloned();
+            let rest = g.names.ids().filter(|p| !p2p.iter().any(|(q, _)| q == *p)).cloned();
             let (server, queued) = if inner.fallback {
                 (rest.collect(), Vec::new())
             } else {
@@ -399,13 +400,15 @@ async fn on_event(inner: &Arc<Inner>, ev: PeerEvent) -> bool {
     match ev {
         PeerEvent::Welcome { peer_id, .. } => inner.emit(ChatEvent::Welcome { peer_id }).await,
         PeerEvent::PeerJoined(r) => {
-            let (id, name) = (r.id().to_string(), r.name());
-            {
+            let id = r.id().to_string();
+            let (name, renamed) = {
                 let mut g = inner.lock();
-                g.names.insert(id.clone(), name.clone());
+                let renamed = g.names.set(&id, &r.name());
                 g.left.remove(&id);
-            }
+                (g.names.shown(&id), renamed)
+            };
             inner.emit(ChatEvent::PeerJoined { peer_id: id.clone(), name }).await;
+            crate::remote::renamed(inner, renamed).await;
             let hello = inner.clone();
             inner.tasks.spawn(async move {
                 let data = json!({ "type": "hello", "name": hello.name, "receipts": true });
@@ -417,13 +420,13 @@ async fn on_event(inner: &Arc<Inner>, ev: PeerEvent) -> bool {
         }
         PeerEvent::PeerLeft(r) => {
             let id = r.id().to_string();
-            let (dc, undelivered) = {
+            let (dc, undelivered, renamed) = {
                 let mut g = inner.lock();
-                g.names.remove(&id);
+                let renamed = g.names.remove(&id);
                 g.security.remove(&id);
                 g.left.first_sight(&id);
                 g.acks_from.remove(&id);
-                (g.outs.remove(&id), g.receipts.peer_gone(&id))
+                (g.outs.remove(&id), g.receipts.peer_gone(&id), renamed)
             };
             if let Some(dc) = dc {
                 inner.tasks.spawn(async move { dc.close().await });
@@ -433,6 +436,7 @@ async fn on_event(inner: &Arc<Inner>, ev: PeerEvent) -> bool {
                 inner.emit(ChatEvent::undelivered("not_delivered", msg, &id, &line)).await;
             }
             inner.emit(ChatEvent::PeerLeft { peer_id: id }).await;
+            crate::remote::renamed(inner, renamed).await;
         }
         PeerEvent::Message { from, data, .. } => on_server_message(inner, from, data).await,
         PeerEvent::Signalling(s) => inner.emit(ChatEvent::Signalling { state: s.as_str() }).await,
@@ -453,18 +457,11 @@ async fn on_event(inner: &Arc<Inner>, ev: PeerEvent) -> bool {
 async fn on_server_message(inner: &Arc<Inner>, from: String, data: Value) {
     let ty = data.get("type").and_then(Value::as_str);
     let (kind, id, text) = match ty {
+        // The name in a hello is not used: presence carries the name the server checked.
         Some("hello") => {
-            if let Some(n) = data.get("name").and_then(Value::as_str) {
-                let renamed = {
-                    let mut g = inner.lock();
-                    if data.get("receipts") == Some(&Value::Bool(true)) && !g.left.contains(&from) {
-                        g.acks_from.insert(from.clone());
-                    }
-                    !g.left.contains(&from) && g.names.insert(from.clone(), n.to_string()).as_deref() != Some(n)
-                };
-                if renamed {
-                    crate::security::report(inner, &from).await;
-                }
+            let mut g = inner.lock();
+            if data.get("receipts") == Some(&Value::Bool(true)) && !g.left.contains(&from) {
+                g.acks_from.insert(from.clone());
             }
             (MessageKind::Hello, None, data.to_string())
         }

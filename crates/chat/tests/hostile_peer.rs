@@ -80,3 +80,48 @@ async fn unexpected_channels_are_closed_and_oversized_lines_refused_with_an_erro
 
     mallory.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn names_come_from_presence_and_a_shared_name_shows_an_id_suffix() {
+    let server = Server::spawn(Config::for_keys(&["pk_names"])).await.unwrap();
+    let opts = || PeerOptions::new(server.url(), PublishableKey::new("pk_names"));
+    let (_alice, mut events) = ChatSession::start(ChatConfig::new(opts(), "room", "alice")).await.unwrap();
+    let joined = |e: &ChatEvent| matches!(e, ChatEvent::PeerJoined { .. });
+
+    // Mallory joins as herself, then claims another name in a hello.
+    let mallory = Peer::new(opts());
+    let m_id = mallory.join("room", "mallory").await.unwrap();
+    let ev = next_matching(&mut events, joined).await;
+    assert_eq!(ev, ChatEvent::PeerJoined { peer_id: m_id.clone(), name: "mallory".into() });
+    let alice_id = _alice.peer_id();
+    mallory.send_to(&alice_id, &serde_json::json!({"type": "hello", "name": "alice's boss"})).await.unwrap();
+    mallory.send_to(&alice_id, &serde_json::json!({"type": "chat", "id": "m-1", "text": "trust me"})).await.unwrap();
+    let got = next_matching(&mut events, |e| matches!(e, ChatEvent::Message { kind: MessageKind::Chat, .. })).await;
+    let ChatEvent::Message { name, .. } = got else { unreachable!() };
+    assert_eq!(name, "mallory", "a hello does not rename anyone");
+
+    // Two people called bob: both are shown with a short id suffix.
+    let bob1 = Peer::new(opts());
+    let b1 = bob1.join("room", "bob").await.unwrap();
+    let ev = next_matching(&mut events, joined).await;
+    assert_eq!(ev, ChatEvent::PeerJoined { peer_id: b1.clone(), name: "bob".into() });
+    let bob2 = Peer::new(opts());
+    let b2 = bob2.join("room", "bob").await.unwrap();
+    let ev = next_matching(&mut events, joined).await;
+    assert_eq!(ev, ChatEvent::PeerJoined { peer_id: b2.clone(), name: format!("bob #{}", &b2[..4]) });
+    let ev = next_matching(&mut events, |e| matches!(e, ChatEvent::PeerRenamed { .. })).await;
+    assert_eq!(ev, ChatEvent::PeerRenamed { peer_id: b1.clone(), name: format!("bob #{}", &b1[..4]) });
+    // And someone taking our own name.
+    let fake = Peer::new(opts());
+    let f = fake.join("room", "alice").await.unwrap();
+    let ev = next_matching(&mut events, joined).await;
+    assert_eq!(ev, ChatEvent::PeerJoined { peer_id: f.clone(), name: format!("alice #{}", &f[..4]) });
+
+    // One bob leaves: the other is plain "bob" again.
+    bob2.leave().await.unwrap();
+    let ev = next_matching(&mut events, |e| matches!(e, ChatEvent::PeerRenamed { .. })).await;
+    assert_eq!(ev, ChatEvent::PeerRenamed { peer_id: b1, name: "bob".into() });
+    for p in [mallory, bob1, bob2, fake] {
+        p.close().await;
+    }
+}

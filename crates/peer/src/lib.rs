@@ -42,6 +42,6 @@ pub use path::{CandidateKind, PathInfo, Route};
 pub use peer::Peer;
 pub use peerchat_protocol::peer as peer_message;
 pub use peerchat_protocol::PublishableKey;
-pub use remote::{OpenChannelError, PeerState, RemotePeer, SecurityUpdates, StateChange, StateChanges};
+pub use remote::{NameUpdates, OpenChannelError, PeerState, RemotePeer, SecurityUpdates, StateChange, StateChanges};
 pub use safety::{Fingerprint, PeerSecurity, SafetyNumber};
 pub use signalling::transport::is_exposed_plaintext;

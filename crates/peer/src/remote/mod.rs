@@ -55,6 +55,17 @@ impl PathUpdates {
     }
 }
 
+/// Changes of a remote peer's name (see [`RemotePeer::name_updates`]).
+pub struct NameUpdates(watch::Receiver<String>);
+
+impl NameUpdates {
+    /// Waits for the name to change and returns it; `None` once the remote peer is gone.
+    pub async fn next(&mut self) -> Option<String> {
+        self.0.changed().await.ok()?;
+        Some(self.0.borrow_and_update().clone())
+    }
+}
+
 /// Changes of what protects the connection to a remote peer (see
 /// [`RemotePeer::security_updates`]).
 pub struct SecurityUpdates(watch::Receiver<Option<PeerSecurity>>);
@@ -155,9 +166,14 @@ impl RemotePeer {
         &self.shared.id
     }
 
-    /// Its display name (from `hello` or presence).
+    /// Its display name, from presence (the server checked it).
     pub fn name(&self) -> String {
         self.shared.name.borrow().clone()
+    }
+
+    /// Follows [`RemotePeer::name`] (a `joined` refresh with a new name).
+    pub fn name_updates(&self) -> NameUpdates {
+        NameUpdates(self.shared.name.subscribe())
     }
 
     /// Whether this side is the polite one of the pair (the remote id is greater).
