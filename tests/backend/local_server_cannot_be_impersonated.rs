@@ -117,6 +117,7 @@ async fn resume_with(url: &str, key: &PublishableKey, secret: &[u8], pid: &str) 
         kid: key.fingerprint(),
         iid: "forged".into(),
         exp,
+        n: 0,
     };
     let token = TokenSigner::new(secret).sign(&claims);
     let mut req = url.into_client_request().unwrap();

@@ -116,6 +116,12 @@ pub enum ServerFrame {
         #[serde(rename = "requestId", skip_serializing_if = "Option::is_none")]
         request_id: Option<RequestId>,
     },
+    /// A fresh resume token for this session (sent while connected, before the last
+    /// one expires); it replaces the one held.
+    ResumeToken {
+        #[serde(rename = "resumeToken")]
+        resume_token: String,
+    },
     /// The server is shutting down; reconnect with resume after `retryAfterMs`.
     GoingAway {
         #[serde(rename = "retryAfterMs")]
@@ -201,6 +207,9 @@ impl ServerFrame {
                 request_id: raw.request_id.clone(),
             },
             "going_away" => ServerFrame::GoingAway { retry_after_ms: raw.retry_after_ms.unwrap_or(0) },
+            "resume_token" => ServerFrame::ResumeToken {
+                resume_token: raw.resume_token.clone().ok_or_else(|| missing("resumeToken"))?,
+            },
             "pong" => ServerFrame::Pong { t: raw.t.clone() },
             other => {
                 let mut e = FrameError::invalid(format!("unknown server frame type `{other}`"), None);

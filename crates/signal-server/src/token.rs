@@ -31,6 +31,11 @@ pub struct TokenClaims {
     pub iid: String,
     /// Expiry, seconds since the Unix epoch.
     pub exp: u64,
+    /// Which of the session's tokens this is: every welcome issues the next one, and
+    /// only the latest resumes a session this server holds (a copied token stops
+    /// working once its owner resumed). 0 in tokens of older servers.
+    #[serde(default)]
+    pub n: u64,
 }
 
 /// Signs and verifies tokens with one secret.
@@ -89,7 +94,15 @@ mod tests {
     use super::*;
 
     fn claims(exp: u64) -> TokenClaims {
-        TokenClaims { pid: "p".into(), name: "n".into(), ch: vec!["c".into()], kid: "k".into(), iid: "i".into(), exp }
+        TokenClaims {
+            pid: "p".into(),
+            name: "n".into(),
+            ch: vec!["c".into()],
+            kid: "k".into(),
+            iid: "i".into(),
+            exp,
+            n: 3,
+        }
     }
 
     #[test]

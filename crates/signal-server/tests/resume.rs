@@ -229,3 +229,53 @@ async fn frames_sent_by_a_taking_over_socket_before_its_welcome_wait_for_it() {
     );
     a.silent_for(Duration::from_millis(200)).await;
 }
+
+/// A token copied from a client (a log, a URL a proxy kept) is worth nothing once its
+/// owner resumed with it: each welcome issues the next token, and only the latest one
+/// resumes the session. The owner's connection is not disturbed by the attempt.
+#[tokio::test]
+async fn a_resume_makes_every_earlier_token_worthless() {
+    let s = server().await;
+    let (mut a, b) = room(&s).await;
+    let (id, first) = (b.peer_id.clone(), b.token.clone());
+    b.close().await;
+    let mut b2 = resume(&s, &first).await;
+    assert_eq!((b2.welcome["resumed"].as_bool(), b2.peer_id.as_str()), (Some(true), id.as_str()));
+    assert_ne!(b2.token, first, "the welcome of a resume carries a new token");
+
+    let thief = resume(&s, &first).await;
+    assert_eq!(thief.welcome["resumed"], false, "an earlier token resumes nothing");
+    assert_ne!(thief.peer_id, id);
+    b2.recv_type("presence").await;
+    a.send(json!({"type":"send","to":id,"data":"still yours"})).await;
+    assert_eq!(b2.recv_type("message").await["data"], "still yours", "the owner kept its socket");
+
+    let latest = b2.token.clone();
+    b2.close().await;
+    let b3 = resume(&s, &latest).await;
+    assert_eq!((b3.welcome["resumed"].as_bool(), b3.peer_id.as_str()), (Some(true), id.as_str()));
+}
+
+/// Expiry counts for every token, a live session's included; a connected session gets a
+/// fresh token before its own expires (`resume_token` frames, every half lifetime), so
+/// holding a connection for longer than the lifetime loses nothing.
+#[tokio::test]
+async fn an_expired_token_resumes_nothing_and_connected_sessions_get_fresh_ones() {
+    let s = server_with(config(
+        "[server]\ngrace_period_secs = 2\nresume_token_ttl_secs = 2\n[[keys]]\nkey = \"pk_test_x\"",
+    ))
+    .await;
+    let mut c = try_connect(&url(&s, "pk_test_x"), None).await.unwrap();
+    let (id, first) = (c.peer_id.clone(), c.token.clone());
+    let mut latest = String::new();
+    for _ in 0..3 {
+        let fresh = c.recv_type("resume_token").await;
+        latest = fresh["resumeToken"].as_str().expect("a token").to_string();
+    }
+    // Three refreshes, a second apart: the first token (2 s) has expired.
+    c.close().await;
+    let with_first = try_connect(&format!("{}&resume={first}", url(&s, "pk_test_x")), None).await.unwrap();
+    assert_eq!(with_first.welcome["resumed"], false, "an expired token resumed a session");
+    let with_latest = try_connect(&format!("{}&resume={latest}", url(&s, "pk_test_x")), None).await.unwrap();
+    assert_eq!((with_latest.welcome["resumed"].as_bool(), with_latest.peer_id.as_str()), (Some(true), id.as_str()));
+}

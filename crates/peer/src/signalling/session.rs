@@ -189,6 +189,7 @@ impl Task {
             ServerFrame::Message { from, channel, data } => self.emit(SigEvent::Message { from, channel, data }).await,
             ServerFrame::Signal { from, data } => self.emit(SigEvent::Signal { from, data }).await,
             ServerFrame::GoingAway { retry_after_ms } => return Some(End::GoingAway(retry_after_ms)),
+            ServerFrame::ResumeToken { resume_token } => self.token = Some(resume_token),
             ServerFrame::Welcome(_) | ServerFrame::Pong { .. } => {}
             _ => {}
         }

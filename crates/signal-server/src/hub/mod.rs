@@ -144,7 +144,7 @@ impl HubHandle {
                         None => break,
                     },
                     Some(m) = cluster_rx.recv() => state.cluster_in(m, Instant::now(), unix()),
-                    _ = sleep_until_opt(deadline) => state.expire(Instant::now()),
+                    _ = sleep_until_opt(deadline) => state.tick(Instant::now(), unix()),
                 }
             }
         });

@@ -20,9 +20,17 @@ impl State {
         let Some(key) = self.keys.by_id(&kid) else {
             return Err(close::INVALID_KEY);
         };
-        // A token for a session this process holds is honoured whatever its age (the
-        // grace period bounds it); restoring after a restart also needs it unexpired.
-        let claims = req.resume.as_deref().and_then(|t| self.signer.verify_signature(t)).filter(|c| *c.kid == *kid);
+        // An expired token resumes nothing; for a session this process holds, only its
+        // latest token does (each welcome issues the next: a copy of an older one is
+        // worth nothing once its owner resumed).
+        let now_unix = self.unix.as_secs();
+        let claims = req.resume.as_deref().and_then(|t| self.signer.verify(t, now_unix)).filter(|c| *c.kid == *kid);
+        let stale =
+            claims.as_ref().is_some_and(|c| self.sessions.get(c.pid.as_str()).is_some_and(|s| s.token_n != c.n));
+        if stale {
+            tracing::info!(peer = ?claims.as_ref().map(|c| &c.pid), "an earlier token of a session: not resumed");
+        }
+        let claims = claims.filter(|_| !stale);
         let known = claims.as_ref().is_some_and(|c| self.sessions.contains_key(c.pid.as_str()));
         // A session another instance owns moves here (it already holds its slot).
         let elsewhere = claims.as_ref().filter(|_| !known).is_some_and(|c| self.remote_inst(&c.pid).is_some());
@@ -59,9 +67,7 @@ impl State {
             }
             // Restored from the token: issued by a process that is gone (a restart, a
             // dead instance). A live instance that no longer has the session ended it.
-            Some(c) if c.iid != self.instance && c.exp > self.unix.as_secs() && !self.alive_elsewhere(&c.iid) => {
-                (self.restore(c, &key), true)
-            }
+            Some(c) if c.iid != self.instance && !self.alive_elsewhere(&c.iid) => (self.restore(c, &key), true),
             _ => (self.new_session(kid.clone()), false),
         };
         self.conns.insert(conn, super::state::Conn { peer: peer.clone(), kid, out: req.out, control: req.control });
@@ -103,6 +109,8 @@ impl State {
         self.touch(peer);
         let Some(s) = self.sessions.get_mut(peer) else { return };
         s.conn = Some(conn);
+        // This welcome's token replaces every earlier one.
+        s.token_n = s.token_n.wrapping_add(1);
         let early = s.handover.take().map(|h| h.early_frames).unwrap_or_default();
         s.grace_until = None;
         let pending: Vec<Outbound> = s.pending.drain(..).collect();
@@ -122,6 +130,7 @@ impl State {
             }),
         });
         self.push(conn, &welcome);
+        self.schedule_refresh(peer);
         for ch in channels {
             let snapshot = self.snapshot(&ch, peer, None);
             self.push(conn, &snapshot);
@@ -132,6 +141,15 @@ impl State {
         tracing::info!(conn, peer = %peer, resumed, "connected");
         for frame in early {
             self.on_frame(conn, frame);
+        }
+    }
+
+    /// Sends the session a fresh token half a token lifetime from now, while connected.
+    pub(super) fn schedule_refresh(&mut self, peer: &Arc<str>) {
+        let at = self.now + self.cfg.resume_token_ttl / 2;
+        if let Some(s) = self.sessions.get_mut(peer) {
+            s.refresh_at = Some(at);
+            self.timers.insert((at, peer.clone()));
         }
     }
 
@@ -153,7 +171,8 @@ impl State {
     /// Rebuilds a session from a token issued by an earlier server instance.
     fn restore(&mut self, c: TokenClaims, key: &KeyEntry) -> Arc<str> {
         let peer: Arc<str> = c.pid.as_str().into();
-        let s = self.empty_session(c.name.clone(), key.id.clone());
+        let mut s = self.empty_session(c.name.clone(), key.id.clone());
+        s.token_n = c.n;
         self.sessions.insert(peer.clone(), s);
         self.touch(&peer);
         for ch in c.ch.iter().take(self.cfg.max_channels_per_peer) {
@@ -177,6 +196,7 @@ impl State {
             kid: s.kid.to_string(),
             iid: self.instance.clone(),
             exp: (self.unix + self.cfg.resume_token_ttl).as_secs(),
+            n: s.token_n,
         })
     }
 
@@ -289,6 +309,8 @@ impl State {
             ver: 0,
             moving_to: None,
             awaiting_from: None,
+            token_n: 0,
+            refresh_at: None,
         }
     }
 }

@@ -57,6 +57,11 @@ pub(super) struct Session {
     /// it queued. Kept whatever happens to the sockets meanwhile (a second resume, a
     /// drop), so those frames are never refused as late.
     pub awaiting_from: Option<String>,
+    /// The number of the session's latest token (see `TokenClaims::n`).
+    pub token_n: u64,
+    /// When the connected socket gets a fresh token (half the token lifetime after the
+    /// last one), so a session held for longer than the lifetime can still resume.
+    pub refresh_at: Option<Instant>,
 }
 
 impl Session {
@@ -159,6 +164,12 @@ impl State {
         self.timers.first().map(|(t, _)| *t).into_iter().chain(cluster).min()
     }
 
+    /// A deadline passed: time moves on (the wall clock too: tokens issued now carry it).
+    pub fn tick(&mut self, now: Instant, unix: Duration) {
+        self.unix = unix;
+        self.expire(now);
+    }
+
     /// Handles what the cluster reports.
     pub fn cluster_in(&mut self, m: crate::cluster::ClusterIn, now: Instant, unix: Duration) {
         self.now = now;
@@ -217,6 +228,10 @@ impl State {
             if s.conn.is_none() && s.grace_until == Some(t) {
                 tracing::debug!(peer = %peer, "grace period over");
                 self.end_session(&peer);
+            } else if let Some(conn) = s.conn.filter(|_| s.refresh_at == Some(t)) {
+                let token = self.token_for(&peer);
+                self.push(conn, &peerchat_protocol::ServerFrame::ResumeToken { resume_token: token });
+                self.schedule_refresh(&peer);
             } else if let Some(h) = s.handover.as_ref().filter(|h| h.deadline == t) {
                 tracing::warn!(peer = %peer, "old socket did not hand over in time");
                 let new = h.conn;

@@ -55,6 +55,8 @@ impl Harness {
             kid: key.id.to_string(),
             iid: "A".into(),
             exp: self.state.unix.as_secs() + 3_600,
+            // The latest token, as a client that read every welcome holds.
+            n: self.state.sessions.get("p").map_or(0, |s| s.token_n),
         });
         let (out, rx) = outbox(64);
         let req = ConnectRequest { key, resume: Some(token), out, control: Arc::default() };
