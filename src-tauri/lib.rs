@@ -1,22 +1,18 @@
 //! peerchat's desktop app: a thin Tauri shell over the library crates. The backend
-//! ([`backend::Backend`]) owns settings, keys (OS keyring), the embedded signalling
-//! server and one chat session per window; [`commands`] expose it to the UI, whose chat
-//! events arrive over a Tauri `Channel`.
+//! ([`peerchat_desktop::backend::Backend`], in `crates/desktop`, no Tauri there) owns
+//! settings, keys (OS keyring), the embedded signalling server and one chat session per
+//! window; [`commands`] expose it to the UI, whose chat events arrive over a Tauri
+//! `Channel`. This crate holds the commands, the windows, the capabilities and `run()`.
 
-pub mod backend;
 pub mod commands;
-pub mod embedded;
-pub mod error;
-pub mod keystore;
-pub mod logging;
-pub mod settings;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use tauri::{Manager, RunEvent, WindowEvent};
 
-use backend::{Backend, BackendConfig};
+use peerchat_desktop::backend::{Backend, BackendConfig};
+use peerchat_desktop::{embedded, keystore, logging};
 
 /// Command-line options of the app.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]

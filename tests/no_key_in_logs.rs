@@ -5,9 +5,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use peerchat_app::backend::{Backend, BackendConfig, EventSink};
-use peerchat_app::keystore::{MemoryStore, SecretStore};
 use peerchat_chat::ChatEvent;
+use peerchat_desktop::backend::{Backend, BackendConfig, EventSink};
+use peerchat_desktop::keystore::{MemoryStore, SecretStore};
 use signal_server::config::Config;
 use signal_server::server::Server;
 
@@ -19,7 +19,7 @@ async fn no_key_in_logs() {
     let logs = dir.path().join("logs");
     // Safe: set before any thread of this test binary reads the environment.
     std::env::set_var("RUST_LOG", "trace");
-    peerchat_app::logging::init(&logs, false);
+    peerchat_desktop::logging::init(&logs, false);
 
     let server = Server::spawn(Config::for_keys(&[REMOTE_KEY])).await.unwrap();
     let store = MemoryStore::default();

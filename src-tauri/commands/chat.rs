@@ -7,8 +7,8 @@ use peerchat_chat::{ChatEvent, SecurityView};
 use tauri::ipc::Channel;
 
 use super::BackendState;
-use crate::backend::{JoinInfo, PathView, SentInfo};
-use crate::error::CommandError;
+use peerchat_desktop::backend::{JoinInfo, PathView};
+use peerchat_desktop::error::CommandError;
 
 #[tauri::command]
 pub async fn join(
@@ -33,7 +33,7 @@ pub async fn send_message(
     window: tauri::WebviewWindow,
     backend: BackendState<'_>,
     text: String,
-) -> Result<SentInfo, CommandError> {
+) -> Result<peerchat_chat::Sent, CommandError> {
     backend.send_message(window.label(), &text)
 }
 

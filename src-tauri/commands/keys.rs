@@ -1,8 +1,8 @@
 //! Key commands: status, save, check, forget, use the local server.
 
 use super::BackendState;
-use crate::backend::AppStatus;
-use crate::error::CommandError;
+use peerchat_desktop::backend::AppStatus;
+use peerchat_desktop::error::CommandError;
 
 #[tauri::command]
 pub async fn app_status(window: tauri::WebviewWindow, backend: BackendState<'_>) -> Result<AppStatus, CommandError> {

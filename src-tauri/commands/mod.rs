@@ -1,4 +1,4 @@
-//! The Tauri commands: thin wrappers that call [`crate::backend::Backend`] with the
+//! The Tauri commands: thin wrappers that call [`peerchat_desktop::backend::Backend`] with the
 //! calling window's label. Each is declared in `build.rs`, so capabilities govern it.
 
 pub mod chat;
@@ -8,7 +8,7 @@ pub mod windows;
 
 use std::sync::Arc;
 
-use crate::backend::Backend;
+use peerchat_desktop::backend::Backend;
 
 /// The managed backend, as commands receive it.
 pub type BackendState<'a> = tauri::State<'a, Arc<Backend>>;

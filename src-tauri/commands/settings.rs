@@ -2,8 +2,8 @@
 //! TURN credentials go to the keyring) and connection policies.
 
 use super::BackendState;
-use crate::error::CommandError;
-use crate::settings::Settings;
+use peerchat_desktop::error::CommandError;
+use peerchat_desktop::settings::Settings;
 
 #[tauri::command]
 pub fn get_settings(backend: BackendState<'_>) -> Settings {

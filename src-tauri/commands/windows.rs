@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use tauri::{AppHandle, Manager, Runtime, WebviewUrl, WebviewWindowBuilder};
 
-use crate::error::CommandError;
+use peerchat_desktop::error::CommandError;
 
 /// Most chat windows open at once.
 pub const MAX_WINDOWS: usize = 16;

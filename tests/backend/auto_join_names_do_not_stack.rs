@@ -4,9 +4,9 @@
 
 use std::sync::Arc;
 
-use peerchat_app::backend::{Backend, BackendConfig};
-use peerchat_app::keystore::MemoryStore;
-use peerchat_app::settings::Settings;
+use peerchat_desktop::backend::{Backend, BackendConfig};
+use peerchat_desktop::keystore::MemoryStore;
+use peerchat_desktop::settings::Settings;
 
 use crate::support::{free_port, window};
 

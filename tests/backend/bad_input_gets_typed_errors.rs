@@ -1,6 +1,6 @@
 //! Bad input to the commands gets a typed `{kind, message}` error and changes nothing.
 
-use peerchat_app::settings::Settings;
+use peerchat_desktop::settings::Settings;
 use peerchat_peer::IceServer;
 
 use crate::support::{app, window};
@@ -22,7 +22,7 @@ async fn bad_input_gets_typed_errors() {
         assert!(!err.message.is_empty());
     }
     assert!(!t.settings_path.exists(), "nothing was saved");
-    assert!(peerchat_app::keystore::SecretStore::get(&store, "ws://example.com/v1").unwrap().is_none());
+    assert!(peerchat_desktop::keystore::SecretStore::get(&store, "ws://example.com/v1").unwrap().is_none());
 
     let (_w, sink) = window("main");
     assert_eq!(b.join("main", "  ", "ann", sink.clone()).await.unwrap_err().kind, "invalid_input");
@@ -44,7 +44,7 @@ async fn bad_input_gets_typed_errors() {
 
 #[test]
 fn command_errors_serialise_as_kind_and_message() {
-    let e = peerchat_app::error::CommandError::new("no_key", "no key is saved for this server");
+    let e = peerchat_desktop::error::CommandError::new("no_key", "no key is saved for this server");
     assert_eq!(
         serde_json::to_value(&e).unwrap(),
         serde_json::json!({"kind": "no_key", "message": "no key is saved for this server"})

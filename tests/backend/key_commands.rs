@@ -1,6 +1,6 @@
 //! Saving, checking and forgetting a key for a configured server, and joining with it.
 
-use peerchat_app::keystore::{KeySource, SecretStore};
+use peerchat_desktop::keystore::{KeySource, SecretStore};
 use signal_server::config::Config;
 use signal_server::server::Server;
 

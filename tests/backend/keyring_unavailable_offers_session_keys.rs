@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use peerchat_app::keystore::{KeySource, KeyStoreError, SecretStore};
+use peerchat_desktop::keystore::{KeySource, KeyStoreError, SecretStore};
 use peerchat_peer::PublishableKey;
 use signal_server::config::Config;
 use signal_server::server::Server;

@@ -5,7 +5,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use peerchat_app::keystore::{MemoryStore, SecretStore};
+use peerchat_desktop::keystore::{MemoryStore, SecretStore};
 use peerchat_peer::PublishableKey;
 use signal_server::token::{TokenClaims, TokenSigner};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use peerchat_app::keystore::{KeySource, OsKeyring};
+use peerchat_desktop::keystore::{KeySource, OsKeyring};
 
 use crate::support::{app_with, free_port};
 
@@ -27,7 +27,7 @@ async fn os_keyring_keeps_the_key_across_restarts() {
     let second = app_with(Arc::new(OsKeyring::new(service.clone())), port);
     second
         .backend
-        .set_settings(peerchat_app::settings::Settings { server_url: Some(url.into()), ..Default::default() })
+        .set_settings(peerchat_desktop::settings::Settings { server_url: Some(url.into()), ..Default::default() })
         .unwrap();
     let status = second.backend.status("main").await;
     let key = status.key.expect("the key survived the restart");
@@ -39,7 +39,7 @@ async fn os_keyring_keeps_the_key_across_restarts() {
     let third = app_with(Arc::new(OsKeyring::new(service)), port);
     third
         .backend
-        .set_settings(peerchat_app::settings::Settings { server_url: Some(url.into()), ..Default::default() })
+        .set_settings(peerchat_desktop::settings::Settings { server_url: Some(url.into()), ..Default::default() })
         .unwrap();
     assert!(third.backend.status("main").await.key.is_none(), "forgotten for good");
 }

@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use peerchat_app::keystore::MemoryStore;
 use peerchat_chat::{ChatEvent, MessageKind, Via};
+use peerchat_desktop::keystore::MemoryStore;
 
 use crate::support::{app_with, two_processes, window};
 

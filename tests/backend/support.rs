@@ -5,9 +5,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use peerchat_app::backend::{Backend, BackendConfig, EventSink};
-use peerchat_app::keystore::{MemoryStore, SecretStore};
 use peerchat_chat::ChatEvent;
+use peerchat_desktop::backend::{Backend, BackendConfig, EventSink};
+use peerchat_desktop::keystore::{MemoryStore, SecretStore};
 use tokio::sync::mpsc;
 
 pub const WAIT: Duration = Duration::from_secs(20);

@@ -3,8 +3,8 @@
 //! policy two windows then connect through a real coturn: the path says relayed. A TURN
 //! server whose credential is nowhere fails the join with an error the person can act on.
 
-use peerchat_app::keystore::SecretStore;
 use peerchat_chat::ChatEvent;
+use peerchat_desktop::keystore::SecretStore;
 use peerchat_peer::{IceServer, IceTransportPolicy, Route};
 use peerchat_testkit::coturn::Coturn;
 use peerchat_testkit::ports::free_tcp_udp_port;

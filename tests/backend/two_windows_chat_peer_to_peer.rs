@@ -4,8 +4,8 @@
 
 use std::time::Instant;
 
-use peerchat_app::keystore::SecretStore;
 use peerchat_chat::{ChatEvent, MessageKind, Via};
+use peerchat_desktop::keystore::SecretStore;
 
 use crate::support::{app, window};
 
@@ -19,7 +19,7 @@ async fn two_windows_chat_peer_to_peer() {
     let status = b.use_local_server("main", false).await.unwrap();
     assert!(!status.first_run);
     let key = status.key.expect("the local key is provisioned");
-    assert_eq!(key.source, peerchat_app::keystore::KeySource::Keyring);
+    assert_eq!(key.source, peerchat_desktop::keystore::KeySource::Keyring);
     let stored = store.get(&status.server_url).unwrap().expect("the key is in the keyring");
     assert!(!key.masked.contains(stored.expose()), "the UI only sees a masked key");
 

@@ -3,9 +3,10 @@
 //! name in it). Where two people in the room share a name (ourselves included), each of
 //! them is shown with a short suffix of their peer id (`ada #k3f9`), so nobody can pass
 //! for someone else by taking their name. Sans-IO: each change returns the peers whose
-//! shown name changed.
+//! shown name changed. Each change looks only at the peers sharing the names involved
+//! (a snapshot of a big room is hundreds of joins at once).
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 /// Characters of the peer id shown after a shared name.
 const SUFFIX: usize = 4;
@@ -15,11 +16,13 @@ const SUFFIX: usize = 4;
 pub(crate) struct Names {
     me: String,
     raw: HashMap<String, String>,
+    /// The peers using each name.
+    by_name: HashMap<String, BTreeSet<String>>,
 }
 
 impl Names {
     pub(crate) fn new(me: &str) -> Names {
-        Names { me: me.to_string(), raw: HashMap::new() }
+        Names { me: me.to_string(), raw: HashMap::new(), by_name: HashMap::new() }
     }
 
     /// The name `peer_id` chose (what verification is keyed by).
@@ -39,7 +42,7 @@ impl Names {
     /// has the same name; `""` for a peer not in the room.
     pub(crate) fn shown(&self, peer_id: &str) -> String {
         let Some(name) = self.raw.get(peer_id) else { return String::new() };
-        let shared = *name == self.me || self.raw.iter().any(|(id, n)| n == name && id != peer_id);
+        let shared = *name == self.me || self.by_name.get(name).is_some_and(|ids| ids.len() > 1);
         if shared {
             let suffix: String = peer_id.chars().take(SUFFIX).collect();
             format!("{name} #{suffix}")
@@ -51,20 +54,39 @@ impl Names {
     /// `peer_id` is in the room as `name` (joined, or renamed). Returns the other peers
     /// whose shown name changed, with the new one.
     pub(crate) fn set(&mut self, peer_id: &str, name: &str) -> Vec<(String, String)> {
-        let before = self.others_shown(peer_id);
+        let before = self.sharing(peer_id, Some(name));
+        self.unlink(peer_id);
         self.raw.insert(peer_id.to_string(), name.to_string());
+        self.by_name.entry(name.to_string()).or_default().insert(peer_id.to_string());
         self.changed(before)
     }
 
     /// `peer_id` left. Returns the peers whose shown name changed.
     pub(crate) fn remove(&mut self, peer_id: &str) -> Vec<(String, String)> {
-        let before = self.others_shown(peer_id);
+        let before = self.sharing(peer_id, None);
+        self.unlink(peer_id);
         self.raw.remove(peer_id);
         self.changed(before)
     }
 
-    fn others_shown(&self, except: &str) -> Vec<(String, String)> {
-        self.raw.keys().filter(|id| *id != except).map(|id| (id.clone(), self.shown(id))).collect()
+    fn unlink(&mut self, peer_id: &str) {
+        if let Some(old) = self.raw.get(peer_id) {
+            if let Some(ids) = self.by_name.get_mut(old) {
+                ids.remove(peer_id);
+                if ids.is_empty() {
+                    self.by_name.remove(old);
+                }
+            }
+        }
+    }
+
+    /// The other peers whose shown name a change of `peer_id` (to `new`) can touch:
+    /// those sharing its current name or the new one, with how they are shown now.
+    fn sharing(&self, peer_id: &str, new: Option<&str>) -> Vec<(String, String)> {
+        let names = self.raw.get(peer_id).map(String::as_str).into_iter().chain(new);
+        let ids: BTreeSet<&String> =
+            names.filter_map(|n| self.by_name.get(n)).flatten().filter(|id| *id != peer_id).collect();
+        ids.into_iter().map(|id| (id.clone(), self.shown(id))).collect()
     }
 
     fn changed(&self, before: Vec<(String, String)>) -> Vec<(String, String)> {
@@ -117,5 +139,19 @@ mod tests {
         assert_eq!(changed, vec![("aaaa11".to_string(), "ada #aaaa".to_string())]);
         assert_eq!(n.shown("bbbb22"), "ada #bbbb");
         assert_eq!(n.raw("bbbb22"), Some("ada"));
+        let changed = n.set("bbbb22", "bob");
+        assert_eq!(changed, vec![("aaaa11".to_string(), "ada".to_string())], "renamed away again");
+    }
+
+    #[test]
+    fn a_big_room_costs_each_change_only_its_namesakes() {
+        let mut n = Names::new("me");
+        for i in 0..20_000 {
+            assert!(n.set(&format!("p{i:05}"), &format!("m{i}")).is_empty());
+        }
+        assert_eq!(n.set("x0", "m7").len(), 1);
+        assert_eq!(n.shown("p00007"), "m7 #p000");
+        assert_eq!(n.remove("x0").len(), 1);
+        assert_eq!(n.shown("p00007"), "m7");
     }
 }

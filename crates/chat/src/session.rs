@@ -114,8 +114,9 @@ impl ChatError {
 
 /// Where a line went: peer ids reached over a DataChannel, through the server, and
 /// peers it waits for (they acknowledge lines, and their channel is being re-opened: the
-/// line goes out when it opens, or is reported `not_delivered`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// line goes out when it opens, or is reported `not_delivered`). Serialises as the app's
+/// UI receives it (`{"id","p2p","server","queued"}`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Sent {
     pub id: String,
     pub p2p: Vec<String>,

@@ -5,7 +5,7 @@
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, MutexGuard};
 
-use peerchat_chat::{ChatConfig, ChatEvent, ChatSession};
+use peerchat_chat::{ChatConfig, ChatEvent, ChatSession, Sent};
 use peerchat_peer::PeerOptions;
 use serde::Serialize;
 
@@ -39,17 +39,6 @@ pub struct PathView {
     pub words: &'static str,
     #[serde(flatten)]
     pub path: peerchat_peer::PathInfo,
-}
-
-/// Where a sent line went.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "camelCase")]
-pub struct SentInfo {
-    pub id: String,
-    /// Peers reached over a DataChannel.
-    pub p2p: Vec<String>,
-    /// Peers reached through the server (no channel open to them yet).
-    pub server: Vec<String>,
 }
 
 pub(crate) struct Entry {
@@ -185,9 +174,8 @@ impl Backend {
     }
 
     /// Sends a chat line from this window to everyone in its room.
-    pub fn send_message(&self, window: &str, text: &str) -> Result<SentInfo, CommandError> {
-        let sent = self.session(window)?.send_line(text)?;
-        Ok(SentInfo { id: sent.id, p2p: sent.p2p, server: sent.server })
+    pub fn send_message(&self, window: &str, text: &str) -> Result<Sent, CommandError> {
+        Ok(self.session(window)?.send_line(text)?)
     }
 
     /// The path to `peer_id` as this window's session sees it now (`None`: not

@@ -18,7 +18,7 @@ use crate::embedded::{local_url, Embedded};
 use crate::error::CommandError;
 use crate::keystore::{mask, KeySource, KeyVault, SecretStore};
 use crate::settings::Settings;
-pub use sessions::{EventSink, JoinInfo, PathView, SentInfo};
+pub use sessions::{EventSink, JoinInfo, PathView};
 
 /// How the backend is set up (paths and ports come from here, so tests isolate them).
 #[derive(Debug, Clone)]
