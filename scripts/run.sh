@@ -10,8 +10,11 @@ apt_install "${BUILD_PACKAGES[@]}"
 ensure_rust
 log "building peerchat (release; the first build takes a few minutes)"
 cargo build --release --locked -p peerchat
-app=(./target/release/peerchat --windows 2 --room lobby "$@")
-[ $# -gt 0 ] && app=(./target/release/peerchat "$@")
+if [ $# -gt 0 ]; then
+  app=(./target/release/peerchat "$@")
+else
+  app=(./target/release/peerchat --windows 2 --room lobby)
+fi
 
 if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
   log "starting peerchat"

@@ -75,13 +75,19 @@ async fn no_key_in_logs() {
     let settings = std::fs::read_to_string(dir.path().join("settings.json")).unwrap();
     assert!(settings.contains("\"lastRoom\": \"lobby\""), "the settings were written: {settings}");
 
-    // The file writer is non-blocking: give it a moment to flush.
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let mut all = String::new();
-    for entry in std::fs::read_dir(&logs).unwrap() {
-        all.push_str(&std::fs::read_to_string(entry.unwrap().path()).unwrap());
-    }
-    assert!(all.lines().count() > 50, "the trace log was written ({} lines)", all.lines().count());
+    // The file writer is non-blocking: wait until it has flushed what the session logged.
+    let read_all = || {
+        let mut all = String::new();
+        for entry in std::fs::read_dir(&logs).unwrap() {
+            all.push_str(&std::fs::read_to_string(entry.unwrap().path()).unwrap());
+        }
+        all
+    };
+    let all = peerchat_testkit::wait::until("the trace log written", Duration::from_secs(10), || {
+        let all = read_all();
+        async move { (all.lines().count() > 50).then_some(all) }
+    })
+    .await;
     assert!(all.contains("<redacted key"), "keys are logged redacted");
     for secret in [REMOTE_KEY, "pk_live_SECRET_wrong_1", local_key.as_str(), "SECRET"] {
         assert!(!all.contains(secret), "a key leaked into the log");

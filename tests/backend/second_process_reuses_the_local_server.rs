@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use peerchat_chat::{ChatEvent, MessageKind, Via};
 use peerchat_desktop::keystore::MemoryStore;
+use peerchat_peer::SignallingState;
 
 use crate::support::{app_with, two_processes, window};
 
@@ -56,12 +57,12 @@ async fn the_other_process_takes_over_when_the_server_process_quits() {
 
     first.backend.shutdown().await;
     b1.wait_for("ann leaving", |e| matches!(e, ChatEvent::PeerLeft { peer_id } if *peer_id == ann.peer_id)).await;
-    b1.wait_for("reconnecting", |e| matches!(e, ChatEvent::Signalling { state: "reconnecting" })).await;
+    b1.wait_for("reconnecting", |e| matches!(e, ChatEvent::Signalling { state: SignallingState::Reconnecting })).await;
     // Reconnected to the adopted server; bea was never reported gone.
     let back = b1
         .wait_for("signalling back, with bea still here", |e| {
             assert!(!matches!(e, ChatEvent::PeerLeft { peer_id } if *peer_id == bea.peer_id), "bea left: {e:?}");
-            matches!(e, ChatEvent::Signalling { state: "connected" })
+            matches!(e, ChatEvent::Signalling { state: SignallingState::Connected })
         })
         .await;
     assert!(matches!(back, ChatEvent::Signalling { .. }));

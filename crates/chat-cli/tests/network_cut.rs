@@ -50,7 +50,7 @@ async fn chat_works(from: &mut Cli, to: &mut Cli, text: &str, wait: Duration) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_five_second_cut_heals_and_the_line_typed_meanwhile_is_not_lost() {
+async fn a_five_second_cut_heals_and_the_line_typed_meanwhile_is_delivered_or_reported() {
     let hosts = TwoHosts::create();
     let s = server().await;
     let (mut a, mut b) = start(&hosts, s.addr().port()).await;

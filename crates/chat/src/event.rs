@@ -1,7 +1,7 @@
 //! What a chat session reports. The JSON form (`{"event": "peer-joined", "peerId": ...}`)
 //! is the one `chat-cli --json` prints and the one the app's UI receives.
 
-use peerchat_peer::{PathInfo, Route};
+use peerchat_peer::{PathInfo, PeerState, Route, SignallingState};
 use serde::Serialize;
 
 /// How a message travelled.
@@ -42,7 +42,7 @@ pub enum ChatEvent {
     PeerRenamed { peer_id: String, name: String },
     /// A remote peer's state changed (`idle`, `connecting`, `connected`, `reconnecting`,
     /// `closed`).
-    StateChange { peer_id: String, from: &'static str, to: &'static str },
+    StateChange { peer_id: String, from: PeerState, to: PeerState },
     /// Our chat channel to this peer is open.
     ChannelOpen { peer_id: String, label: &'static str },
     /// A message arrived. `name` is the sender's latest known name; `at_ms` the local
@@ -61,7 +61,7 @@ pub enum ChatEvent {
     PeerLeft { peer_id: String },
     /// The signalling connection changed state (`connecting`, `connected`,
     /// `reconnecting`, `closed`).
-    Signalling { state: &'static str },
+    Signalling { state: SignallingState },
     /// The network path to a connected peer: when it is first known, when the candidate
     /// pair changes, and when its first RTT is measured; always after the `connected`
     /// state change (and channel-open) it belongs to, and said again after every new
@@ -158,6 +158,13 @@ mod tests {
                    "protocol": "udp", "localAddress": "10.0.0.2:5000", "remoteAddress": "203.0.113.9:6000",
                    "rttMs": 42.0, "bytesSent": 10, "bytesReceived": 20})
         );
+        let ev = ChatEvent::StateChange { peer_id: "p1".into(), from: PeerState::Connecting, to: PeerState::Connected };
+        assert_eq!(
+            serde_json::to_value(&ev).unwrap(),
+            json!({"event": "state-change", "peerId": "p1", "from": "connecting", "to": "connected"})
+        );
+        let ev = ChatEvent::Signalling { state: SignallingState::Reconnecting };
+        assert_eq!(serde_json::to_value(&ev).unwrap(), json!({"event": "signalling", "state": "reconnecting"}));
         let ev = ChatEvent::error("overflow", "full", Some("p2"));
         assert_eq!(
             serde_json::to_value(&ev).unwrap(),

@@ -123,7 +123,7 @@ async fn follow(inner: &Arc<Inner>, r: &RemotePeer) {
 
 async fn on_change(inner: &Arc<Inner>, r: &RemotePeer, from: PeerState, to: PeerState) {
     let peer_id = r.id().to_string();
-    inner.emit(ChatEvent::StateChange { peer_id: peer_id.clone(), from: from.as_str(), to: to.as_str() }).await;
+    inner.emit(ChatEvent::StateChange { peer_id: peer_id.clone(), from, to }).await;
     if to != PeerState::Connected {
         return;
     }

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use peerchat_peer::peer_message::PeerMessage;
 use peerchat_peer::{DataChannel, DataChannelError, Peer, PeerError, PeerEvent, PeerOptions};
-use serde_json::{json, Value};
+use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -412,7 +412,9 @@ async fn on_event(inner: &Arc<Inner>, ev: PeerEvent) -> bool {
             crate::remote::renamed(inner, renamed).await;
             let hello = inner.clone();
             inner.tasks.spawn(async move {
-                let data = json!({ "type": "hello", "name": hello.name, "receipts": true });
+                let greeting = PeerMessage::Hello { name: hello.name.clone(), receipts: true };
+                // A struct of strings and a bool: serialising it cannot fail.
+                let data = serde_json::to_value(&greeting).unwrap_or(Value::Null);
                 if let Err(e) = hello.peer.send_to(&id, &data).await {
                     hello.emit(ChatEvent::error(e.kind(), format!("hello to {id} failed: {e}"), Some(&id))).await;
                 }
@@ -440,7 +442,7 @@ async fn on_event(inner: &Arc<Inner>, ev: PeerEvent) -> bool {
             crate::remote::renamed(inner, renamed).await;
         }
         PeerEvent::Message { from, data, .. } => on_server_message(inner, from, data).await,
-        PeerEvent::Signalling(s) => inner.emit(ChatEvent::Signalling { state: s.as_str() }).await,
+        PeerEvent::Signalling(state) => inner.emit(ChatEvent::Signalling { state }).await,
         PeerEvent::Error(e) => {
             let fatal = e.is_fatal();
             let ev =
@@ -466,7 +468,7 @@ async fn on_server_message(inner: &Arc<Inner>, from: String, data: Value) {
             }
             (MessageKind::Hello, None, data.to_string())
         }
-        Some("chat") => match PeerMessage::parse(&data.to_string()) {
+        Some("chat") => match serde_json::from_value::<PeerMessage>(data.clone()).ok() {
             Some(PeerMessage::Chat { id, text }) => {
                 if let Err(why) = check_line(&id, &text) {
                     let msg = format!("a chat line from {from} was refused: {why}");

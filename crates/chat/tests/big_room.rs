@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use peerchat_chat::{ChatConfig, ChatEvent, ChatSession};
-use peerchat_peer::{PeerOptions, PublishableKey};
+use peerchat_peer::{PeerOptions, PublishableKey, SignallingState};
 use signal_server::config::Config;
 use signal_server::server::Server;
 use tokio::sync::mpsc;
@@ -55,8 +55,8 @@ async fn joining_a_room_of_500_with_default_limits_greets_everyone_without_a_401
             Some(i) = hellos.recv() => { greeted.insert(i); }
             ev = events.next() => match ev {
                 Some(ChatEvent::Error { kind, message, .. }) => panic!("{kind}: {message} ({} greeted)", greeted.len()),
-                Some(ChatEvent::Signalling { state }) if state == "reconnecting" || state == "closed" => {
-                    panic!("signalling {state} after {} greetings", greeted.len())
+                Some(ChatEvent::Signalling { state }) if matches!(state, SignallingState::Reconnecting | SignallingState::Closed) => {
+                    panic!("signalling {state:?} after {} greetings", greeted.len())
                 }
                 Some(_) => {}
                 None => panic!("the session ended after {} greetings", greeted.len()),

@@ -3,8 +3,9 @@
 use crate::error::PeerError;
 use crate::remote::RemotePeer;
 
-/// State of the signalling connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// State of the signalling connection. Serialises as its lower-case name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum SignallingState {
     /// First connection attempt in progress.
     Connecting,

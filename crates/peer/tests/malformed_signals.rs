@@ -52,8 +52,15 @@ async fn garbage_signals_do_not_break_the_peer() {
         let f = json!({"type":"signal","to":victim_id,"data":data});
         ws.send(WsMessage::text(f.to_string())).await.unwrap();
     }
-    // Signals from a peer that is not in the room at all.
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    // A marker after the garbage, on the same socket: once the victim has it, the server
+    // has relayed every signal before it.
+    let marker = json!({"type":"send","to":victim_id,"data":{"marker": true}});
+    ws.send(WsMessage::text(marker.to_string())).await.unwrap();
+    wait_event(&victim, |e| match e {
+        peerchat_peer::PeerEvent::Message { data, .. } if data["marker"] == true => Some(()),
+        _ => None,
+    })
+    .await;
     assert_ne!(mallory.state(), PeerState::Connected);
 
     // The victim still connects and chats with a well-behaved peer.

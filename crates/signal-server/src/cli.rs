@@ -1,8 +1,9 @@
-//! The command line: `signal-server --listen ADDR [--config FILE] [--key KEY]...`.
+//! The command line: `signal-server --listen ADDR [--config FILE] [--key KEY]...`. The
+//! binary's own module: the library (embedded by the app) has no clap.
 
 use std::path::PathBuf;
 
-use crate::logging::LogFormat;
+use signal_server::logging::LogFormat;
 
 /// Command-line arguments.
 #[derive(clap::Parser)]
@@ -33,7 +34,7 @@ pub struct Args {
     #[arg(long = "key", value_name = "KEY")]
     pub keys: Vec<String>,
     /// Log format on stderr.
-    #[arg(long, value_enum, default_value = "text")]
+    #[arg(long, value_name = "text|json", default_value = "text")]
     pub log_format: LogFormat,
 }
 
@@ -47,7 +48,7 @@ impl std::fmt::Debug for Args {
             .field("tls_cert", &self.tls_cert)
             .field("tls_key", &self.tls_key)
             .field("keys", &format_args!("<{} redacted>", self.keys.len()))
-            .field("redis", &self.redis.as_ref().map(|u| crate::cluster::RedisUrl::new(u.as_str())))
+            .field("redis", &self.redis.as_ref().map(|u| signal_server::cluster::RedisUrl::new(u.as_str())))
             .finish()
     }
 }

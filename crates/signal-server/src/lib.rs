@@ -25,7 +25,6 @@
 //! # Ok(()) }
 //! ```
 
-pub mod cli;
 pub mod cluster;
 pub mod config;
 mod connection;

@@ -2,12 +2,23 @@
 //! kept for the `listening on` line). `RUST_LOG` filters, default `info`.
 
 /// Log output format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
     /// One readable line per event.
     Text,
     /// One JSON object per event, for log pipelines.
     Json,
+}
+
+impl std::str::FromStr for LogFormat {
+    type Err = String;
+    fn from_str(s: &str) -> Result<LogFormat, String> {
+        match s {
+            "text" => Ok(LogFormat::Text),
+            "json" => Ok(LogFormat::Json),
+            other => Err(format!("`{other}` is not a log format: text or json")),
+        }
+    }
 }
 
 /// Crates whose trace level prints frame contents (chat text, keys pasted into

@@ -5,8 +5,10 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
+mod cli;
+
 use clap::Parser;
-use signal_server::cli::Args;
+use cli::Args;
 use signal_server::{Config, FileConfig, PublishableKey, Server};
 
 /// How long a graceful shutdown may take before the process exits anyway.

@@ -7,6 +7,14 @@ use serde_json::json;
 use std::time::Duration;
 use support::*;
 
+/// Waits until the server has noticed a closed socket: its session is in its grace period.
+async fn in_grace(s: &signal_server::ServerHandle) {
+    peerchat_testkit::wait::until("a session in its grace period", WAIT, || async {
+        (s.stats().await.sessions_in_grace == 1).then_some(())
+    })
+    .await
+}
+
 async fn room(s: &signal_server::ServerHandle) -> (Client, Client) {
     let mut a = connect(s).await;
     let mut b = connect(s).await;
@@ -40,7 +48,7 @@ async fn frames_sent_during_the_grace_period_are_delivered_in_order_on_resume() 
     let (mut a, b) = room(&s).await;
     let (id, token) = (b.peer_id.clone(), b.token.clone());
     b.close().await;
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    in_grace(&s).await;
     for i in 0..5 {
         assert_eq!(a.request(json!({"type":"send","to":id,"data":i})).await["type"], "ack");
     }
@@ -59,7 +67,7 @@ async fn a_full_resume_queue_gives_peer_unavailable() {
     let (mut a, b) = room(&s).await;
     let id = b.peer_id.clone();
     b.close().await;
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    in_grace(&s).await;
     for _ in 0..3 {
         assert_eq!(a.request(json!({"type":"send","to":id,"data":1})).await["type"], "ack");
     }

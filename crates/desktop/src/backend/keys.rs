@@ -130,39 +130,6 @@ impl Backend {
     }
 }
 
-impl Backend {
-    /// Called when a session on the local server lost its socket: if another process ran
-    /// that server and has quit, this process takes the port over, with the same key and
-    /// resume secret, so the sessions of both reconnect and resume. Tries for a while,
-    /// since the old server needs a moment to drain.
-    pub(crate) async fn adopt_local_server(&self) {
-        for _ in 0..ADOPT_TRIES {
-            {
-                let mut slot = self.embedded.lock().await;
-                let Some(current) = slot.as_ref() else { return };
-                if current.is_owner() {
-                    return;
-                }
-                if let Some(e) = current.take_over(self.config.local_port).await {
-                    tracing::info!(url = %e.url, "took over the local server from a process that quit");
-                    *slot = Some(e);
-                    return;
-                }
-            }
-            tokio::time::sleep(ADOPT_EVERY).await;
-        }
-    }
-
-    /// Whether this process runs the local server (`None`: not started).
-    pub async fn local_server_is_ours(&self) -> Option<bool> {
-        self.embedded.lock().await.as_ref().map(Embedded::is_owner)
-    }
-}
-
-/// How often, and how many times, a process tries to take the local server over.
-const ADOPT_EVERY: Duration = Duration::from_millis(500);
-const ADOPT_TRIES: u32 = 30;
-
 /// A fresh random key for the local server.
 fn new_local_key() -> PublishableKey {
     let mut b = [0u8; 16];

@@ -2,6 +2,7 @@
 //! session per window. The Tauri commands are one-line calls into [`Backend`], so the
 //! command layer is tested by calling it directly (`tests/commands.rs`).
 
+mod failover;
 mod ice;
 mod keys;
 mod sessions;

@@ -128,7 +128,7 @@ impl Backend {
         let (me, window) = (self.clone(), window.to_string());
         tokio::spawn(async move {
             while let Some(ev) = events.next().await {
-                if local && matches!(ev, ChatEvent::Signalling { state: "reconnecting" }) {
+                if super::failover::takes_over_on(local, &ev) {
                     let adopt = me.clone();
                     tokio::spawn(async move { adopt.adopt_local_server().await });
                 }

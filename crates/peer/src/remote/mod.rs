@@ -15,8 +15,9 @@ use crate::path::PathInfo;
 use crate::safety::PeerSecurity;
 pub(crate) use task::{spawn, RemoteCmd, Spawn};
 
-/// Connection state of a remote peer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// Connection state of a remote peer. Serialises as its lower-case name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum PeerState {
     /// Known from presence; no connection yet (the polite side waits for an offer).
     Idle,
