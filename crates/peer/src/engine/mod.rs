@@ -155,10 +155,19 @@ pub(crate) struct Connection {
     on_loopback: bool,
     /// What the other side signalled, to name a peer-reflexive end (see `path.rs`).
     remote_candidates: std::sync::Mutex<path::RemoteCandidates>,
-    /// The fingerprints of the latest local and remote descriptions.
-    fingerprints: std::sync::Mutex<(Option<Fingerprint>, Option<Fingerprint>)>,
+    /// The fingerprints of the latest local and remote descriptions, and what they make
+    /// once both are known (computed when one changes, not each time it is asked for).
+    fingerprints: std::sync::Mutex<Fingerprints>,
     /// Remote candidates added since the latest remote description.
     candidates: std::sync::atomic::AtomicUsize,
+}
+
+/// The fingerprints a connection's descriptions carried.
+#[derive(Default)]
+struct Fingerprints {
+    local: Option<Fingerprint>,
+    remote: Option<Fingerprint>,
+    security: Option<PeerSecurity>,
 }
 
 /// Options of a channel opened with [`Connection::create_channel`].
@@ -335,14 +344,18 @@ impl Connection {
             }
         };
         if let Ok(mut f) = self.fingerprints.lock() {
-            *(if remote { &mut f.1 } else { &mut f.0 }) = Some(fp);
+            let slot = if remote { &mut f.remote } else { &mut f.local };
+            if slot.as_ref() == Some(&fp) {
+                return;
+            }
+            *slot = Some(fp);
+            f.security = f.local.clone().zip(f.remote.clone()).map(|(l, r)| PeerSecurity::new(l, r));
         }
     }
 
     /// Both fingerprints and the safety number, once both descriptions are applied.
     pub fn security(&self) -> Option<PeerSecurity> {
-        let f = self.fingerprints.lock().ok()?;
-        Some(PeerSecurity::new(f.0.clone()?, f.1.clone()?))
+        self.fingerprints.lock().ok()?.security.clone()
     }
 
     /// Whether a remote description is set (candidates can be added).

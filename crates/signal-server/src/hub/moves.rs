@@ -113,7 +113,7 @@ impl State {
     /// Lets the session go to instance `to` (with its queue when `hand_over`): it stays in
     /// its rooms as a remote peer, and frames that still reach us are passed on.
     pub(super) fn release(&mut self, pid: &Arc<str>, to: &str, hand_over: bool) {
-        let Some(s) = self.sessions.remove(pid) else { return };
+        let Some(s) = self.remove_session(pid) else { return };
         for conn in [s.conn, s.handover.as_ref().map(|h| h.conn)].into_iter().flatten() {
             if let Some(c) = self.conns.remove(&conn) {
                 c.control.close(close::NORMAL, "resumed on another server");

@@ -145,12 +145,26 @@ impl State {
     }
 
     /// Sends the session a fresh token half a token lifetime from now, while connected.
+    /// Its earlier refresh (if any) is dropped from the timers, so they hold one per
+    /// session, not one per connection over half a token lifetime.
     pub(super) fn schedule_refresh(&mut self, peer: &Arc<str>) {
         let at = self.now + self.cfg.resume_token_ttl / 2;
         if let Some(s) = self.sessions.get_mut(peer) {
-            s.refresh_at = Some(at);
+            if let Some(old) = s.refresh_at.replace(at) {
+                self.timers.remove(&(old, peer.clone()));
+            }
             self.timers.insert((at, peer.clone()));
         }
+    }
+
+    /// Removes a session and the refresh timer it left (other timers of it are rare and
+    /// short: a grace or a hand-over deadline).
+    pub(super) fn remove_session(&mut self, peer: &Arc<str>) -> Option<Session> {
+        let s = self.sessions.remove(peer)?;
+        if let Some(at) = s.refresh_at {
+            self.timers.remove(&(at, peer.clone()));
+        }
+        Some(s)
     }
 
     /// The configured ICE servers, then this peer's own TURN credentials.
@@ -281,7 +295,7 @@ impl State {
         for ch in channels {
             self.leave_channel(peer, &ch);
         }
-        self.sessions.remove(peer);
+        self.remove_session(peer);
         if let Some(c) = self.cluster.as_mut() {
             c.dirty.remove(peer);
             c.forward.remove(peer);

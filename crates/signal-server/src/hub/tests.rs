@@ -133,3 +133,21 @@ fn a_hand_over_for_a_socket_that_dropped_waits_for_the_next_resume() {
     assert!(got[0].contains(r#""type":"welcome""#), "{got:?}");
     assert!(got.iter().any(|f| f == QUEUED_ON_A), "{got:?}");
 }
+
+#[test]
+fn token_refresh_timers_stay_one_per_live_session() {
+    // A single node (no cluster): sessions that connect and end in a loop.
+    let cfg = Arc::new(Config::for_keys(&[KEY]));
+    let keys = KeyTable::new(&cfg.keys);
+    let mut state = State::new(cfg, keys.clone(), "N".into(), None);
+    let now = Instant::now();
+    state.now = now;
+    for _ in 0..1_000 {
+        let (out, _rx) = outbox(8);
+        let key = keys.lookup(KEY).expect("the test key");
+        let c = state.connect(ConnectRequest { key, resume: None, out, control: Arc::default() }).expect("accepted");
+        state.on_disconnected(c.conn, c.peer_id.clone(), true, Vec::new());
+    }
+    assert!(state.sessions.is_empty());
+    assert!(state.timers.is_empty(), "{} timers left by ended sessions", state.timers.len());
+}
