@@ -22,9 +22,7 @@ pub fn routed_address() -> std::net::IpAddr {
 }
 
 /// A free loopback port (bound, then released).
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
+pub use peerchat_testkit::ports::free_tcp_port as free_port;
 
 pub struct TestApp {
     pub backend: Arc<Backend>,

@@ -22,9 +22,7 @@ pub async fn serial() -> tokio::sync::MutexGuard<'static, ()> {
     SERIAL.lock().await
 }
 
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
+pub use peerchat_testkit::ports::free_tcp_port as free_port;
 
 /// The app binary under test: the freshly built one, or `PEERCHAT_APP_UNDER_TEST`
 /// (the test command points it at the installed .deb's binary).

@@ -17,6 +17,9 @@
 //!   stands against the peers the person verified ([`trust`]);
 //!   [`ChatSession::verify`] remembers one.
 
+mod config;
+mod driver;
+mod error;
 mod event;
 mod names;
 mod path_report;
@@ -25,11 +28,13 @@ mod remote;
 mod security;
 mod seen;
 mod session;
+mod shared;
 pub mod trust;
+pub mod wire;
 
+pub use config::ChatConfig;
+pub use error::ChatError;
 pub use event::{ChatEvent, MessageKind, Via};
 pub use security::SecurityView;
-pub use session::{ChatConfig, ChatError, ChatEvents, ChatSession, Sent, MAX_TEXT_BYTES};
-
-/// Label of the chat channel each side opens.
-pub const LABEL: &str = "messages";
+pub use session::{ChatEvents, ChatSession, Sent};
+pub use wire::{ChatMessage, LABEL, MAX_TEXT_BYTES};

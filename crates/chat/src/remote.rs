@@ -1,18 +1,16 @@
 //! Following one remote peer: its state changes (re-opening our chat channel on every
-//! transition to `connected`) and the channels it opens to us; and the task that sends
-//! unacknowledged lines again (see [`crate::receipts`]).
+//! transition to `connected`), its name, its fingerprints, and the channels it opens to
+//! us.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use peerchat_peer::peer_message::PeerMessage;
 use peerchat_peer::{ChannelInit, DataChannel, DataChannelOptions, Message, PeerState, RemotePeer, StateChanges};
 
 use crate::event::{now_ms, ChatEvent, MessageKind, Via};
 use crate::path_report::PathReport;
-use crate::receipts::DEADLINE;
-use crate::session::Inner;
-use crate::LABEL;
+use crate::shared::Inner;
+use crate::wire::{check_line, ChatMessage, LABEL};
 
 /// How long a new channel may take to open.
 const OPEN_WAIT: Duration = Duration::from_secs(10);
@@ -221,9 +219,9 @@ async fn left_connected(r: &RemotePeer, changes: &mut StateChanges) {
 async fn read_channel(inner: &Arc<Inner>, from: &str, dc: &DataChannel) {
     while let Some(msg) = dc.recv().await {
         let Message::Text(t) = msg else { continue };
-        let (id, text) = match PeerMessage::parse(&t) {
-            Some(PeerMessage::Chat { id, text }) => (id, text),
-            Some(PeerMessage::Ack { id }) => {
+        let (id, text) = match ChatMessage::parse(&t) {
+            Some(ChatMessage::Chat { id, text }) => (id, text),
+            Some(ChatMessage::Ack { id }) => {
                 let settled = {
                     let mut g = inner.lock();
                     g.acks_from.insert(from.to_string());
@@ -236,13 +234,13 @@ async fn read_channel(inner: &Arc<Inner>, from: &str, dc: &DataChannel) {
             }
             _ => continue,
         };
-        if let Err(why) = crate::session::check_line(&id, &text) {
+        if let Err(why) = check_line(&id, &text) {
             let msg = format!("a chat line from {from} was refused: {why}");
             inner.emit(ChatEvent::error("bad_message", msg, Some(from))).await;
             continue;
         }
         // Every copy is acknowledged: the ack of an earlier one may have been lost.
-        send_soon(inner, from, PeerMessage::Ack { id: id.clone() }.to_json());
+        inner.send_soon(from, ChatMessage::Ack { id: id.clone() }.to_json());
         if inner.first_sight(&id) {
             let name = inner.name_of(from);
             let ev = ChatEvent::Message {
@@ -256,43 +254,5 @@ async fn read_channel(inner: &Arc<Inner>, from: &str, dc: &DataChannel) {
             };
             inner.emit(ev).await;
         }
-    }
-}
-
-/// Sends `wire` on our open channel to `peer`, if there is one, without waiting.
-fn send_soon(inner: &Arc<Inner>, peer: &str, wire: String) {
-    let dc = inner.lock().outs.get(peer).filter(|dc| dc.is_open()).cloned();
-    if let Some(dc) = dc {
-        inner.tasks.spawn(async move {
-            let _ = dc.send(wire).await;
-        });
-    }
-}
-
-/// Sends lines that wait for an ack again, on whatever channel is open at the time, and
-/// reports the ones whose deadline passed. Ends with the session.
-pub(crate) async fn drive_receipts(inner: Arc<Inner>) {
-    loop {
-        let wake = inner.lock().receipts.next_wake();
-        tokio::select! {
-            _ = sleep_until_opt(wake) => {}
-            _ = inner.receipts_changed.notified() => continue,
-            _ = inner.cancel.cancelled() => return,
-        }
-        let due = inner.lock().receipts.due(tokio::time::Instant::now());
-        for (peer, wire) in due.resend {
-            send_soon(&inner, &peer, wire);
-        }
-        for (peer, id) in due.expired {
-            let msg = format!("a line was not delivered to {peer}: no receipt within {}s", DEADLINE.as_secs());
-            inner.emit(ChatEvent::undelivered("not_delivered", msg, &peer, &id)).await;
-        }
-    }
-}
-
-async fn sleep_until_opt(at: Option<tokio::time::Instant>) {
-    match at {
-        Some(at) => tokio::time::sleep_until(at).await,
-        None => std::future::pending().await,
     }
 }

@@ -8,8 +8,10 @@ use std::sync::Arc;
 use peerchat_peer::{PeerSecurity, RemotePeer};
 use serde::Serialize;
 
+use crate::error::ChatError;
 use crate::event::ChatEvent;
-use crate::session::{ChatError, ChatSession, Inner};
+use crate::session::ChatSession;
+use crate::shared::Inner;
 use crate::trust::Trust;
 
 /// What the person sees of one peer's safety: the number to compare, and where it stands.

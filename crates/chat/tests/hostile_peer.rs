@@ -3,27 +3,13 @@
 //! kilobyte, through the channel or the server) are refused with an error event that
 //! names the sender; the session goes on chatting.
 
-use std::time::Duration;
+mod support;
 
-use peerchat_chat::{ChatConfig, ChatEvent, ChatEvents, ChatSession, MessageKind};
+use peerchat_chat::{ChatConfig, ChatEvent, ChatSession, MessageKind};
 use peerchat_peer::{ChannelInit, DataChannelOptions, Peer, PeerEvent, PeerOptions, PeerState, PublishableKey};
 use signal_server::config::Config;
 use signal_server::server::Server;
-
-const WAIT: Duration = Duration::from_secs(20);
-
-async fn next_matching(events: &mut ChatEvents, f: impl Fn(&ChatEvent) -> bool) -> ChatEvent {
-    tokio::time::timeout(WAIT, async {
-        loop {
-            let ev = events.next().await.expect("events ended");
-            if f(&ev) {
-                return ev;
-            }
-        }
-    })
-    .await
-    .expect("event did not arrive")
-}
+use support::{next_matching, WAIT};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unexpected_channels_are_closed_and_oversized_lines_refused_with_an_error() {

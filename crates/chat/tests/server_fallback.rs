@@ -1,25 +1,13 @@
 //! A line for a peer whose channel is not open yet goes through the server (with
 //! `server_fallback`), from any thread; bad lines get typed errors.
 
-use std::time::Duration;
+mod support;
 
-use peerchat_chat::{ChatConfig, ChatError, ChatEvent, ChatEvents, ChatSession, MessageKind, Via};
+use peerchat_chat::{ChatConfig, ChatError, ChatEvent, ChatSession, MessageKind, Via};
 use peerchat_peer::{PeerOptions, PublishableKey};
 use signal_server::config::Config;
 use signal_server::server::Server;
-
-async fn next_matching(events: &mut ChatEvents, f: impl Fn(&ChatEvent) -> bool) -> ChatEvent {
-    tokio::time::timeout(Duration::from_secs(20), async {
-        loop {
-            let ev = events.next().await.expect("events ended");
-            if f(&ev) {
-                return ev;
-            }
-        }
-    })
-    .await
-    .expect("event did not arrive")
-}
+use support::next_matching;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_line_without_a_channel_goes_through_the_server_from_any_thread() {

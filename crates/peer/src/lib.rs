@@ -40,7 +40,6 @@ pub use events::{PeerEvent, SignallingState};
 pub use options::{EngineSettings, IceServer, IceTransportPolicy, PeerOptions, ReconnectPolicy, TlsOptions};
 pub use path::{CandidateKind, PathInfo, Route};
 pub use peer::Peer;
-pub use peerchat_protocol::peer as peer_message;
 pub use peerchat_protocol::PublishableKey;
 pub use remote::{NameUpdates, OpenChannelError, PeerState, RemotePeer, SecurityUpdates, StateChange, StateChanges};
 pub use safety::{Fingerprint, PeerSecurity, SafetyNumber};

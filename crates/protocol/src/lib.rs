@@ -7,8 +7,9 @@
 //! * [`ServerFrame`]: what the server sends, serialised with [`ServerFrame::to_json`] and
 //!   parsed (by clients) with [`ServerFrame::parse`].
 //! * [`signal`]: the payload of `signal` frames (descriptions and candidates).
-//! * [`peer`]: the messages peers exchange over DataChannels and `send` (chat, hello,
-//!   control ping/pong).
+//!
+//! What peers say to each other is not the server's business: the SDK's control
+//! messages live in the SDK, the chat's in the chat crate.
 
 mod client;
 mod codes;
@@ -16,7 +17,6 @@ mod error;
 mod ids;
 mod key;
 pub mod local_proof;
-pub mod peer;
 mod server;
 pub mod signal;
 

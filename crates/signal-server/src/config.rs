@@ -389,6 +389,14 @@ impl Config {
         Config::build(FileConfig::default(), Some("127.0.0.1:0".into()), keys)
             .expect("default configuration with keys is valid")
     }
+
+    /// A configuration from `[server]` fields (TOML lines, as an operator writes them)
+    /// and keys, listening on 127.0.0.1:0 (for tests and embedding).
+    pub fn for_keys_with(server_fields: &str, keys: &[&str]) -> Result<Config, ConfigError> {
+        let text = format!("[server]\n{server_fields}\n");
+        let keys = keys.iter().map(|k| PublishableKey::new(*k)).collect();
+        Config::build(FileConfig::parse(&text, "test")?, Some("127.0.0.1:0".into()), keys)
+    }
 }
 
 #[cfg(test)]

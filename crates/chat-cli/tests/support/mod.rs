@@ -5,7 +5,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::Value;
-use signal_server::{Config, FileConfig};
+use signal_server::Config;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, Command};
 use tokio::sync::mpsc;
@@ -17,9 +17,9 @@ pub const KEY: &str = "pk_test_cli";
 pub const WAIT: Duration = Duration::from_secs(20);
 pub const BIN: &str = env!("CARGO_BIN_EXE_chat-cli");
 
+/// A server config with `[server]` fields and the test key.
 pub fn config(server_fields: &str) -> Config {
-    let text = format!("[server]\n{server_fields}\n[[keys]]\nkey = \"{KEY}\"");
-    Config::build(FileConfig::parse(&text, "t").unwrap(), Some("127.0.0.1:0".into()), vec![]).unwrap()
+    Config::for_keys_with(server_fields, &[KEY]).expect("test config is valid")
 }
 
 /// Alice and Bob in room "lobby" of the server at `url`, each with its channel open.

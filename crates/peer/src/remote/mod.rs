@@ -3,6 +3,7 @@
 //! ([`task`]) owns all of that; this handle only sends it commands and reads what it
 //! publishes.
 
+mod control_message;
 mod task;
 
 use std::sync::Arc;

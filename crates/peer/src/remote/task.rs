@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
-use peerchat_protocol::peer::{CONTROL_ID, CONTROL_LABEL};
+use super::control_message::{CONTROL_ID, CONTROL_LABEL};
 use peerchat_protocol::signal::{IceCandidate, SessionDescription, SignalBody, SignalPayload};
 use peerchat_protocol::{ClientFrame, RawValue};
 use tokio::sync::{broadcast, mpsc, oneshot, watch, Mutex};

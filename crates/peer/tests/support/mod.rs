@@ -96,7 +96,5 @@ pub async fn roundtrip(out: &peerchat_peer::DataChannel, inc: &peerchat_peer::Da
 
 /// A server config with `[server]` fields and the test key.
 pub fn config(server_fields: &str) -> Config {
-    let text = format!("[server]\n{server_fields}\n[[keys]]\nkey = \"{KEY}\"");
-    let file = signal_server::FileConfig::parse(&text, "test").unwrap();
-    Config::build(file, Some("127.0.0.1:0".into()), vec![]).unwrap()
+    Config::for_keys_with(server_fields, &[KEY]).expect("test config is valid")
 }

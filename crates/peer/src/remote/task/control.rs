@@ -1,7 +1,7 @@
 //! The control channel: answering pings, the routine ping and silence check, and the
 //! probe (a ping whose pong proves a repaired path carries data both ways).
 
-use peerchat_protocol::peer::PeerMessage;
+use crate::remote::control_message::ControlMessage;
 use tokio::time::Instant;
 
 use super::{now_ms, Control, Recovery, Task, AWAIT_REMOTE_REBUILD, PROBE_COPIES, PROBE_RESEND, PROBE_WAIT};
@@ -32,7 +32,7 @@ impl Task {
             self.probe_resend = None;
             return;
         };
-        let _ = c.send_text(&PeerMessage::Ping { t }.to_json()).await;
+        let _ = c.send_text(&ControlMessage::Ping { t }.to_json()).await;
     }
 
     pub(super) async fn on_probe_resend(&mut self) {
@@ -56,16 +56,16 @@ impl Task {
                 if self.state == PeerState::Reconnecting {
                     self.mark_connected().await;
                 }
-                match PeerMessage::parse(&t) {
-                    Some(PeerMessage::Ping { t }) => {
+                match ControlMessage::parse(&t) {
+                    Some(ControlMessage::Ping { t }) => {
                         if let Some(c) = &self.control {
-                            let _ = c.send_text(&PeerMessage::Pong { t }.to_json()).await;
+                            let _ = c.send_text(&ControlMessage::Pong { t }.to_json()).await;
                         }
                     }
-                    Some(PeerMessage::Pong { t }) if self.last_ping.is_some_and(|(p, _)| p == t) => {
+                    Some(ControlMessage::Pong { t }) if self.last_ping.is_some_and(|(p, _)| p == t) => {
                         self.on_routine_pong().await;
                     }
-                    Some(PeerMessage::Pong { t }) if self.probe == Some(t) => {
+                    Some(ControlMessage::Pong { t }) if self.probe == Some(t) => {
                         let pending_offer = match &self.conn {
                             Some(conn) => self.making_offer || conn.has_local_offer().await,
                             None => true,
@@ -93,7 +93,7 @@ impl Task {
         if let Some(c) = &self.control {
             let t = now_ms();
             self.last_ping = Some((t, Instant::now()));
-            let _ = c.send_text(&PeerMessage::Ping { t }.to_json()).await;
+            let _ = c.send_text(&ControlMessage::Ping { t }.to_json()).await;
         }
     }
 

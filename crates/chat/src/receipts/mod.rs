@@ -14,6 +14,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+pub(crate) mod task;
+
 /// How long a line waits for its ack before it is sent again.
 pub const RESEND: Duration = Duration::from_secs(1);
 /// How long a line may stay unacknowledged before it is reported as not delivered.

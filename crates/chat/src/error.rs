@@ -1,0 +1,49 @@
+//! Why a chat session could not start or a line was not sent, with the stable kind
+//! names UIs and chat-cli's JSON switch on.
+
+use std::time::Duration;
+
+use peerchat_peer::PeerError;
+
+use crate::trust::TrustError;
+
+/// Why a session could not start or a line was not sent.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ChatError {
+    #[error("could not reach the signalling server within {0:?}")]
+    Unreachable(Duration),
+    #[error(transparent)]
+    Peer(#[from] PeerError),
+    #[error("no peer is connected; the line was not sent")]
+    NoPeers,
+    #[error("an empty line is not sent")]
+    Empty,
+    #[error("the line is {len} bytes; at most {max} are sent")]
+    TooLong { len: usize, max: usize },
+    #[error("the session has ended")]
+    Ended,
+    #[error("{0} lines still wait for delivery receipts; wait before sending more")]
+    Backlog(usize),
+    #[error("no safety number is known for {0} yet: wait until you are connected")]
+    NoSafetyNumber(String),
+    #[error(transparent)]
+    Trust(#[from] TrustError),
+}
+
+impl ChatError {
+    /// A stable snake_case name, for JSON output and UIs.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ChatError::Unreachable(_) => "unreachable",
+            ChatError::Peer(e) => e.kind(),
+            ChatError::NoPeers => "no_peers",
+            ChatError::Empty => "empty",
+            ChatError::TooLong { .. } => "too_long",
+            ChatError::Ended => "ended",
+            ChatError::Backlog(_) => "backlog",
+            ChatError::NoSafetyNumber(_) => "no_safety_number",
+            ChatError::Trust(_) => "trust",
+        }
+    }
+}
