@@ -32,30 +32,7 @@ impl Default for ReconnectPolicy {
     }
 }
 
-/// A STUN or TURN server. Serialises as browsers' `RTCIceServer` (the app keeps these in
-/// its settings file).
-#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct IceServer {
-    /// `stun:`, `turn:` or `turns:` URLs.
-    pub urls: Vec<String>,
-    /// TURN user name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub username: Option<String>,
-    /// TURN credential (never printed).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub credential: Option<String>,
-}
-
-impl std::fmt::Debug for IceServer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("IceServer")
-            .field("urls", &self.urls)
-            .field("username", &self.username)
-            .field("credential", &self.credential.as_ref().map(|_| "<redacted>"))
-            .finish()
-    }
-}
+pub use peerchat_protocol::IceServer;
 
 /// Which ICE candidates a connection may use (the W3C `iceTransportPolicy`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]

@@ -5,17 +5,18 @@ use serde_json::value::RawValue;
 
 use crate::{ErrorCode, FrameError, RequestId};
 
-/// An ICE server as browsers describe it (`RTCIceServer`). `Debug` never prints the
-/// credential.
+/// A STUN or TURN server as browsers describe it (`RTCIceServer`): in `welcome`, in the
+/// server's configuration, in the SDK's options and in the app's settings. `Debug`
+/// never prints the credential. Unknown fields (a browser's `credentialType`) are
+/// ignored, like any unknown field on the wire.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct IceServer {
     /// `stun:`, `turn:` or `turns:` URLs.
     pub urls: Vec<String>,
     /// TURN user name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
-    /// TURN credential.
+    /// TURN credential (never printed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credential: Option<String>,
 }
@@ -223,6 +224,18 @@ impl ServerFrame {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_ice_server_ignores_unknown_fields_and_never_prints_its_credential() {
+        let json = r#"{"urls":["turn:t:3478"],"username":"u","credential":"s3cret","credentialType":"password"}"#;
+        let s: IceServer = serde_json::from_str(json).unwrap();
+        assert_eq!(s.credential.as_deref(), Some("s3cret"));
+        assert!(!format!("{s:?}").contains("s3cret"));
+        assert_eq!(
+            serde_json::to_string(&s).unwrap(),
+            r#"{"urls":["turn:t:3478"],"username":"u","credential":"s3cret"}"#
+        );
+    }
 
     fn raw(s: &str) -> Box<RawValue> {
         RawValue::from_string(s.to_string()).unwrap()

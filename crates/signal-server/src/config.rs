@@ -175,6 +175,25 @@ impl Default for ServerSection {
     }
 }
 
+/// `[[ice_servers]]` as an operator writes them: unlike on the wire, where clients ignore
+/// unknown fields, a field the server does not know (a misspelt `credential`) is an error.
+fn strict_ice_servers<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<IceServer>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Entry {
+        urls: Vec<String>,
+        #[serde(default)]
+        username: Option<String>,
+        #[serde(default)]
+        credential: Option<String>,
+    }
+    let entries = Vec::<Entry>::deserialize(d)?;
+    Ok(entries
+        .into_iter()
+        .map(|e| IceServer { urls: e.urls, username: e.username, credential: e.credential })
+        .collect())
+}
+
 /// The whole TOML file.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -183,7 +202,7 @@ pub struct FileConfig {
     pub server: ServerSection,
     #[serde(default)]
     pub keys: Vec<KeyConfig>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "strict_ice_servers")]
     pub ice_servers: Vec<IceServer>,
     /// TURN server sharing a secret with this server (time-limited credentials).
     #[serde(default)]
@@ -441,6 +460,8 @@ mod tests {
     fn unknown_fields_and_bad_values_are_errors() {
         assert!(matches!(FileConfig::parse("[server]\nlisten_on = 1", "t"), Err(ConfigError::Parse { .. })));
         assert!(matches!(FileConfig::parse("[[keys]]\nkey = \"k\"\nfoo = 1", "t"), Err(ConfigError::Parse { .. })));
+        let misspelt = "[[ice_servers]]\nurls = [\"turn:t\"]\nusername = \"u\"\ncredentail = \"c\"";
+        assert!(matches!(FileConfig::parse(misspelt, "t"), Err(ConfigError::Parse { .. })));
         assert!(matches!(
             FileConfig::parse("[server]\ngrace_period_secs = \"x\"", "t"),
             Err(ConfigError::Parse { .. })

@@ -11,7 +11,6 @@ use super::socket::{Read, Socket};
 use super::{End, Reply, SigCmd, SigEvent, Task, MAX_OUTBOX, WELCOME_WAIT};
 use crate::error::PeerError;
 use crate::events::SignallingState;
-use crate::options::IceServer;
 
 impl Task {
     pub(super) async fn send(&mut self, sock: &mut Socket, mut frame: ClientFrame, reply: Option<Reply<()>>) -> bool {
@@ -47,11 +46,7 @@ impl Task {
         self.token = Some(welcome.resume_token.clone());
         self.peer_id = Some(welcome.peer_id.clone());
         self.expect_snapshot = welcome.resumed;
-        let ice = welcome
-            .ice_servers
-            .iter()
-            .map(|s| IceServer { urls: s.urls.clone(), username: s.username.clone(), credential: s.credential.clone() })
-            .collect();
+        let ice = welcome.ice_servers.clone();
         self.emit(SigEvent::Welcome { peer_id: welcome.peer_id.clone(), resumed: welcome.resumed, ice_servers: ice })
             .await;
         self.emit(SigEvent::State(SignallingState::Connected)).await;
