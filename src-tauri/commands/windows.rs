@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use tauri::{AppHandle, Manager, Runtime, WebviewUrl, WebviewWindowBuilder};
 
-use peerchat_desktop::error::CommandError;
+use peerchat_desktop::error::{AppProblem, CommandError};
 
 /// Most chat windows open at once.
 pub const MAX_WINDOWS: usize = 16;
@@ -25,13 +25,13 @@ pub fn create<R: Runtime>(app: &AppHandle<R>, label: &str, slot: Option<u32>) ->
         .min_inner_size(360.0, 420.0)
         .build()
         .map(|_| ())
-        .map_err(|e| CommandError::new("window_failed", e.to_string()))
+        .map_err(|e| AppProblem::WindowFailed.error(e.to_string()))
 }
 
 /// Refuses a new window when `open` windows are already open.
 fn room_for_one_more(open: usize) -> Result<(), CommandError> {
     if open >= MAX_WINDOWS {
-        return Err(CommandError::new("too_many_windows", format!("at most {MAX_WINDOWS} chat windows")));
+        return Err(AppProblem::TooManyWindows.error(format!("at most {MAX_WINDOWS} chat windows")));
     }
     Ok(())
 }
@@ -58,7 +58,7 @@ pub async fn open_chat_window<R: Runtime>(app: AppHandle<R>) -> Result<String, C
 /// does: its session leaves first (see `lib.rs`).
 #[tauri::command]
 pub async fn close_window<R: Runtime>(window: tauri::WebviewWindow<R>) -> Result<(), CommandError> {
-    window.close().map_err(|e| CommandError::new("window_failed", e.to_string()))
+    window.close().map_err(|e| AppProblem::WindowFailed.error(e.to_string()))
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use peerchat_peer::PeerEvent;
 use serde_json::Value;
 
-use crate::event::{now_ms, ChatEvent, MessageKind, Via};
+use crate::event::{now_ms, ChatEvent, MessageKind, Problem, Via};
 use crate::shared::Inner;
 use crate::wire::{check_line, ChatMessage};
 
@@ -63,7 +63,7 @@ async fn on_event(inner: &Arc<Inner>, ev: PeerEvent) -> bool {
             }
             for line in undelivered {
                 let msg = format!("a line was not delivered to {id}: they left before acknowledging it");
-                inner.emit(ChatEvent::undelivered("not_delivered", msg, &id, &line)).await;
+                inner.emit(ChatEvent::undelivered(Problem::NotDelivered.kind(), msg, &id, &line)).await;
             }
             inner.emit(ChatEvent::PeerLeft { peer_id: id }).await;
             crate::remote::renamed(inner, renamed).await;
@@ -97,7 +97,7 @@ async fn on_server_message(inner: &Arc<Inner>, from: String, data: Value) {
         Some(ChatMessage::Chat { id, text }) => {
             if let Err(why) = check_line(&id, &text) {
                 let msg = format!("a chat line from {from} was refused: {why}");
-                inner.emit(ChatEvent::error("bad_message", msg, Some(&from))).await;
+                inner.emit(ChatEvent::error(Problem::BadMessage.kind(), msg, Some(&from))).await;
                 return;
             }
             if !inner.first_sight(&id) {

@@ -32,6 +32,10 @@ pub enum ChatError {
 }
 
 impl ChatError {
+    /// The names [`Self::kind`] returns besides the SDK's ([`PeerError::KINDS`]).
+    pub const KINDS: &'static [&'static str] =
+        &["unreachable", "no_peers", "empty", "too_long", "ended", "backlog", "no_safety_number", "trust"];
+
     /// A stable snake_case name, for JSON output and UIs.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -45,5 +49,27 @@ impl ChatError {
             ChatError::NoSafetyNumber(_) => "no_safety_number",
             ChatError::Trust(_) => "trust",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_is_listed() {
+        let all = [
+            ChatError::Unreachable(Duration::from_secs(1)),
+            ChatError::NoPeers,
+            ChatError::Empty,
+            ChatError::TooLong { len: 2, max: 1 },
+            ChatError::Ended,
+            ChatError::Backlog(1),
+            ChatError::NoSafetyNumber("x".into()),
+            ChatError::Trust(TrustError::BadName),
+        ];
+        let kinds: Vec<_> = all.iter().map(ChatError::kind).collect();
+        assert_eq!(kinds, ChatError::KINDS);
+        assert!(PeerError::KINDS.contains(&ChatError::Peer(PeerError::Closed).kind()));
     }
 }

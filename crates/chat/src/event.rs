@@ -91,6 +91,31 @@ pub enum ChatEvent {
     },
 }
 
+/// What the chat itself reports as [`ChatEvent::Error`], besides the SDK's errors
+/// ([`peerchat_peer::PeerError::KINDS`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Problem {
+    /// A line did not fit the queue of one peer's channel.
+    Overflow,
+    /// A line could not be sent on one peer's channel.
+    SendFailed,
+    /// No receipt came for a line from a peer that acknowledges lines.
+    NotDelivered,
+    /// A line from a peer was beyond the bounds.
+    BadMessage,
+    /// Our chat channel to a peer did not open.
+    ChannelFailed,
+}
+
+peerchat_peer::error_kinds!(Problem {
+    Problem::Overflow => "overflow",
+    Problem::SendFailed => "send_failed",
+    Problem::NotDelivered => "not_delivered",
+    Problem::BadMessage => "bad_message",
+    Problem::ChannelFailed => "channel_failed",
+});
+
 impl ChatEvent {
     pub(crate) fn error(kind: &str, message: impl Into<String>, peer_id: Option<&str>) -> ChatEvent {
         ChatEvent::Error {
@@ -165,7 +190,7 @@ mod tests {
         );
         let ev = ChatEvent::Signalling { state: SignallingState::Reconnecting };
         assert_eq!(serde_json::to_value(&ev).unwrap(), json!({"event": "signalling", "state": "reconnecting"}));
-        let ev = ChatEvent::error("overflow", "full", Some("p2"));
+        let ev = ChatEvent::error(Problem::Overflow.kind(), "full", Some("p2"));
         assert_eq!(
             serde_json::to_value(&ev).unwrap(),
             json!({"event": "error", "kind": "overflow", "message": "full", "peerId": "p2", "fatal": false})

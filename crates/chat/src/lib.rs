@@ -34,7 +34,7 @@ pub mod wire;
 
 pub use config::ChatConfig;
 pub use error::ChatError;
-pub use event::{ChatEvent, MessageKind, Via};
+pub use event::{ChatEvent, MessageKind, Problem, Via};
 pub use security::SecurityView;
 pub use session::{ChatEvents, ChatSession, Sent};
 pub use wire::{ChatMessage, LABEL, MAX_TEXT_BYTES};

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use peerchat_peer::{ChannelInit, DataChannel, DataChannelOptions, Message, PeerState, RemotePeer, StateChanges};
 
-use crate::event::{now_ms, ChatEvent, MessageKind, Via};
+use crate::event::{now_ms, ChatEvent, MessageKind, Problem, Via};
 use crate::path_report::PathReport;
 use crate::shared::Inner;
 use crate::wire::{check_line, ChatMessage, LABEL};
@@ -171,7 +171,7 @@ async fn on_change(inner: &Arc<Inner>, r: &RemotePeer, from: PeerState, to: Peer
         }
         Err(e) => format!("cannot open a channel to {peer_id}: {e}"),
     };
-    inner.emit(ChatEvent::error("channel_failed", failed, Some(&peer_id))).await;
+    inner.emit(ChatEvent::error(Problem::ChannelFailed.kind(), failed, Some(&peer_id))).await;
 }
 
 /// Rebuilds the connection if our open chat channel closes while the peer stays
@@ -236,7 +236,7 @@ async fn read_channel(inner: &Arc<Inner>, from: &str, dc: &DataChannel) {
         };
         if let Err(why) = check_line(&id, &text) {
             let msg = format!("a chat line from {from} was refused: {why}");
-            inner.emit(ChatEvent::error("bad_message", msg, Some(from))).await;
+            inner.emit(ChatEvent::error(Problem::BadMessage.kind(), msg, Some(from))).await;
             continue;
         }
         // Every copy is acknowledged: the ack of an earlier one may have been lost.

@@ -17,7 +17,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::ChatConfig;
 use crate::error::ChatError;
-use crate::event::ChatEvent;
+use crate::event::{ChatEvent, Problem};
 use crate::receipts::DEADLINE;
 use crate::shared::{Inner, Shared};
 use crate::wire::{ChatMessage, MAX_TEXT_BYTES};
@@ -167,8 +167,8 @@ impl ChatSession {
             let task = async move {
                 let kind = match dc.send(wire).await {
                     Ok(()) => return,
-                    Err(DataChannelError::Overflow(_)) => "overflow",
-                    Err(_) => "send_failed",
+                    Err(DataChannelError::Overflow(_)) => Problem::Overflow.kind(),
+                    Err(_) => Problem::SendFailed.kind(),
                 };
                 // Reported here, so the receipts no longer wait for it.
                 inner.lock().receipts.ack(&peer_id, &id);
@@ -210,7 +210,7 @@ impl ChatSession {
             let left = inner.lock().receipts.drain();
             for (peer, id) in left {
                 let msg = format!("a line was not delivered to {peer}: the session ended before its receipt");
-                inner.emit(ChatEvent::undelivered("not_delivered", msg, &peer, &id)).await;
+                inner.emit(ChatEvent::undelivered(Problem::NotDelivered.kind(), msg, &peer, &id)).await;
             }
         }
         if !inner.cancel.is_cancelled() {

@@ -24,15 +24,11 @@ pub enum KeyStoreError {
     Failed(String),
 }
 
-impl KeyStoreError {
-    pub fn kind(&self) -> &'static str {
-        match self {
-            KeyStoreError::Unavailable(_) => "keyring_unavailable",
-            KeyStoreError::Denied(_) => "keyring_denied",
-            KeyStoreError::Failed(_) => "keyring_failed",
-        }
-    }
-}
+peerchat_peer::error_kinds!(KeyStoreError {
+    KeyStoreError::Unavailable(_) => "keyring_unavailable",
+    KeyStoreError::Denied(_) => "keyring_denied",
+    KeyStoreError::Failed(_) => "keyring_failed",
+});
 
 /// A place that stores one secret per account. Calls may block (D-Bus): run them off
 /// the async runtime.

@@ -27,14 +27,10 @@ pub enum SettingsError {
     Write { path: PathBuf, source: std::io::Error },
 }
 
-impl SettingsError {
-    pub fn kind(&self) -> &'static str {
-        match self {
-            SettingsError::Invalid(_) => "invalid_settings",
-            SettingsError::Write { .. } => "settings_io",
-        }
-    }
-}
+peerchat_peer::error_kinds!(SettingsError {
+    SettingsError::Invalid(_) => "invalid_settings",
+    SettingsError::Write { .. } => "settings_io",
+});
 
 /// What the person chose.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -133,6 +133,60 @@ pub enum TlsFailure {
     Other(String),
 }
 
+/// Defines an error type's `kind()` (a stable snake_case name for each variant, for JSON
+/// output and UIs) and `KINDS` (every name it returns) from one table, so that a list of
+/// kinds cannot miss one. Used by the error types of the SDK, the chat and the app.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! error_kinds {
+    ($ty:ty { $($pat:pat => $kind:literal),+ $(,)? }) => {
+        impl $ty {
+            /// Every name [`Self::kind`] returns.
+            pub const KINDS: &'static [&'static str] = &[$($kind),+];
+
+            /// A stable snake_case name, for JSON output and UIs.
+            pub fn kind(&self) -> &'static str {
+                match self {
+                    $($pat => $kind),+
+                }
+            }
+        }
+    };
+}
+
+crate::error_kinds!(PeerError {
+    PeerError::InvalidKey => "invalid_key",
+    PeerError::OriginNotAllowed => "origin_not_allowed",
+    PeerError::BadUrl(_) => "bad_url",
+    PeerError::PlaintextRefused(_) => "plaintext_refused",
+    PeerError::Tls(_) => "tls",
+    PeerError::Refused(_) => "refused",
+    PeerError::KeyRevoked => "key_revoked",
+    PeerError::TooManyConnections => "too_many_connections",
+    PeerError::RateLimited => "rate_limited",
+    PeerError::AdminDisconnect => "admin_disconnect",
+    PeerError::SessionTakenOver => "session_taken_over",
+    PeerError::PolicyViolation => "policy_violation",
+    PeerError::MessageTooBig => "message_too_big",
+    PeerError::ReconnectGaveUp { .. } => "reconnect_gave_up",
+    PeerError::NotJoined => "not_joined",
+    PeerError::AlreadyJoined => "already_joined",
+    PeerError::SelfSend => "self_send",
+    PeerError::InvalidArgs(_) => "invalid_args",
+    PeerError::OverMessageQuota => "over_message_quota",
+    PeerError::UnknownPeer => "unknown_peer",
+    PeerError::PeerUnavailable(_) => "peer_unavailable",
+    PeerError::ChannelNotAuthorized => "channel_not_authorized",
+    PeerError::ChannelFull => "channel_full",
+    PeerError::SlowDown => "slow_down",
+    PeerError::OverSignalQuota => "over_signal_quota",
+    PeerError::Server { .. } => "server_error",
+    PeerError::Timeout => "timeout",
+    PeerError::ConnectionLost => "connection_lost",
+    PeerError::QueueFull => "queue_full",
+    PeerError::Closed => "closed",
+});
+
 impl PeerError {
     /// Maps an `error.code` from the server.
     pub fn from_server(code: ErrorCode, message: String) -> PeerError {
@@ -148,42 +202,6 @@ impl PeerError {
             ErrorCode::SlowDown => PeerError::SlowDown,
             ErrorCode::OverSignalQuota => PeerError::OverSignalQuota,
             other => PeerError::Server { code: other.to_string(), message },
-        }
-    }
-
-    /// A stable snake_case name, for JSON output and UIs.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            PeerError::InvalidKey => "invalid_key",
-            PeerError::OriginNotAllowed => "origin_not_allowed",
-            PeerError::BadUrl(_) => "bad_url",
-            PeerError::PlaintextRefused(_) => "plaintext_refused",
-            PeerError::Tls(_) => "tls",
-            PeerError::Refused(_) => "refused",
-            PeerError::KeyRevoked => "key_revoked",
-            PeerError::TooManyConnections => "too_many_connections",
-            PeerError::RateLimited => "rate_limited",
-            PeerError::AdminDisconnect => "admin_disconnect",
-            PeerError::SessionTakenOver => "session_taken_over",
-            PeerError::PolicyViolation => "policy_violation",
-            PeerError::MessageTooBig => "message_too_big",
-            PeerError::ReconnectGaveUp { .. } => "reconnect_gave_up",
-            PeerError::NotJoined => "not_joined",
-            PeerError::AlreadyJoined => "already_joined",
-            PeerError::SelfSend => "self_send",
-            PeerError::InvalidArgs(_) => "invalid_args",
-            PeerError::OverMessageQuota => "over_message_quota",
-            PeerError::UnknownPeer => "unknown_peer",
-            PeerError::PeerUnavailable(_) => "peer_unavailable",
-            PeerError::ChannelNotAuthorized => "channel_not_authorized",
-            PeerError::ChannelFull => "channel_full",
-            PeerError::SlowDown => "slow_down",
-            PeerError::OverSignalQuota => "over_signal_quota",
-            PeerError::Server { .. } => "server_error",
-            PeerError::Timeout => "timeout",
-            PeerError::ConnectionLost => "connection_lost",
-            PeerError::QueueFull => "queue_full",
-            PeerError::Closed => "closed",
         }
     }
 

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use super::DEADLINE;
-use crate::event::ChatEvent;
+use crate::event::{ChatEvent, Problem};
 use crate::shared::Inner;
 
 /// Sends lines that wait for an ack again, on whatever channel is open at the time, and
@@ -24,7 +24,7 @@ pub(crate) async fn drive(inner: Arc<Inner>) {
         }
         for (peer, id) in due.expired {
             let msg = format!("a line was not delivered to {peer}: no receipt within {}s", DEADLINE.as_secs());
-            inner.emit(ChatEvent::undelivered("not_delivered", msg, &peer, &id)).await;
+            inner.emit(ChatEvent::undelivered(Problem::NotDelivered.kind(), msg, &peer, &id)).await;
         }
     }
 }

@@ -7,7 +7,7 @@
 use peerchat_peer::{IceServer, PublishableKey};
 
 use super::Backend;
-use crate::error::CommandError;
+use crate::error::{AppProblem, CommandError};
 use crate::settings::Settings;
 
 /// The keyring account of a TURN server's credential.
@@ -44,10 +44,10 @@ impl Backend {
             match self.vault.get(&acc).await? {
                 Some((cred, _)) => s.credential = Some(cred.expose().to_string()),
                 None => {
-                    return Err(CommandError::new(
-                        "turn_credential_missing",
-                        format!("no credential is stored for the TURN server {}; enter it in the settings", s.urls[0]),
-                    ))
+                    return Err(AppProblem::TurnCredentialMissing.error(format!(
+                        "no credential is stored for the TURN server {}; enter it in the settings",
+                        s.urls[0]
+                    )))
                 }
             }
         }

@@ -8,7 +8,7 @@ use rand::RngCore;
 
 use super::{AppStatus, Backend};
 use crate::embedded::Embedded;
-use crate::error::CommandError;
+use crate::error::{AppProblem, CommandError};
 use crate::settings::check_server_url;
 
 /// Longest key accepted.
@@ -64,7 +64,7 @@ impl Backend {
             Some(k) => parse_key(k)?,
             None => match self.vault.get(&url).await? {
                 Some((k, _)) => k,
-                None => return Err(CommandError::new("no_key", "no key is saved for this server")),
+                None => return Err(AppProblem::NoKey.error("no key is saved for this server")),
             },
         };
         check_key(&url, &key, &self.tls_options(&url), CHECK_WAIT)
@@ -99,7 +99,7 @@ impl Backend {
         let secret = self.local_secret(&resume_secret_account(&url), session_only, new_resume_secret).await?;
         let embedded = Embedded::start_or_reuse(self.config.local_port, &key, secret.expose().as_bytes())
             .await
-            .map_err(|e| CommandError::new("local_server", e.to_string()))?;
+            .map_err(|e| AppProblem::LocalServer.error(e.to_string()))?;
         *slot = Some(embedded);
         Ok((url, key))
     }

@@ -10,7 +10,7 @@ use peerchat_peer::PeerOptions;
 use serde::Serialize;
 
 use super::Backend;
-use crate::error::CommandError;
+use crate::error::{AppProblem, CommandError};
 use crate::settings::{MAX_NAME_BYTES, MAX_ROOM_BYTES};
 
 /// Where a window's events go; returns false once the window is gone.
@@ -89,7 +89,7 @@ impl Backend {
         } else {
             match self.vault.get(&url).await? {
                 Some((k, _)) => k,
-                None => return Err(CommandError::new("no_key", "no key is saved for this server")),
+                None => return Err(AppProblem::NoKey.error("no key is saved for this server")),
             }
         };
         let mut options = PeerOptions::new(url.clone(), key);

@@ -11,7 +11,7 @@ use peerchat_peer::identity::{load_or_create, Loaded};
 use peerchat_peer::Certificate;
 
 use super::Backend;
-use crate::error::CommandError;
+use crate::error::{AppProblem, CommandError};
 
 /// What every session of the app shares.
 pub(crate) struct Identity {
@@ -47,7 +47,7 @@ impl Identity {
 impl Backend {
     pub(crate) fn session(&self, window: &str) -> Result<ChatSession, CommandError> {
         let session = self.sessions_lock().get(window).map(|e| e.session.clone());
-        session.ok_or_else(|| CommandError::new("not_joined", "join a room first"))
+        session.ok_or_else(|| AppProblem::NotJoined.error("join a room first"))
     }
 
     /// `peer_id`'s safety number and where it stands (`None`: not known yet).

@@ -1,0 +1,168 @@
+// The chat screen: entering and leaving a room, sending lines, "New window", and the
+// session's events from the Channel that `join` opened (people joining, leaving and
+// changing state, paths, safety numbers, messages, receipts, errors). Owns the people
+// list (peers.js) and the certificate warning; the lines go to the log (log.js). Text
+// from the network is set with textContent only.
+"use strict";
+
+(() => {
+  const { invoke, $, show, screen } = window.PeerchatCommon;
+  const { explain } = window.PeerchatErrors;
+  const state = window.PeerchatState;
+  const { addMessage, markLine, addSystem, clearLog } = window.PeerchatLog;
+  let joinScreen = null; // join.js, given by init
+
+  const peers = new window.PeerchatPeers( // peers.js
+    $("peer-list"),
+    (peerId) => invoke("peer_path", { peerId }),
+    (peerId, yes) => invoke(yes ? "verify_peer" : "unverify_peer", { peerId }),
+  );
+
+  function enterChat(info) {
+    state.setJoined(info);
+    state.setMyId(info.peerId);
+    $("room-title").textContent = "# " + info.room;
+    const me = "you are " + info.name + (info.local ? " · local server" : " · " + info.serverUrl);
+    $("me").textContent = me;
+    $("me").title = me; // the line is cut with an ellipsis in a narrow window
+    $("signalling-security").hidden = !info.unencrypted;
+    document.title = "peerchat · " + info.name + " · " + info.room;
+    screen("chat");
+  }
+
+  function resetChat() {
+    state.setJoined(null);
+    peers.clear();
+    $("signalling-security").hidden = true;
+    clearLog();
+    $("peer-empty").hidden = false;
+    $("reconnecting-banner").hidden = true;
+    $("trust-warning").hidden = true;
+    show($("chat-error"), "");
+    document.title = "peerchat";
+  }
+
+  function onEvent(ev) {
+    switch (ev.event) {
+      case "welcome":
+        state.setMyId(ev.peerId);
+        break;
+      case "peer-joined":
+        upsertPeer(ev.peerId, { name: ev.name }, true);
+        break;
+      case "state-change": {
+        const patch = { state: ev.to };
+        if (ev.to !== "connected") patch.channelOpen = false;
+        upsertPeer(ev.peerId, patch);
+        break;
+      }
+      case "channel-open":
+        upsertPeer(ev.peerId, { channelOpen: true });
+        break;
+      case "path":
+        upsertPeer(ev.peerId, { path: ev });
+        break;
+      case "security":
+        upsertPeer(ev.peerId, { security: ev });
+        showTrustWarning();
+        break;
+      case "peer-renamed":
+        upsertPeer(ev.peerId, { name: ev.name });
+        break;
+      case "message":
+        if (ev.kind === "chat") {
+          addMessage({ self: false, from: ev.from, sender: ev.name || ev.from, text: ev.text, via: ev.via, at: ev.atMs });
+        }
+        break;
+      case "peer-left": {
+        const p = peers.remove(ev.peerId);
+        if (p) addSystem((p.name || ev.peerId) + " left");
+        $("peer-empty").hidden = peers.size > 0;
+        showTrustWarning();
+        break;
+      }
+      case "signalling":
+        $("reconnecting-banner").hidden = ev.state !== "reconnecting";
+        break;
+      case "delivered":
+        markLine(ev.id, "delivered", "✓", "received by " + peerName(ev.peerId));
+        break;
+      case "error":
+        if (ev.fatal) {
+          resetChat();
+          joinScreen.showJoinScreen();
+          show($("join-error"), explain(ev));
+        } else if (ev.kind === "overflow") {
+          markLine(ev.id, "failed", "not delivered", "not delivered to " + peerName(ev.peerId));
+          show($("chat-error"), "A message was dropped for " + peerName(ev.peerId) + ": their queue is full.");
+        } else if (ev.kind === "not_delivered" || ev.kind === "send_failed") {
+          markLine(ev.id, "failed", "not delivered", "not delivered to " + peerName(ev.peerId));
+          show($("chat-error"), "A message did not reach " + peerName(ev.peerId) + ".");
+        } else {
+          show($("chat-error"), explain(ev));
+        }
+        break;
+    }
+  }
+
+  // A loud banner while someone verified shows another certificate.
+  function showTrustWarning() {
+    const changed = peers.changed();
+    const banner = $("trust-warning");
+    banner.hidden = changed.length === 0;
+    if (changed.length) {
+      const names = changed.map((p) => p.name || p.id).join(", ");
+      banner.textContent = "⚠ " + names + (changed.length === 1 ? " shows" : " show") +
+        " a different certificate than the one you verified. Someone may be intercepting your chat. Open their details and compare the safety number again.";
+    }
+  }
+
+  function peerName(id) {
+    const p = peers.get(id);
+    return (p && p.name) || id || "a peer";
+  }
+
+  // Only `peer-joined` adds a person (see peers.js).
+  function upsertPeer(id, patch, create) {
+    if (peers.upsert(id, patch, create)) $("peer-empty").hidden = true;
+  }
+
+  // `screens.join` is join.js's object (the screen after leaving).
+  function init(screens) {
+    joinScreen = screens.join;
+
+    $("leave-button").addEventListener("click", async () => {
+      await invoke("leave").catch(() => {});
+      resetChat();
+      let failed = null;
+      try {
+        state.setStatus(await invoke("app_status"));
+      } catch (e) {
+        failed = e;
+      }
+      joinScreen.showJoinScreen();
+      if (failed) show($("join-error"), explain(failed));
+    });
+
+    $("new-window").addEventListener("click", () => {
+      invoke("open_chat_window").catch((e) => show($("chat-error"), explain(e)));
+    });
+
+    $("send-form").addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const input = $("message-input");
+      const text = input.value;
+      if (!text.trim()) return;
+      try {
+        const sent = await invoke("send_message", { text });
+        input.value = "";
+        show($("chat-error"), "");
+        addMessage({ self: true, id: sent.id, sender: state.joined().name, text, via: sent.p2p.length ? "p2p" : "server", at: Date.now() });
+      } catch (e) {
+        show($("chat-error"), explain(e));
+      }
+    });
+  }
+
+  window.PeerchatChat = { init, enterChat, resetChat, onEvent };
+})();
