@@ -2,13 +2,13 @@
 //!
 //! The core task is the only owner of the map of remote peers. It reacts to signalling
 //! events (welcome, presence, relayed signals and messages) and to the app's commands,
-//! and reports [`PeerEvent`]s on a bounded queue.
+//! and reports [`PeerEvent`]s on a bounded queue. The room and this peer's id are the
+//! signalling task's; the handle and the core read the id from it.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use peerchat_protocol::signal::SignalPayload;
-use peerchat_protocol::{ClientFrame, PresenceEntry, RawValue};
+use peerchat_protocol::{PresenceEntry, RawValue};
 use tokio::sync::{mpsc, oneshot, Mutex};
 
 use crate::engine::ConnectionConfig;
@@ -16,7 +16,7 @@ use crate::error::PeerError;
 use crate::events::PeerEvent;
 use crate::options::{IceServer, PeerOptions};
 use crate::remote::{self, RemoteCmd, RemotePeer};
-use crate::signalling::{SigEvent, Signalling};
+use crate::signalling::{Outbound, SigEvent, Signalling};
 
 /// Events waiting for the app; the core waits when the app does not keep up.
 const EVENT_QUEUE: usize = 1024;
@@ -37,10 +37,6 @@ pub struct Peer {
     sig: Signalling,
     cmd: mpsc::Sender<CoreCmd>,
     events: Mutex<mpsc::Receiver<PeerEvent>>,
-    room: std::sync::Mutex<Option<String>>,
-    /// This peer's id: set by `join`, and by the core on every `welcome` (a reconnect
-    /// that was not resumed brings a new one).
-    me: Arc<std::sync::Mutex<Option<String>>>,
     fingerprint: Option<crate::safety::Fingerprint>,
 }
 
@@ -58,7 +54,6 @@ impl Peer {
         let sig = Signalling::spawn(opts.clone(), sig_tx);
         let (ev_tx, ev_rx) = mpsc::channel(EVENT_QUEUE);
         let (cmd_tx, cmd_rx) = mpsc::channel(16);
-        let me = Arc::new(std::sync::Mutex::new(None));
         let certificate = opts.certificate.clone().or_else(|| match crate::engine::Certificate::generate() {
             Ok(c) => Some(c),
             Err(e) => {
@@ -68,10 +63,8 @@ impl Peer {
         });
         let fingerprint = certificate.as_ref().map(|c| c.fingerprint().clone());
         let core = Core {
-            shared_me: me.clone(),
             sig: sig.clone(),
             events: ev_tx,
-            me: None,
             remotes: HashMap::new(),
             unconfirmed: HashMap::new(),
             cfg: ConnectionConfig {
@@ -83,7 +76,7 @@ impl Peer {
             extra_ice: opts.ice_servers.clone(),
         };
         tokio::spawn(core.run(sig_rx, cmd_rx));
-        Peer { sig, cmd: cmd_tx, events: Mutex::new(ev_rx), room: std::sync::Mutex::new(None), me, fingerprint }
+        Peer { sig, cmd: cmd_tx, events: Mutex::new(ev_rx), fingerprint }
     }
 
     /// The fingerprint of the certificate this peer presents (the local half of every
@@ -94,16 +87,12 @@ impl Peer {
 
     /// Connects (if needed) and joins `channel` as `name`. Returns this peer's id.
     pub async fn join(&self, channel: &str, name: &str) -> Result<String, PeerError> {
-        let id = self.sig.join(channel.to_string(), name.to_string()).await?;
-        *lock(&self.room) = Some(channel.to_string());
-        *lock(&self.me) = Some(id.clone());
-        Ok(id)
+        self.sig.join(channel.to_string(), name.to_string()).await
     }
 
     /// Leaves the room (others see this peer leave at once) and closes the connection to
     /// every remote peer (each gets a `PeerLeft`). The peer can join again.
     pub async fn leave(&self) -> Result<(), PeerError> {
-        lock(&self.room).take();
         let result = self.sig.leave().await;
         let (tx, rx) = oneshot::channel();
         if self.cmd.send(CoreCmd::Left(tx)).await.is_ok() {
@@ -114,29 +103,20 @@ impl Peer {
 
     /// This peer's id once joined.
     pub fn peer_id(&self) -> Option<String> {
-        lock(&self.me).clone()
+        self.sig.peer_id()
     }
 
     /// Sends `data` to everyone else in the room through the server.
     pub async fn send(&self, data: &serde_json::Value) -> Result<(), PeerError> {
-        let channel = lock(&self.room).clone().ok_or(PeerError::NotJoined)?;
-        let frame = ClientFrame::Publish { channel, data: raw(data)?, request_id: None };
-        self.sig.request(frame).await
+        self.sig.request(Outbound::Publish(raw(data)?)).await
     }
 
     /// Sends `data` to one peer through the server.
     pub async fn send_to(&self, peer_id: &str, data: &serde_json::Value) -> Result<(), PeerError> {
-        if lock(&self.room).is_none() {
-            return Err(PeerError::NotJoined);
-        }
-        if lock(&self.me).as_deref() == Some(peer_id) {
-            return Err(PeerError::SelfSend);
-        }
         if !peerchat_protocol::is_valid_peer_id(peer_id) {
             return Err(PeerError::InvalidArgs("not a valid peer id".into()));
         }
-        let frame = ClientFrame::Send { to: peer_id.to_string(), data: raw(data)?, request_id: None };
-        self.sig.request(frame).await
+        self.sig.request(Outbound::Send { to: peer_id.to_string(), data: raw(data)? }).await
     }
 
     /// The next event; `None` once the peer is closed and every event was read.
@@ -155,17 +135,12 @@ impl Peer {
 
     /// Leaves, closes every peer connection and the signalling socket. Terminal.
     pub async fn close(&self) {
-        lock(&self.room).take();
         self.sig.close().await;
         let (tx, rx) = oneshot::channel();
         if self.cmd.send(CoreCmd::Close(tx)).await.is_ok() {
             let _ = rx.await;
         }
     }
-}
-
-fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 fn raw(data: &serde_json::Value) -> Result<Box<RawValue>, PeerError> {
@@ -175,9 +150,6 @@ fn raw(data: &serde_json::Value) -> Result<Box<RawValue>, PeerError> {
 struct Core {
     sig: Signalling,
     events: mpsc::Sender<PeerEvent>,
-    me: Option<String>,
-    /// The [`Peer`]'s copy of `me` (never locked across an await).
-    shared_me: Arc<std::sync::Mutex<Option<String>>>,
     remotes: HashMap<String, RemotePeer>,
     /// Remote peers missing from the last snapshot, kept while their connection is
     /// healthy, until this deadline.
@@ -242,17 +214,15 @@ impl Core {
     async fn on_sig(&mut self, ev: SigEvent) {
         match ev {
             SigEvent::State(s) => self.emit(PeerEvent::Signalling(s)).await,
-            SigEvent::Welcome { peer_id, resumed, ice_servers } => {
+            SigEvent::Welcome { peer_id, resumed, new_identity, ice_servers } => {
                 let mut servers = self.extra_ice.clone();
                 servers.extend(ice_servers);
                 self.cfg.ice_servers = servers;
-                if self.me.as_deref() != Some(peer_id.as_str()) && self.me.is_some() {
+                if new_identity {
                     // A new identity: every pair changes, so every remote peer is new too.
                     tracing::info!("signalling session not resumed; reconciling remote peers");
                     self.drop_all(true).await;
                 }
-                self.me = Some(peer_id.clone());
-                *lock(&self.shared_me) = Some(peer_id.clone());
                 self.emit(PeerEvent::Welcome { peer_id, resumed }).await;
             }
             SigEvent::Presence { joined, left, snapshot } => self.on_presence(joined, left, snapshot).await,
@@ -278,7 +248,7 @@ impl Core {
     }
 
     async fn on_presence(&mut self, joined: Vec<PresenceEntry>, left: Vec<String>, snapshot: bool) {
-        let Some(me) = self.me.clone() else { return };
+        let Some(me) = self.sig.peer_id() else { return };
         if snapshot {
             // Missing from the snapshot: gone, unless its connection is healthy; then it
             // may be reconnecting to a restarted server and gets RECONCILE_GRACE to reappear.

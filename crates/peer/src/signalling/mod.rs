@@ -1,6 +1,9 @@
 //! The signalling client: one task owns the WebSocket, reconnects with backoff and
 //! `resume`, re-joins the room after every `welcome`, matches `ack`/`error` replies to
-//! requests, and turns server frames into [`SigEvent`]s for the peer's core task.
+//! requests, and turns server frames into [`SigEvent`]s for the peer's core task. It is
+//! the one owner of the room and of this peer's id (which it publishes for the handles
+//! to read); every command goes through one path ([`Task::on_command`]) whether the
+//! socket is up or not.
 
 mod pacer;
 mod session;
@@ -11,7 +14,7 @@ use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
 use peerchat_protocol::{ClientFrame, PresenceEntry, RawValue};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::{sleep_until, Instant};
 
 use crate::error::PeerError;
@@ -35,6 +38,8 @@ pub(crate) enum SigEvent {
     Welcome {
         peer_id: String,
         resumed: bool,
+        /// This peer had another id before (a reconnect that was not resumed).
+        new_identity: bool,
         ice_servers: Vec<IceServer>,
     },
     /// Presence for the joined room; `snapshot` lists every other member.
@@ -63,19 +68,40 @@ type Reply<T> = oneshot::Sender<Result<T, PeerError>>;
 pub(crate) enum SigCmd {
     Join { channel: String, name: String, reply: Reply<String> },
     Leave { reply: Reply<()> },
-    Request { frame: ClientFrame, reply: Option<Reply<()>> },
+    Request { out: Outbound, reply: Option<Reply<()>> },
     Close { reply: oneshot::Sender<()> },
+}
+
+/// What a request sends; the task fills in what it owns (the room, the id checks).
+pub(crate) enum Outbound {
+    /// `publish` to the joined room.
+    Publish(Box<RawValue>),
+    /// `send` to one peer (never to ourselves).
+    Send { to: String, data: Box<RawValue> },
+    /// Any other frame, as it is (signals).
+    Frame(ClientFrame),
+}
+
+/// What the socket must do after a command, if it is up.
+enum Step {
+    Nothing,
+    Subscribe,
+    Leave(Reply<()>),
+    Close(oneshot::Sender<()>),
 }
 
 /// Handle to the signalling task.
 #[derive(Clone)]
 pub(crate) struct Signalling {
     tx: mpsc::Sender<SigCmd>,
+    /// This peer's id, as the task last learnt it from a `welcome`.
+    me: watch::Receiver<Option<String>>,
 }
 
 impl Signalling {
     pub fn spawn(opts: PeerOptions, events: mpsc::Sender<SigEvent>) -> Signalling {
         let (tx, rx) = mpsc::channel(MAX_QUEUED);
+        let (me_tx, me) = watch::channel(None);
         let task = Task {
             dialer: Dialer::new(opts.tls.clone()),
             opts,
@@ -83,7 +109,7 @@ impl Signalling {
             rx,
             room: None,
             token: None,
-            peer_id: None,
+            me: me_tx,
             next_req: 1,
             pending: HashMap::new(),
             queued: VecDeque::new(),
@@ -91,7 +117,13 @@ impl Signalling {
             expect_snapshot: false,
         };
         tokio::spawn(task.run());
-        Signalling { tx }
+        Signalling { tx, me }
+    }
+
+    /// This peer's id once a `welcome` gave one (a reconnect that was not resumed brings
+    /// a new one).
+    pub fn peer_id(&self) -> Option<String> {
+        self.me.borrow().clone()
     }
 
     async fn call<T>(&self, make: impl FnOnce(Reply<T>) -> SigCmd) -> Result<T, PeerError> {
@@ -108,14 +140,14 @@ impl Signalling {
         self.call(|reply| SigCmd::Leave { reply }).await
     }
 
-    /// Sends a frame and waits for its `ack`.
-    pub async fn request(&self, frame: ClientFrame) -> Result<(), PeerError> {
-        self.call(|reply| SigCmd::Request { frame, reply: Some(reply) }).await
+    /// Sends a request and waits for its `ack`.
+    pub async fn request(&self, out: Outbound) -> Result<(), PeerError> {
+        self.call(|reply| SigCmd::Request { out, reply: Some(reply) }).await
     }
 
     /// Sends a frame without waiting for an answer (signals). Never blocks the caller.
     pub fn fire(&self, frame: ClientFrame) -> Result<(), PeerError> {
-        self.tx.try_send(SigCmd::Request { frame, reply: None }).map_err(|e| match e {
+        self.tx.try_send(SigCmd::Request { out: Outbound::Frame(frame), reply: None }).map_err(|e| match e {
             mpsc::error::TrySendError::Full(_) => PeerError::QueueFull,
             mpsc::error::TrySendError::Closed(_) => PeerError::Closed,
         })
@@ -144,9 +176,11 @@ struct Task {
     dialer: Dialer,
     events: mpsc::Sender<SigEvent>,
     rx: mpsc::Receiver<SigCmd>,
+    /// The room and the name in it, from `join` until `leave`: the one copy.
     room: Option<(String, String)>,
     token: Option<String>,
-    peer_id: Option<String>,
+    /// This peer's id (the one copy; the handles read it).
+    me: watch::Sender<Option<String>>,
     next_req: u64,
     pending: HashMap<u64, (Reply<()>, Instant)>,
     queued: VecDeque<(ClientFrame, Option<Reply<()>>)>,
@@ -250,38 +284,67 @@ impl Task {
 
     /// Handles a command while not connected. True when the task must end.
     fn idle_command(&mut self, cmd: SigCmd) -> bool {
+        match self.on_command(cmd, MAX_QUEUED) {
+            // The room is joined once the socket is up.
+            Step::Nothing | Step::Subscribe => false,
+            Step::Leave(reply) => {
+                self.room = None;
+                let _ = reply.send(Ok(()));
+                false
+            }
+            Step::Close(reply) => {
+                let _ = reply.send(());
+                true
+            }
+        }
+    }
+
+    /// The one path of every command: what it changes in the task's state, and what
+    /// the socket must do if it is up. Requests wait in `queued`, at most `room_for`.
+    fn on_command(&mut self, cmd: SigCmd, room_for: usize) -> Step {
         match cmd {
             SigCmd::Join { channel, name, reply } => {
                 if self.room.is_some() {
                     let _ = reply.send(Err(PeerError::AlreadyJoined));
-                } else {
-                    self.room = Some((channel, name));
-                    self.join_reply = Some((0, reply));
+                    return Step::Nothing;
                 }
+                self.room = Some((channel, name));
+                self.join_reply = Some((0, reply));
+                Step::Subscribe
             }
-            SigCmd::Leave { reply } => {
-                self.room = None;
-                let _ = reply.send(Ok(()));
-            }
-            SigCmd::Request { frame, reply } => {
-                if self.room.is_none() {
-                    if let Some(r) = reply {
-                        let _ = r.send(Err(PeerError::NotJoined));
+            SigCmd::Leave { reply } => Step::Leave(reply),
+            SigCmd::Request { out, reply } => {
+                let queued = self.resolve(out).and_then(|frame| {
+                    if self.queued.len() >= room_for {
+                        return Err(PeerError::QueueFull);
                     }
-                } else if self.queued.len() >= MAX_QUEUED {
-                    if let Some(r) = reply {
-                        let _ = r.send(Err(PeerError::QueueFull));
+                    Ok(frame)
+                });
+                match queued {
+                    Ok(frame) => self.queued.push_back((frame, reply)),
+                    Err(e) => {
+                        if let Some(r) = reply {
+                            let _ = r.send(Err(e));
+                        }
                     }
-                } else {
-                    self.queued.push_back((frame, reply));
                 }
+                Step::Nothing
             }
-            SigCmd::Close { reply } => {
-                let _ = reply.send(());
-                return true;
-            }
+            SigCmd::Close { reply } => Step::Close(reply),
         }
-        false
+    }
+
+    /// The frame a request sends, given the room and the id this task holds.
+    fn resolve(&self, out: Outbound) -> Result<ClientFrame, PeerError> {
+        let Some((channel, _)) = &self.room else { return Err(PeerError::NotJoined) };
+        Ok(match out {
+            Outbound::Publish(data) => ClientFrame::Publish { channel: channel.clone(), data, request_id: None },
+            Outbound::Send { to, .. } if self.me.borrow().as_deref() == Some(to.as_str()) => {
+                return Err(PeerError::SelfSend)
+            }
+            Outbound::Send { to, data } => ClientFrame::Send { to, data, request_id: None },
+            Outbound::Frame(frame) => frame,
+        })
     }
 
     /// Waits until `until` while queueing commands. True if the peer was closed.

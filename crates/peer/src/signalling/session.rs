@@ -8,7 +8,7 @@ use tokio::time::{sleep_until, Instant};
 
 use super::pacer::Pacer;
 use super::socket::{Read, Socket};
-use super::{End, Reply, SigCmd, SigEvent, Task, MAX_OUTBOX, WELCOME_WAIT};
+use super::{End, Reply, SigEvent, Step, Task, MAX_OUTBOX, WELCOME_WAIT};
 use crate::error::PeerError;
 use crate::events::SignallingState;
 
@@ -44,11 +44,12 @@ impl Task {
         };
         *attempt = 0;
         self.token = Some(welcome.resume_token.clone());
-        self.peer_id = Some(welcome.peer_id.clone());
+        let before = self.me.send_replace(Some(welcome.peer_id.clone()));
+        let new_identity = before.is_some_and(|b| b != welcome.peer_id);
         self.expect_snapshot = welcome.resumed;
         let ice = welcome.ice_servers.clone();
-        self.emit(SigEvent::Welcome { peer_id: welcome.peer_id.clone(), resumed: welcome.resumed, ice_servers: ice })
-            .await;
+        let (peer_id, resumed) = (welcome.peer_id.clone(), welcome.resumed);
+        self.emit(SigEvent::Welcome { peer_id, resumed, new_identity, ice_servers: ice }).await;
         self.emit(SigEvent::State(SignallingState::Connected)).await;
         // Every frame from here on goes out under the limits the server announced.
         let mut pacer = Pacer::new(welcome.limits, Instant::now());
@@ -82,38 +83,31 @@ impl Task {
                 }
                 // Requests join the paced outbox; when it is full, commands wait in
                 // their own bounded queue, and their callers with them.
-                cmd = self.rx.recv(), if self.queued.len() < MAX_OUTBOX => match cmd {
-                    None => { sock.close().await; return End::Closed }
-                    Some(SigCmd::Close { reply }) => {
-                        pacer.take(Instant::now());
-                        self.unsubscribe(&mut sock).await;
+                cmd = self.rx.recv(), if self.queued.len() < MAX_OUTBOX => {
+                    let Some(cmd) = cmd else {
                         sock.close().await;
-                        let _ = reply.send(());
                         return End::Closed;
-                    }
-                    Some(SigCmd::Join { channel, name, reply }) => {
-                        if self.room.is_some() {
-                            let _ = reply.send(Err(PeerError::AlreadyJoined));
-                        } else {
-                            self.room = Some((channel, name));
-                            self.join_reply = Some((0, reply));
+                    };
+                    match self.on_command(cmd, MAX_OUTBOX) {
+                        Step::Nothing => {}
+                        Step::Subscribe => {
                             pacer.take(Instant::now());
                             if !self.subscribe(&mut sock).await { return End::Lost }
                         }
-                    }
-                    Some(SigCmd::Leave { reply }) => {
-                        pacer.take(Instant::now());
-                        self.unsubscribe(&mut sock).await;
-                        let _ = reply.send(Ok(()));
-                    }
-                    Some(SigCmd::Request { frame, reply }) => {
-                        if self.room.is_none() {
-                            if let Some(r) = reply { let _ = r.send(Err(PeerError::NotJoined)); }
-                        } else {
-                            self.queued.push_back((frame, reply));
+                        Step::Leave(reply) => {
+                            pacer.take(Instant::now());
+                            self.unsubscribe(&mut sock).await;
+                            let _ = reply.send(Ok(()));
+                        }
+                        Step::Close(reply) => {
+                            pacer.take(Instant::now());
+                            self.unsubscribe(&mut sock).await;
+                            sock.close().await;
+                            let _ = reply.send(());
+                            return End::Closed;
                         }
                     }
-                },
+                }
                 _ = tick.tick() => {
                     if last_seen.elapsed() >= self.opts.inactivity_timeout {
                         tracing::info!("signalling socket silent too long; reconnecting");
@@ -145,14 +139,9 @@ impl Task {
                     self.token = Some(t);
                 }
                 let RequestId::Num(id) = request_id else { return None };
-                if let Some((jid, _)) = &self.join_reply {
-                    if *jid == id {
-                        let (_, r) = self.join_reply.take().expect("checked");
-                        let _ = r.send(Ok(self.peer_id.clone().unwrap_or_default()));
-                        return None;
-                    }
-                }
-                if let Some((r, _)) = self.pending.remove(&id) {
+                if let Some((_, r)) = self.join_reply.take_if(|(j, _)| *j == id) {
+                    let _ = r.send(Ok(self.me.borrow().clone().unwrap_or_default()));
+                } else if let Some((r, _)) = self.pending.remove(&id) {
                     let _ = r.send(Ok(()));
                 }
             }
@@ -160,8 +149,7 @@ impl Task {
                 let err = PeerError::from_server(code, message.clone());
                 match request_id {
                     Some(RequestId::Num(id)) => {
-                        if self.join_reply.as_ref().is_some_and(|(j, _)| *j == id) {
-                            let (_, r) = self.join_reply.take().expect("checked");
+                        if let Some((_, r)) = self.join_reply.take_if(|(j, _)| *j == id) {
                             self.room = None;
                             let _ = r.send(Err(err));
                         } else if let Some((r, _)) = self.pending.remove(&id) {
