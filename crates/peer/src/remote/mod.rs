@@ -4,6 +4,7 @@
 //! publishes.
 
 mod control_message;
+mod recovery;
 mod task;
 
 use std::sync::Arc;

@@ -1,12 +1,14 @@
 //! The task that owns one remote peer's connection: perfect negotiation with
 //! generations, queued candidates, the negotiated `control` channel with its pings, and
-//! recovery (ICE restart, then rebuild). Engine callbacks reach it as messages.
+//! the I/O of recovery, whose decisions are [`Recovery`]'s (ICE restart, probes,
+//! rebuild, timeouts; sans-IO, in `recovery.rs`). Engine callbacks reach it as messages.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::control_message::{CONTROL_ID, CONTROL_LABEL};
+use super::control_message::{ControlMessage, CONTROL_ID, CONTROL_LABEL};
+use super::recovery::{Action, Input, Recovery, Timeouts};
 use peerchat_protocol::signal::{IceCandidate, SessionDescription, SignalBody, SignalPayload};
 use peerchat_protocol::{ClientFrame, RawValue};
 use tokio::sync::{broadcast, mpsc, oneshot, watch, Mutex};
@@ -28,15 +30,6 @@ mod path;
 const MAX_PENDING_CANDIDATES: usize = 256;
 /// Channels the other side opened that the app has not taken yet.
 const INCOMING_CHANNELS: usize = 64;
-/// How long to wait for the other side's rebuild after its connection closed.
-const AWAIT_REMOTE_REBUILD: Duration = Duration::from_secs(3);
-/// How long the control ping sent after a repaired path may take to be answered. An
-/// SCTP association that backed off its retransmission timer during an outage can take
-/// many seconds to move data again; rebuilding is faster.
-const PROBE_WAIT: Duration = Duration::from_secs(3);
-/// Interval between copies of a probe ping, and how many copies follow the first.
-const PROBE_RESEND: Duration = Duration::from_millis(5);
-const PROBE_COPIES: u8 = 20;
 /// How long an app channel may take to open before the connection is rebuilt. After an
 /// ICE restart the engine occasionally fails a new channel's open handshake (it closes or
 /// never opens; seen about once in eight recoveries from a frozen peer); a fresh
@@ -64,18 +57,6 @@ enum Control {
     Open,
     Text(String),
     Closed,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Recovery {
-    /// Waiting for the first connection (or a rebuilt one) to come up.
-    Connect,
-    /// ICE restart in progress.
-    IceRestart,
-    /// The other side's connection closed; give it time to rebuild.
-    AwaitRemote,
-    /// ICE is back; waiting for the answer to a control ping sent since.
-    Probe,
 }
 
 pub(crate) struct Spawn {
@@ -112,7 +93,14 @@ pub(crate) fn spawn(s: Spawn) -> RemotePeer {
     });
     let (engine_tx, engine_rx) = mpsc::unbounded_channel();
     let (control_tx, control_rx) = mpsc::channel(64);
+    let settings = &s.cfg.settings;
+    let timeouts = Timeouts {
+        connect: settings.connect_timeout,
+        ice_restart: settings.ice_restart_timeout,
+        dead_after: settings.control_dead_after,
+    };
     let task = Task {
+        rec: Recovery::new(polite, timeouts, Instant::now()),
         id: s.id,
         polite,
         sig: s.sig,
@@ -121,10 +109,8 @@ pub(crate) fn spawn(s: Spawn) -> RemotePeer {
         highest_gen: 0,
         conn: None,
         control: None,
-        control_open: false,
         pending: VecDeque::new(),
         making_offer: false,
-        state: PeerState::Idle,
         state_tx,
         changes,
         pc_tx,
@@ -134,10 +120,6 @@ pub(crate) fn spawn(s: Spawn) -> RemotePeer {
         incoming_tx,
         engine_tx,
         control_tx,
-        last_control: Instant::now(),
-        recovery: None,
-        probe: None,
-        probe_resend: None,
         self_cmd,
         offers: budget::OfferBudget::new(Instant::now()),
         deferred_offer: None,
@@ -147,6 +129,8 @@ pub(crate) fn spawn(s: Spawn) -> RemotePeer {
 }
 
 struct Task {
+    /// What recovery decides (and the state it publishes).
+    rec: Recovery,
     id: String,
     polite: bool,
     sig: Signalling,
@@ -155,10 +139,8 @@ struct Task {
     highest_gen: u64,
     conn: Option<Connection>,
     control: Option<RawChannel>,
-    control_open: bool,
     pending: VecDeque<(u64, IceCandidate)>,
     making_offer: bool,
-    state: PeerState,
     state_tx: watch::Sender<PeerState>,
     changes: broadcast::Sender<StateChange>,
     pc_tx: watch::Sender<Option<NativePeerConnection>>,
@@ -171,12 +153,6 @@ struct Task {
     incoming_tx: mpsc::Sender<DataChannel>,
     engine_tx: mpsc::UnboundedSender<(u64, EngineEvent)>,
     control_tx: mpsc::Sender<(u64, Control)>,
-    last_control: Instant,
-    recovery: Option<(Recovery, Instant)>,
-    /// `t` of the control ping whose pong proves a repaired path carries data both ways.
-    probe: Option<u64>,
-    /// When the probe's ping is sent again, and how many more times.
-    probe_resend: Option<(Instant, u8)>,
     /// Commands to this task itself (from watchers it spawns); weak, so the task ends
     /// when every handle is gone.
     self_cmd: mpsc::WeakSender<RemoteCmd>,
@@ -197,14 +173,11 @@ impl Task {
         mut engine: mpsc::UnboundedReceiver<(u64, EngineEvent)>,
         mut control: mpsc::Receiver<(u64, Control)>,
     ) {
-        if !self.polite {
-            self.rebuild().await;
-        }
+        self.feed(Input::Start).await;
         let mut ping = tokio::time::interval(self.cfg.settings.control_ping_interval);
         ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            let deadline = self.recovery.map(|(_, d)| d);
-            let resend = self.probe_resend.map(|(at, _)| at);
+            let deadline = self.rec.next_timeout();
             let deferred = self.deferred_offer.as_ref().and_then(|_| self.offers.next_at());
             tokio::select! {
                 cmd = cmds.recv() => match cmd {
@@ -213,9 +186,11 @@ impl Task {
                 },
                 Some((gen, ev)) = engine.recv() => if gen == self.gen { self.on_engine(ev).await },
                 Some((gen, ev)) = control.recv() => if gen == self.gen { self.on_control(ev).await },
-                _ = ping.tick() => self.on_tick().await,
-                _ = sleep_opt(deadline) => self.on_deadline().await,
-                _ = sleep_opt(resend) => self.on_probe_resend().await,
+                _ = ping.tick() => self.feed(Input::Tick).await,
+                _ = sleep_opt(deadline) => {
+                    let due = self.rec.on_timeout(Instant::now());
+                    self.apply(due).await;
+                }
                 _ = sleep_opt(deferred) => self.on_deferred_offer().await,
             }
             self.follow_path().await;
@@ -223,7 +198,8 @@ impl Task {
         }
         self.close_conn().await;
         self.path_tx.send_replace(None);
-        self.set_state(PeerState::Closed);
+        let closed = self.rec.close();
+        self.apply(closed).await;
         // Commands already on their way get an answer rather than being stranded in the
         // channel (after `close`, `recv` waits for sends in flight, then ends).
         cmds.close();
@@ -234,12 +210,53 @@ impl Task {
         }
     }
 
-    fn set_state(&mut self, to: PeerState) {
-        if self.state == to {
+    /// Tells recovery what happened, and does what it decides.
+    async fn feed(&mut self, input: Input) {
+        let actions = self.rec.handle(input, Instant::now());
+        self.apply(actions).await;
+    }
+
+    async fn apply(&mut self, actions: Vec<Action>) {
+        for action in actions {
+            match action {
+                Action::State(to) => self.publish_state(to),
+                Action::Rebuild => self.rebuild().await,
+                Action::OfferIceRestart => {
+                    tracing::info!(peer = %self.id, gen = self.gen, "ICE restart");
+                    self.offer(true).await;
+                }
+                Action::Probe(t) => self.send_control(ControlMessage::Ping { t }).await,
+                Action::RoutinePing => {
+                    self.send_routine_ping().await;
+                    self.refresh_path().await;
+                }
+                Action::Unsettled => {
+                    if let Some(conn) = &self.conn {
+                        conn.unsettled();
+                    }
+                }
+                Action::Settled => {
+                    if let Some(conn) = &self.conn {
+                        conn.settled();
+                    }
+                }
+            }
+        }
+    }
+
+    /// Whether an offer of ours waits for its answer.
+    async fn offer_pending(&self) -> bool {
+        match &self.conn {
+            Some(conn) => self.making_offer || conn.has_local_offer().await,
+            None => false,
+        }
+    }
+
+    fn publish_state(&mut self, to: PeerState) {
+        let from = *self.state_tx.borrow();
+        if from == to {
             return;
         }
-        let from = self.state;
-        self.state = to;
         tracing::debug!(peer = %self.id, from = from.as_str(), to = to.as_str(), "state");
         let _ = self.state_tx.send(to);
         let _ = self.changes.send(StateChange { from, to });
@@ -259,9 +276,7 @@ impl Task {
             c.close().await;
         }
         self.control = None;
-        self.control_open = false;
         self.making_offer = false;
-        self.probe = None;
         let _ = self.pc_tx.send(None);
     }
 
@@ -307,24 +322,18 @@ impl Task {
         let _ = self.pc_tx.send(Some(conn.native()));
         self.conn = Some(conn);
         self.control = Some(control);
-        self.last_control = Instant::now();
-        let to = if self.state == PeerState::Idle || self.state == PeerState::Connecting {
-            PeerState::Connecting
-        } else {
-            PeerState::Reconnecting
-        };
-        self.set_state(to);
         true
     }
 
-    /// Rebuilds the connection with a new generation and offers on it.
+    /// Replaces the connection with one of a new generation and offers on it.
     async fn rebuild(&mut self) {
         let gen = self.highest_gen.saturating_add(1);
         tracing::info!(peer = %self.id, gen, "building peer connection");
         if self.new_conn(gen).await {
             self.offer(false).await;
+        } else {
+            self.rec.connection_failed();
         }
-        self.recovery = Some((Recovery::Connect, Instant::now() + self.cfg.settings.connect_timeout));
     }
 
     async fn offer(&mut self, ice_restart: bool) {
@@ -336,34 +345,6 @@ impl Task {
             Ok(desc) => self.send_signal(SignalBody::Description(desc)),
             Err(e) => tracing::warn!(peer = %self.id, error = %e, "offer failed"),
         }
-    }
-
-    /// Starts an ICE restart. The impolite side (the pair's first offerer) makes the
-    /// restart offer; the polite side probes the path at once (a pong means it works and
-    /// the peer is `connected` again), waits for that offer, and rebuilds if neither comes.
-    /// Keeping the offerer fixed keeps the DTLS roles, and with them the parity of the
-    /// stream ids of channels opened afterwards: the engine re-derives them from the
-    /// latest offer/answer, and a flip makes new channels collide and never open.
-    async fn restart_ice(&mut self) {
-        if self.conn.is_none() {
-            return self.rebuild().await;
-        }
-        tracing::info!(peer = %self.id, gen = self.gen, polite = self.polite, "ICE restart");
-        if let Some(conn) = &self.conn {
-            conn.unsettled();
-        }
-        if self.state == PeerState::Connected {
-            self.set_state(PeerState::Reconnecting);
-        }
-        if !self.polite {
-            self.offer(true).await;
-        } else if self.control_open {
-            // The restart offer comes from the other side once it sees the path fail too.
-            // Meanwhile a pong proves the path still works (a forced restart, or a failure
-            // that healed), and `connected` comes back without waiting for the next ping.
-            self.start_probe().await;
-        }
-        self.recovery = Some((Recovery::IceRestart, Instant::now() + self.cfg.settings.ice_restart_timeout));
     }
 
     async fn on_cmd(&mut self, cmd: RemoteCmd) {
@@ -386,13 +367,16 @@ impl Task {
                 }
                 let _ = reply.send(result);
             }
-            RemoteCmd::RestartIce => self.restart_ice().await,
-            RemoteCmd::Rebuild => self.rebuild().await,
+            RemoteCmd::RestartIce => self.feed(Input::RestartIce).await,
+            RemoteCmd::Rebuild => self.feed(Input::Rebuild).await,
             RemoteCmd::ChannelStuck { gen } => {
-                tracing::debug!(peer = %self.id, gen, now = self.gen, state = self.state.as_str(), "channel stuck");
-                if gen == self.gen && self.state == PeerState::Connected {
-                    tracing::warn!(peer = %self.id, gen, "a new channel did not open; rebuilding the connection");
-                    self.rebuild().await;
+                let state = self.rec.state();
+                tracing::debug!(peer = %self.id, gen, now = self.gen, state = state.as_str(), "channel stuck");
+                if gen == self.gen {
+                    if state == PeerState::Connected {
+                        tracing::warn!(peer = %self.id, gen, "a new channel did not open; rebuilding the connection");
+                    }
+                    self.feed(Input::ChannelStuck).await;
                 }
             }
             RemoteCmd::Close => {}
@@ -403,12 +387,11 @@ impl Task {
         match ev {
             EngineEvent::Candidate(c) => self.send_signal(SignalBody::Candidate(Some(c))),
             EngineEvent::GatheringComplete => {}
-            EngineEvent::Link(LinkState::Connected) => self.mark_connected().await,
-            EngineEvent::Link(LinkState::Disconnected | LinkState::Failed) => {
-                if matches!(self.recovery, None | Some((Recovery::AwaitRemote, _))) {
-                    self.restart_ice().await;
-                }
+            EngineEvent::Link(LinkState::Connected) => {
+                let offer_pending = self.offer_pending().await;
+                self.feed(Input::LinkUp { offer_pending }).await;
             }
+            EngineEvent::Link(LinkState::Disconnected | LinkState::Failed) => self.feed(Input::LinkDown).await,
             EngineEvent::Link(_) => {}
             EngineEvent::RemoteChannel(raw) => {
                 let max = match &self.conn {
@@ -425,37 +408,6 @@ impl Task {
                 }
             }
         }
-    }
-
-    /// Moves to `connected`, unless an offer of ours still waits for its answer: apps
-    /// open channels on that transition, and a channel created while the negotiation is
-    /// in flight can be lost if that offer is rolled back.
-    async fn mark_connected(&mut self) {
-        if !self.control_open {
-            return;
-        }
-        if let Some(conn) = &self.conn {
-            if self.making_offer || conn.has_local_offer().await {
-                return;
-            }
-        }
-        if self.state == PeerState::Reconnecting {
-            if self.probe.is_none() {
-                self.probe_path().await;
-            }
-            return;
-        }
-        self.connected();
-    }
-
-    fn connected(&mut self) {
-        if let Some(conn) = &self.conn {
-            conn.settled();
-        }
-        self.recovery = None;
-        self.probe = None;
-        self.last_control = Instant::now();
-        self.set_state(PeerState::Connected);
     }
 
     /// Rebuilds the connection if `dc` does not open in time on this generation.
@@ -475,12 +427,6 @@ impl Task {
                 }
             }
         });
-    }
-
-    async fn on_deadline(&mut self) {
-        let Some((kind, _)) = self.recovery.take() else { return };
-        tracing::info!(peer = %self.id, ?kind, "recovery timed out; rebuilding the connection");
-        self.rebuild().await;
     }
 }
 

@@ -4,9 +4,8 @@
 use peerchat_protocol::signal::{IceCandidate, SessionDescription, SignalBody, SignalPayload};
 use tokio::time::Instant;
 
-use super::{Recovery, Task, MAX_PENDING_CANDIDATES};
+use super::{Input, Task, MAX_PENDING_CANDIDATES};
 use crate::path::CandidateKind;
-use crate::remote::PeerState;
 
 impl Task {
     pub(super) async fn on_signal(&mut self, p: SignalPayload) {
@@ -31,9 +30,8 @@ impl Task {
                     return;
                 }
                 self.flush_candidates().await;
-                if self.state == PeerState::Reconnecting {
-                    self.mark_connected().await;
-                }
+                let offer_pending = self.offer_pending().await;
+                self.feed(Input::Negotiated { offer_pending }).await;
             }
             SignalBody::Description(d) => {
                 tracing::debug!(peer = %self.id, kind = %d.kind, "unsupported description ignored")
@@ -80,9 +78,10 @@ impl Task {
         if gen > self.gen || self.conn.is_none() {
             // The other side (re)built its connection: answer on a fresh one.
             if !self.new_conn(gen).await {
+                self.rec.connection_failed();
                 return;
             }
-            self.recovery = Some((Recovery::Connect, Instant::now() + self.cfg.settings.connect_timeout));
+            self.feed(Input::RemoteRebuilt).await;
         }
         let Some(conn) = &self.conn else { return };
         let collision = self.making_offer || conn.has_local_offer().await;
@@ -105,9 +104,8 @@ impl Task {
             Ok(answer) => self.send_signal(SignalBody::Description(answer)),
             Err(e) => tracing::warn!(peer = %self.id, error = %e, "answer failed"),
         }
-        if self.state == PeerState::Reconnecting {
-            self.mark_connected().await;
-        }
+        let offer_pending = self.offer_pending().await;
+        self.feed(Input::Negotiated { offer_pending }).await;
     }
 
     /// The budget allows the offer that waited: act on it, unless a newer connection

@@ -30,7 +30,7 @@ impl Task {
     /// After every event: publish the path once connected, withdraw it otherwise.
     pub(super) async fn follow_path(&mut self) {
         let published = self.path_tx.borrow().is_some();
-        match (self.state == PeerState::Connected, published) {
+        match (self.rec.state() == PeerState::Connected, published) {
             (true, false) => {
                 self.refresh_path().await;
                 // The RTT is known one round trip after connecting, not one ping later.
@@ -46,7 +46,7 @@ impl Task {
 
     /// Reads the selected pair and byte counters again (a renominated pair shows here).
     pub(super) async fn refresh_path(&mut self) {
-        if self.state != PeerState::Connected {
+        if self.rec.state() != PeerState::Connected {
             return;
         }
         let Some(conn) = &self.conn else { return };
