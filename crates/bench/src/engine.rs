@@ -6,8 +6,8 @@
 use std::time::{Duration, Instant};
 
 use peerchat_peer::{
-    ChannelInit, DataChannel, DataChannelOptions, Message, Peer, PeerEvent, PeerOptions, PeerState, PublishableKey,
-    RemotePeer,
+    ChannelInit, DataChannel, DataChannelOptions, IncomingChannels, Message, Messages, Peer, PeerEvent, PeerEvents,
+    PeerOptions, PeerState, PublishableKey, RemotePeer,
 };
 use signal_server::{Config, Server, ServerHandle};
 
@@ -24,19 +24,25 @@ pub struct Sizes {
     pub small_messages: usize,
 }
 
-async fn peer(url: &str, key: &str, room: &str, name: &str) -> anyhow::Result<Peer> {
+async fn peer(url: &str, key: &str, room: &str, name: &str) -> anyhow::Result<(Peer, PeerEvents)> {
     let mut o = PeerOptions::new(url, PublishableKey::new(key));
     o.engine.udp_addrs = vec!["127.0.0.1:0".into()];
-    let p = Peer::new(o);
+    let (p, events) = Peer::new(o);
     p.join(room, name).await?;
-    Ok(p)
+    Ok((p, events))
 }
 
-pub(crate) async fn next_joined(p: &Peer) -> anyhow::Result<RemotePeer> {
+/// A remote peer and the channels it opens to us.
+pub(crate) struct Remote {
+    pub peer: RemotePeer,
+    pub channels: IncomingChannels,
+}
+
+pub(crate) async fn next_joined(events: &mut PeerEvents) -> anyhow::Result<Remote> {
     tokio::time::timeout(STALL, async {
         loop {
-            match p.next_event().await {
-                Some(PeerEvent::PeerJoined(r)) => return Ok(r),
+            match events.next().await {
+                Some(PeerEvent::PeerJoined(peer, channels)) => return Ok(Remote { peer, channels }),
                 Some(_) => continue,
                 None => anyhow::bail!("peer closed"),
             }
@@ -48,11 +54,13 @@ pub(crate) async fn next_joined(p: &Peer) -> anyhow::Result<RemotePeer> {
 /// Two connected peers and each one's handle on the other.
 pub(crate) struct Pair {
     pub a: Peer,
+    pub a_events: PeerEvents,
     pub b: Peer,
+    pub b_events: PeerEvents,
     /// b as seen by a.
-    pub ra: RemotePeer,
+    pub ra: Remote,
     /// a as seen by b.
-    pub rb: RemotePeer,
+    pub rb: Remote,
 }
 
 async fn pair(s: &ServerHandle, room: &str) -> anyhow::Result<(Pair, Duration)> {
@@ -62,32 +70,35 @@ async fn pair(s: &ServerHandle, room: &str) -> anyhow::Result<(Pair, Duration)> 
 /// A pair in `room` of the server at `url`, and the time from b's join to both sides
 /// `connected`.
 pub(crate) async fn pair_at(url: &str, key: &str, room: &str) -> anyhow::Result<(Pair, Duration)> {
-    let a = peer(url, key, room, "a").await?;
+    let (a, mut a_events) = peer(url, key, room, "a").await?;
     let t0 = Instant::now();
-    let b = peer(url, key, room, "b").await?;
-    let ra = next_joined(&a).await?;
-    let rb = next_joined(&b).await?;
+    let (b, mut b_events) = peer(url, key, room, "b").await?;
+    let ra = next_joined(&mut a_events).await?;
+    let rb = next_joined(&mut b_events).await?;
     tokio::time::timeout(STALL, async {
-        ra.wait_for(PeerState::Connected).await;
-        rb.wait_for(PeerState::Connected).await;
+        ra.peer.wait_for(PeerState::Connected).await;
+        rb.peer.wait_for(PeerState::Connected).await;
     })
     .await?;
-    Ok((Pair { a, b, ra, rb }, t0.elapsed()))
+    Ok((Pair { a, a_events, b, b_events, ra, rb }, t0.elapsed()))
 }
 
+/// A channel opened on `from`, and the messages that arrive where it lands (`to`, the
+/// other side's view of us).
 pub(crate) async fn channel(
     from: &RemotePeer,
-    to: &RemotePeer,
+    to: &mut Remote,
     init: ChannelInit,
-) -> anyhow::Result<(DataChannel, DataChannel)> {
+) -> anyhow::Result<(DataChannel, Messages)> {
     let kib: usize = std::env::var("BENCH_MAX_BUFFERED_KIB").ok().and_then(|v| v.parse().ok()).unwrap_or(1024);
     let opts = DataChannelOptions {
         max_buffered_amount: kib * 1024,
         buffered_amount_low_threshold: kib * 512,
         ..DataChannelOptions::default()
     };
-    let out = from.open_channel("bench", init, opts).await?;
-    let inc = tokio::time::timeout(STALL, to.next_channel()).await?.ok_or_else(|| anyhow::anyhow!("no channel"))?;
+    let (out, _) = from.open_channel("bench", init, opts).await?;
+    let (_, inc) =
+        tokio::time::timeout(STALL, to.channels.next()).await?.ok_or_else(|| anyhow::anyhow!("no channel"))?;
     out.opened().await?;
     Ok((out, inc))
 }
@@ -129,10 +140,10 @@ pub async fn run(sizes: &Sizes) -> anyhow::Result<Results> {
         setups.push(took);
     }
 
-    let (p, _) = pair(&s, "traffic").await?;
+    let (mut p, _) = pair(&s, "traffic").await?;
     // Ping: 64 B on the unordered, no-retransmit channel, echoed by the other side.
-    let (a_out, b_in) = channel(&p.ra, &p.rb, ChannelInit::unreliable()).await?;
-    let (b_out, a_in) = channel(&p.rb, &p.ra, ChannelInit::unreliable()).await?;
+    let (a_out, mut b_in) = channel(&p.ra.peer, &mut p.rb, ChannelInit::unreliable()).await?;
+    let (b_out, mut a_in) = channel(&p.rb.peer, &mut p.ra, ChannelInit::unreliable()).await?;
     let echo = tokio::spawn(async move {
         while let Some(m) = b_in.recv().await {
             if b_out.send(m).await.is_err() {
@@ -156,13 +167,13 @@ pub async fn run(sizes: &Sizes) -> anyhow::Result<Results> {
 
     let mut bulks = Vec::new();
     for size in [1024usize, 16 * 1024, 64 * 1024] {
-        let (p, _) = pair(&s, &format!("bulk-{size}")).await?;
-        let (out, inc) = channel(&p.ra, &p.rb, ChannelInit::reliable()).await?;
+        let (mut p, _) = pair(&s, &format!("bulk-{size}")).await?;
+        let (out, inc) = channel(&p.ra.peer, &mut p.rb, ChannelInit::reliable()).await?;
         bulks.push(bulk(out, inc, size, sizes.bulk_bytes).await);
     }
 
-    let (p, _) = pair(&s, "small").await?;
-    let (out, inc) = channel(&p.ra, &p.rb, ChannelInit::reliable()).await?;
+    let (mut p, _) = pair(&s, "small").await?;
+    let (out, inc) = channel(&p.ra.peer, &mut p.rb, ChannelInit::reliable()).await?;
     let small = small(out, inc, sizes.small_messages).await?;
     Ok(Results { setup: Samples::new(setups), ping: Samples::new(rtts), ping_lost, bulk: bulks, small })
 }
@@ -171,7 +182,7 @@ pub async fn run(sizes: &Sizes) -> anyhow::Result<Results> {
 const WARMUP_PINGS: usize = 20;
 
 /// Receives until `total` bytes arrived or no progress for `STALL`.
-async fn drain(inc: DataChannel, total: usize) -> (usize, usize, Instant) {
+async fn drain(mut inc: Messages, total: usize) -> (usize, usize, Instant) {
     let (mut bytes, mut count) = (0usize, 0usize);
     let mut last = Instant::now();
     while bytes < total {
@@ -187,7 +198,7 @@ async fn drain(inc: DataChannel, total: usize) -> (usize, usize, Instant) {
     (bytes, count, last)
 }
 
-async fn bulk(out: DataChannel, inc: DataChannel, size: usize, total: usize) -> BulkResult {
+async fn bulk(out: DataChannel, inc: Messages, size: usize, total: usize) -> BulkResult {
     let n = total / size;
     let start = Instant::now();
     let rx = tokio::spawn(drain(inc, n * size));
@@ -206,7 +217,7 @@ async fn bulk(out: DataChannel, inc: DataChannel, size: usize, total: usize) -> 
     BulkResult { size, total: n * size, bytes, secs: last.duration_since(start).as_secs_f64(), stalled }
 }
 
-async fn small(out: DataChannel, inc: DataChannel, n: usize) -> anyhow::Result<SmallResult> {
+async fn small(out: DataChannel, inc: Messages, n: usize) -> anyhow::Result<SmallResult> {
     let r = crate::stranded::stream(out, inc, n, 1).await?;
     Ok(SmallResult { sent: n, delivered: r.delivered, secs: r.secs, stalled: r.delivered < n })
 }

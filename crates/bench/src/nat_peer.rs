@@ -11,8 +11,8 @@
 use std::time::Instant;
 
 use peerchat_peer::{
-    ChannelInit, DataChannel, DataChannelOptions, Message, Peer, PeerEvent, PeerOptions, PeerState, PublishableKey,
-    RemotePeer,
+    ChannelInit, DataChannel, DataChannelOptions, Message, Messages, Peer, PeerEvent, PeerEvents, PeerOptions,
+    PeerState, PublishableKey, RemotePeer,
 };
 use serde_json::json;
 
@@ -54,14 +54,14 @@ pub async fn run(a: NatPeerArgs) -> anyhow::Result<()> {
 }
 
 async fn echo(a: &NatPeerArgs) -> anyhow::Result<()> {
-    let p = Peer::new(options(a));
+    let (p, mut events) = Peer::new(options(a));
     p.join(ROOM, "echo").await?;
     println!("{}", json!({"ready": true}));
-    while let Some(ev) = p.next_event().await {
-        if let PeerEvent::PeerJoined(r) = ev {
+    while let Some(ev) = events.next().await {
+        if let PeerEvent::PeerJoined(_, mut channels) = ev {
             tokio::spawn(async move {
-                while let Some(dc) = r.next_channel().await {
-                    tokio::spawn(serve(dc));
+                while let Some((dc, messages)) = channels.next().await {
+                    tokio::spawn(serve(dc, messages));
                 }
             });
         }
@@ -69,20 +69,20 @@ async fn echo(a: &NatPeerArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn serve(dc: DataChannel) {
+async fn serve(dc: DataChannel, mut messages: Messages) {
     if dc.label() == "ping" {
-        while let Some(m) = dc.recv().await {
+        while let Some(m) = messages.recv().await {
             if dc.send(m).await.is_err() {
                 return;
             }
         }
         return;
     }
-    let Some(Message::Text(t)) = dc.recv().await else { return };
+    let Some(Message::Text(t)) = messages.recv().await else { return };
     let Ok(total) = t.parse::<usize>() else { return };
     let mut got = 0;
     while got < total {
-        match dc.recv().await {
+        match messages.recv().await {
             Some(m) => got += m.len(),
             None => return,
         }
@@ -91,11 +91,11 @@ async fn serve(dc: DataChannel) {
     dc.closed().await;
 }
 
-async fn connected(p: &Peer) -> anyhow::Result<RemotePeer> {
+async fn connected(events: &mut PeerEvents) -> anyhow::Result<RemotePeer> {
     tokio::time::timeout(STALL * 3, async {
         loop {
-            match p.next_event().await {
-                Some(PeerEvent::PeerJoined(r)) if r.name() == "echo" => {
+            match events.next().await {
+                Some(PeerEvent::PeerJoined(r, _)) if r.name() == "echo" => {
                     anyhow::ensure!(r.wait_for(PeerState::Connected).await, "the echo peer left");
                     return Ok(r);
                 }
@@ -107,15 +107,16 @@ async fn connected(p: &Peer) -> anyhow::Result<RemotePeer> {
     .await?
 }
 
-async fn open(r: &RemotePeer, label: &str) -> anyhow::Result<DataChannel> {
+/// Opens a channel and waits for it; the echo peer answers on it.
+async fn open(r: &RemotePeer, label: &str) -> anyhow::Result<(DataChannel, Messages)> {
     let opts = DataChannelOptions {
         max_buffered_amount: 1 << 20,
         buffered_amount_low_threshold: 1 << 19,
         ..DataChannelOptions::default()
     };
-    let dc = r.open_channel(label, ChannelInit::reliable(), opts).await?;
+    let (dc, messages) = r.open_channel(label, ChannelInit::reliable(), opts).await?;
     tokio::time::timeout(STALL, dc.opened()).await??;
-    Ok(dc)
+    Ok((dc, messages))
 }
 
 async fn measure(a: &NatPeerArgs) -> anyhow::Result<()> {
@@ -127,26 +128,26 @@ async fn measure(a: &NatPeerArgs) -> anyhow::Result<()> {
             old.close().await;
         }
         let t0 = Instant::now();
-        let p = Peer::new(options(a));
+        let (p, mut events) = Peer::new(options(a));
         p.join(ROOM, &format!("measure-{i}")).await?;
-        let r = connected(&p).await?;
+        let r = connected(&mut events).await?;
         setups.push(t0.elapsed().as_secs_f64() * 1e3);
         last = Some((p, r));
     }
     let (p, r) = last.ok_or_else(|| anyhow::anyhow!("no trial ran"))?;
 
-    let ping = open(&r, "ping").await?;
+    let (ping, mut pongs) = open(&r, "ping").await?;
     let mut rtts = Vec::new();
     for n in 0..a.pings + 10 {
         let t = Instant::now();
         ping.send(n.to_string()).await?;
-        tokio::time::timeout(STALL, ping.recv()).await?.ok_or_else(|| anyhow::anyhow!("ping channel closed"))?;
+        tokio::time::timeout(STALL, pongs.recv()).await?.ok_or_else(|| anyhow::anyhow!("ping channel closed"))?;
         if n >= 10 {
             rtts.push(t.elapsed().as_secs_f64() * 1e6);
         }
     }
 
-    let bulk = open(&r, "bulk").await?;
+    let (bulk, mut confirmations) = open(&r, "bulk").await?;
     let total = a.bulk_bytes / CHUNK * CHUNK;
     let start = Instant::now();
     bulk.send(total.to_string()).await?;
@@ -154,7 +155,7 @@ async fn measure(a: &NatPeerArgs) -> anyhow::Result<()> {
     for _ in 0..total / CHUNK {
         tokio::time::timeout(STALL, bulk.send(Message::Binary(chunk.clone()))).await??;
     }
-    let done = tokio::time::timeout(STALL * 3, bulk.recv()).await?;
+    let done = tokio::time::timeout(STALL * 3, confirmations.recv()).await?;
     anyhow::ensure!(done == Some(Message::Text("done".into())), "bulk not confirmed: {done:?}");
     let secs = start.elapsed().as_secs_f64();
     // Read last: the path is known once the connection has carried traffic.

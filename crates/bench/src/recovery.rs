@@ -13,7 +13,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use peerchat_peer::{
-    ChannelInit, DataChannel, Message, Peer, PeerEvent, PeerState, RemotePeer, SignallingState, StateChanges,
+    ChannelInit, DataChannel, Message, Messages, PeerEvent, PeerEvents, PeerState, RemotePeer, SignallingState,
+    StateChanges,
 };
 
 use crate::engine::{self, Pair, STALL};
@@ -64,7 +65,7 @@ struct Stream {
 }
 
 impl Stream {
-    fn start(out: DataChannel, inc: DataChannel) -> Stream {
+    fn start(out: DataChannel, mut inc: Messages) -> Stream {
         let (sent, received, pause_us) =
             (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
         let s = sent.clone();
@@ -130,17 +131,17 @@ impl Stream {
 
 /// Two peers, connected, with a stream from a to b.
 async fn streaming_pair(url: &str, room: &str) -> anyhow::Result<(Pair, Stream)> {
-    let (p, _) = engine::pair_at(url, KEY, room).await?;
-    let (out, inc) = engine::channel(&p.ra, &p.rb, ChannelInit::reliable()).await?;
+    let (mut p, _) = engine::pair_at(url, KEY, room).await?;
+    let (out, inc) = engine::channel(&p.ra.peer, &mut p.rb, ChannelInit::reliable()).await?;
     Ok((p, Stream::start(out, inc)))
 }
 
 /// Waits until `p`'s signalling reports `connected`; whether it was a resume.
-async fn signalling_back(p: &Peer) -> anyhow::Result<bool> {
+async fn signalling_back(p: &mut PeerEvents) -> anyhow::Result<bool> {
     let mut resumed = false;
     tokio::time::timeout(STALL * 3, async {
         loop {
-            match p.next_event().await {
+            match p.next().await {
                 Some(PeerEvent::Welcome { resumed: r, .. }) => resumed = r,
                 Some(PeerEvent::Signalling(SignallingState::Connected)) => return Ok(resumed),
                 Some(_) => continue,
@@ -163,10 +164,10 @@ async fn server_kill(server: &Path, outage: Duration) -> anyhow::Result<ServerKi
     let target = crate::idle::Target::Ours(server);
     let (mut child, base) = crate::idle::spawn(&target, Some(&cfg))?;
     let url = format!("{base}?key={KEY}");
-    let (Pair { a, b, .. }, stream) = streaming_pair(&url, "kill").await?;
+    let (Pair { a, mut a_events, b, mut b_events, .. }, stream) = streaming_pair(&url, "kill").await?;
     // Drain what the join produced, so the next signalling events are the outage's.
-    while tokio::time::timeout(Duration::from_millis(50), a.next_event()).await.is_ok() {}
-    while tokio::time::timeout(Duration::from_millis(50), b.next_event()).await.is_ok() {}
+    while tokio::time::timeout(Duration::from_millis(50), a_events.next()).await.is_ok() {}
+    while tokio::time::timeout(Duration::from_millis(50), b_events.next()).await.is_ok() {}
     tokio::time::sleep(Duration::from_millis(500)).await;
     stream.reset_pause();
     let _ = child.kill();
@@ -174,7 +175,7 @@ async fn server_kill(server: &Path, outage: Duration) -> anyhow::Result<ServerKi
     tokio::time::sleep(outage).await;
     let (mut child, _) = crate::idle::spawn(&target, Some(&cfg))?;
     let restarted = Instant::now();
-    let back = tokio::join!(signalling_back(&a), signalling_back(&b));
+    let back = tokio::join!(signalling_back(&mut a_events), signalling_back(&mut b_events));
     let back_after = restarted.elapsed();
     // Keep streaming a moment on the recovered signalling, then count.
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -234,7 +235,7 @@ pub async fn run(server: &Path, sizes: &Sizes) -> anyhow::Result<Results> {
     let url = s.url();
     let (p, stream) = streaming_pair(&url, "ice").await?;
     // The impolite side sends the restart offer (see `RemotePeer::restart_ice`).
-    let impolite = if p.ra.polite() { &p.rb } else { &p.ra };
+    let impolite = if p.ra.peer.polite() { &p.rb.peer } else { &p.ra.peer };
     tokio::time::sleep(Duration::from_millis(200)).await;
     stream.reset_pause();
     let ice = repairs(impolite, sizes.trials, false).await?;
@@ -242,6 +243,6 @@ pub async fn run(server: &Path, sizes: &Sizes) -> anyhow::Result<Results> {
     let (sent, received) = stream.stop().await;
 
     let (p, _) = engine::pair_at(&url, KEY, "rebuild").await?;
-    let rebuild = repairs(&p.ra, sizes.trials, true).await?;
+    let rebuild = repairs(&p.ra.peer, sizes.trials, true).await?;
     Ok(Results { kill, ice: Restarts { connected_again: ice, longest_pause, sent, received }, rebuild })
 }

@@ -10,10 +10,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use peerchat_peer::{ChannelInit, DataChannel, Message};
+use peerchat_peer::{ChannelInit, DataChannel, Message, Messages};
 use signal_server::{Config, Server};
 
-use crate::engine::{channel, pair_at, STALL};
+use crate::engine::{channel, pair_at, Remote, STALL};
 use crate::stats::Samples;
 
 const KEY: &str = "pk_bench_stranded";
@@ -52,7 +52,7 @@ pub struct Stream {
 }
 
 /// Runs one [`Stream`]. A send that fails is an error of the run, not a stall.
-pub async fn stream(out: DataChannel, inc: DataChannel, messages: usize, size: usize) -> anyhow::Result<Stream> {
+pub async fn stream(out: DataChannel, mut inc: Messages, messages: usize, size: usize) -> anyhow::Result<Stream> {
     let sent = Arc::new(AtomicUsize::new(0));
     let start = Instant::now();
     let sender = {
@@ -89,14 +89,14 @@ pub async fn run(runs: usize, messages: usize, size: usize) -> anyhow::Result<Tr
     let mut stranded = Vec::new();
     let mut complete_peak_unread = 0;
     for i in 0..runs {
-        let (p, _) = pair_at(&s.url(), KEY, &format!("stranded-{i}")).await?;
-        let (out, inc) = channel(&p.ra, &p.rb, ChannelInit::reliable()).await?;
+        let (mut p, _) = pair_at(&s.url(), KEY, &format!("stranded-{i}")).await?;
+        let (out, inc) = channel(&p.ra.peer, &mut p.rb, ChannelInit::reliable()).await?;
         let r = stream(out, inc, messages, size).await?;
         if r.delivered == messages {
             complete.push(Duration::from_secs_f64(r.secs));
             complete_peak_unread = complete_peak_unread.max(r.peak_unread);
         } else {
-            let connection_alive = probe(&p.ra, &p.rb).await;
+            let connection_alive = probe(&p.ra.peer, &mut p.rb).await;
             stranded.push(Stranded {
                 delivered: r.delivered,
                 peak_unread: r.peak_unread,
@@ -113,8 +113,8 @@ pub async fn run(runs: usize, messages: usize, size: usize) -> anyhow::Result<Tr
 }
 
 /// A round trip on a new reliable channel of the same connection.
-async fn probe(from: &peerchat_peer::RemotePeer, to: &peerchat_peer::RemotePeer) -> bool {
-    let Ok(Ok((out, inc))) =
+async fn probe(from: &peerchat_peer::RemotePeer, to: &mut Remote) -> bool {
+    let Ok(Ok((out, mut inc))) =
         tokio::time::timeout(Duration::from_secs(5), channel(from, to, ChannelInit::reliable())).await
     else {
         return false;

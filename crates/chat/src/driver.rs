@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use peerchat_peer::PeerEvent;
+use peerchat_peer::{PeerEvent, PeerEvents};
 use serde_json::Value;
 
 use crate::event::{now_ms, ChatEvent, MessageKind, Problem, Via};
@@ -12,10 +12,10 @@ use crate::shared::Inner;
 use crate::wire::{check_line, ChatMessage};
 
 /// Turns the peer's events into chat events until the peer ends or the session leaves.
-pub(crate) async fn drive(inner: Arc<Inner>) {
+pub(crate) async fn drive(inner: Arc<Inner>, mut events: PeerEvents) {
     loop {
         let ev = tokio::select! {
-            ev = inner.peer.next_event() => ev,
+            ev = events.next() => ev,
             _ = inner.cancel.cancelled() => return,
         };
         let Some(ev) = ev else { return };
@@ -29,7 +29,7 @@ pub(crate) async fn drive(inner: Arc<Inner>) {
 async fn on_event(inner: &Arc<Inner>, ev: PeerEvent) -> bool {
     match ev {
         PeerEvent::Welcome { peer_id, .. } => inner.emit(ChatEvent::Welcome { peer_id }).await,
-        PeerEvent::PeerJoined(r) => {
+        PeerEvent::PeerJoined(r, channels) => {
             let id = r.id().to_string();
             let (name, renamed) = {
                 let mut g = inner.lock();
@@ -46,7 +46,7 @@ async fn on_event(inner: &Arc<Inner>, ev: PeerEvent) -> bool {
                     hello.emit(ChatEvent::error(e.kind(), format!("hello to {id} failed: {e}"), Some(&id))).await;
                 }
             });
-            crate::remote::watch(inner.clone(), r);
+            crate::remote::watch(inner.clone(), r, channels);
         }
         PeerEvent::PeerLeft(r) => {
             let id = r.id().to_string();

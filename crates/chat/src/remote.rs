@@ -5,7 +5,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use peerchat_peer::{ChannelInit, DataChannel, DataChannelOptions, Message, PeerState, RemotePeer, StateChanges};
+use peerchat_peer::{
+    ChannelInit, DataChannel, DataChannelOptions, IncomingChannels, Message, Messages, PeerState, RemotePeer,
+    StateChanges,
+};
 
 use crate::event::{now_ms, ChatEvent, MessageKind, Problem, Via};
 use crate::path_report::PathReport;
@@ -44,7 +47,7 @@ async fn follow_name(inner: &Arc<Inner>, r: &RemotePeer) {
 }
 
 /// Starts the watchers of `r` (its state, its name, its fingerprints, its channels); they end with the session or the remote peer.
-pub(crate) fn watch(inner: Arc<Inner>, r: RemotePeer) {
+pub(crate) fn watch(inner: Arc<Inner>, r: RemotePeer, mut channels: IncomingChannels) {
     let (i, rp) = (inner.clone(), r.clone());
     inner.tasks.spawn(async move {
         tokio::select! {
@@ -63,11 +66,11 @@ pub(crate) fn watch(inner: Arc<Inner>, r: RemotePeer) {
     let i = inner.clone();
     inner.tasks.spawn(async move {
         loop {
-            let dc = tokio::select! {
-                dc = r.next_channel() => dc,
+            let incoming = tokio::select! {
+                c = channels.next() => c,
                 _ = i.cancel.cancelled() => return,
             };
-            let Some(dc) = dc else { return };
+            let Some((dc, mut messages)) = incoming else { return };
             // Only the chat channel is read: any other label is closed at once, so a peer
             // cannot make this side hold channels (and their buffers) it never reads.
             if dc.label() != LABEL {
@@ -78,7 +81,7 @@ pub(crate) fn watch(inner: Arc<Inner>, r: RemotePeer) {
             let (i2, from) = (i.clone(), r.id().to_string());
             i.tasks.spawn(async move {
                 tokio::select! {
-                    _ = read_channel(&i2, &from, &dc) => {}
+                    _ = read_channel(&i2, &from, &mut messages) => {}
                     _ = i2.cancel.cancelled() => {}
                 }
             });
@@ -137,7 +140,9 @@ async fn on_change(inner: &Arc<Inner>, r: &RemotePeer, from: PeerState, to: Peer
         old.close().await;
     }
     let failed = match opening {
-        Ok(dc) => {
+        // Nothing arrives on our own channel (each side writes on its own): its
+        // stream is not kept.
+        Ok((dc, _)) => {
             let opened = tokio::select! {
                 res = tokio::time::timeout(OPEN_WAIT, dc.opened()) => Some(matches!(res, Ok(Ok(())))),
                 _ = left_connected(r, &mut left) => None,
@@ -216,8 +221,8 @@ async fn left_connected(r: &RemotePeer, changes: &mut StateChanges) {
     }
 }
 
-async fn read_channel(inner: &Arc<Inner>, from: &str, dc: &DataChannel) {
-    while let Some(msg) = dc.recv().await {
+async fn read_channel(inner: &Arc<Inner>, from: &str, messages: &mut Messages) {
+    while let Some(msg) = messages.recv().await {
         let Message::Text(t) = msg else { continue };
         let (id, text) = match ChatMessage::parse(&t) {
             Some(ChatMessage::Chat { id, text }) => (id, text),

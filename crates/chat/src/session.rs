@@ -64,7 +64,7 @@ impl ChatEvents {
 impl ChatSession {
     /// Connects, joins `room` as `name`, and starts following the room.
     pub async fn start(config: ChatConfig) -> Result<(ChatSession, ChatEvents), ChatError> {
-        let peer = Peer::new(config.options);
+        let (peer, events) = Peer::new(config.options);
         match tokio::time::timeout(config.join_wait, peer.join(&config.room, &config.name)).await {
             Ok(Ok(_)) => {}
             Ok(Err(e)) => {
@@ -94,7 +94,7 @@ impl ChatSession {
         let ended = CancellationToken::new();
         let (driver, done) = (inner.clone(), ended.clone());
         inner.tasks.spawn(async move {
-            crate::driver::drive(driver).await;
+            crate::driver::drive(driver, events).await;
             done.cancel();
         });
         inner.tasks.spawn(crate::receipts::task::drive(inner.clone()));

@@ -20,11 +20,11 @@ async fn unexpected_channels_are_closed_and_oversized_lines_refused_with_an_erro
         o
     };
     let (_alice, mut events) = ChatSession::start(ChatConfig::new(opts(), "room", "alice")).await.unwrap();
-    let mallory = Peer::new(opts());
+    let (mallory, mut mallory_events) = Peer::new(opts());
     mallory.join("room", "mallory").await.unwrap();
     let r = tokio::time::timeout(WAIT, async {
         loop {
-            if let Some(PeerEvent::PeerJoined(r)) = mallory.next_event().await {
+            if let Some(PeerEvent::PeerJoined(r, _)) = mallory_events.next().await {
                 return r;
             }
         }
@@ -33,7 +33,7 @@ async fn unexpected_channels_are_closed_and_oversized_lines_refused_with_an_erro
     .unwrap();
     assert!(tokio::time::timeout(WAIT, r.wait_for(PeerState::Connected)).await.unwrap());
 
-    let chat = r.open_channel("messages", ChannelInit::reliable(), DataChannelOptions::default()).await.unwrap();
+    let (chat, _) = r.open_channel("messages", ChannelInit::reliable(), DataChannelOptions::default()).await.unwrap();
     tokio::time::timeout(WAIT, chat.opened()).await.unwrap().unwrap();
 
     // A chat line with a kilobyte id, over the chat channel and through the server.
@@ -58,7 +58,8 @@ async fn unexpected_channels_are_closed_and_oversized_lines_refused_with_an_erro
     let mut evil = Vec::new();
     for i in 0..20 {
         let label = format!("evil-{i}");
-        evil.push(r.open_channel(&label, ChannelInit::reliable(), DataChannelOptions::default()).await.unwrap());
+        let (dc, _) = r.open_channel(&label, ChannelInit::reliable(), DataChannelOptions::default()).await.unwrap();
+        evil.push(dc);
     }
     for dc in &evil {
         tokio::time::timeout(WAIT, dc.closed()).await.expect("an unexpected channel was left open");
@@ -75,7 +76,7 @@ async fn names_come_from_presence_and_a_shared_name_shows_an_id_suffix() {
     let joined = |e: &ChatEvent| matches!(e, ChatEvent::PeerJoined { .. });
 
     // Mallory joins as herself, then claims another name in a hello.
-    let mallory = Peer::new(opts());
+    let (mallory, _mallory_events) = Peer::new(opts());
     let m_id = mallory.join("room", "mallory").await.unwrap();
     let ev = next_matching(&mut events, joined).await;
     assert_eq!(ev, ChatEvent::PeerJoined { peer_id: m_id.clone(), name: "mallory".into() });
@@ -87,18 +88,18 @@ async fn names_come_from_presence_and_a_shared_name_shows_an_id_suffix() {
     assert_eq!(name, "mallory", "a hello does not rename anyone");
 
     // Two people called bob: both are shown with a short id suffix.
-    let bob1 = Peer::new(opts());
+    let (bob1, _bob1_events) = Peer::new(opts());
     let b1 = bob1.join("room", "bob").await.unwrap();
     let ev = next_matching(&mut events, joined).await;
     assert_eq!(ev, ChatEvent::PeerJoined { peer_id: b1.clone(), name: "bob".into() });
-    let bob2 = Peer::new(opts());
+    let (bob2, _bob2_events) = Peer::new(opts());
     let b2 = bob2.join("room", "bob").await.unwrap();
     let ev = next_matching(&mut events, joined).await;
     assert_eq!(ev, ChatEvent::PeerJoined { peer_id: b2.clone(), name: format!("bob #{}", &b2[..4]) });
     let ev = next_matching(&mut events, |e| matches!(e, ChatEvent::PeerRenamed { .. })).await;
     assert_eq!(ev, ChatEvent::PeerRenamed { peer_id: b1.clone(), name: format!("bob #{}", &b1[..4]) });
     // And someone taking our own name.
-    let fake = Peer::new(opts());
+    let (fake, _fake_events) = Peer::new(opts());
     let f = fake.join("room", "alice").await.unwrap();
     let ev = next_matching(&mut events, joined).await;
     assert_eq!(ev, ChatEvent::PeerJoined { peer_id: f.clone(), name: format!("alice #{}", &f[..4]) });

@@ -5,6 +5,9 @@
 //! fails at once with [`DataChannelOverflowError`] when `max_queued_sends` sends are
 //! already pending, so a producer can drop (game ticks) or throttle (file chunks).
 //! Messages over the negotiated maximum size fail with [`DataChannelError::TooLarge`].
+//!
+//! What arrives is a separate stream, [`Messages`], handed out with the channel: the
+//! handle stays cheap to clone for senders, and the one reader owns its stream.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -138,10 +141,23 @@ struct Inner {
     estimate: Mutex<Estimate>,
     low: Notify,
     phase: watch::Receiver<Phase>,
-    incoming: Mutex<mpsc::Receiver<Message>>,
     closed_here: std::sync::atomic::AtomicBool,
     /// The engine closed the channel before it ever opened (this side did not close it).
     open_failed: std::sync::atomic::AtomicBool,
+}
+
+/// The messages that arrive on a [`DataChannel`], in order. Dropping it discards what
+/// arrives later; the channel stays open for sending.
+#[derive(Debug)]
+pub struct Messages {
+    rx: mpsc::Receiver<Message>,
+}
+
+impl Messages {
+    /// The next incoming message; `None` once the channel has closed.
+    pub async fn recv(&mut self) -> Option<Message> {
+        self.rx.recv().await
+    }
 }
 
 /// A DataChannel with backpressure-aware sends. Cheap to clone.
@@ -174,7 +190,12 @@ impl Drop for PendingGuard<'_> {
 impl DataChannel {
     /// Wraps a raw channel. `open` says whether it is already open (channels announced
     /// by the other side are).
-    pub(crate) async fn wrap(raw: RawChannel, opts: DataChannelOptions, max_message_size: usize, open: bool) -> Self {
+    pub(crate) async fn wrap(
+        raw: RawChannel,
+        opts: DataChannelOptions,
+        max_message_size: usize,
+        open: bool,
+    ) -> (DataChannel, Messages) {
         let label = raw.label().await;
         raw.set_low_threshold(opts.buffered_amount_low_threshold.min(u32::MAX as usize) as u32).await;
         let (phase_tx, phase) = watch::channel(if open { Phase::Open } else { Phase::Connecting });
@@ -190,7 +211,6 @@ impl DataChannel {
             estimate: Mutex::new(Estimate::default()),
             low: Notify::new(),
             phase,
-            incoming: Mutex::new(msg_rx),
             closed_here: std::sync::atomic::AtomicBool::new(false),
             open_failed: std::sync::atomic::AtomicBool::new(false),
         });
@@ -203,16 +223,10 @@ impl DataChannel {
                         was_open = true;
                         let _ = phase_tx.send(Phase::Open);
                     }
-                    ChannelEvent::Text(t) => {
-                        if msg_tx.send(Message::Text(t)).await.is_err() {
-                            break;
-                        }
-                    }
-                    ChannelEvent::Binary(b) => {
-                        if msg_tx.send(Message::Binary(b)).await.is_err() {
-                            break;
-                        }
-                    }
+                    // Nobody reads (the stream was dropped): the message is discarded and
+                    // the channel goes on, for sending.
+                    ChannelEvent::Text(t) => drop(msg_tx.send(Message::Text(t)).await),
+                    ChannelEvent::Binary(b) => drop(msg_tx.send(Message::Binary(b)).await),
                     ChannelEvent::BufferedAmountLow => {
                         if let Some(i) = weak.upgrade() {
                             i.low.notify_waiters();
@@ -232,7 +246,7 @@ impl DataChannel {
                 i.low.notify_waiters();
             }
         });
-        DataChannel { inner }
+        (DataChannel { inner }, Messages { rx: msg_rx })
     }
 
     /// The channel's label.
@@ -347,11 +361,6 @@ impl DataChannel {
             Message::Binary(b) => i.raw.send_binary(b).await,
         };
         sent.map_err(|e| if self.is_closed() { DataChannelError::Closed } else { DataChannelError::Engine(e.0) })
-    }
-
-    /// The next incoming message; `None` once the channel has closed.
-    pub async fn recv(&self) -> Option<Message> {
-        self.inner.incoming.lock().await.recv().await
     }
 
     /// Closes the channel.

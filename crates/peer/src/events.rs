@@ -1,7 +1,9 @@
 //! What a [`crate::Peer`] reports to the app.
 
+use tokio::sync::mpsc;
+
 use crate::error::PeerError;
-use crate::remote::RemotePeer;
+use crate::remote::{IncomingChannels, RemotePeer};
 
 /// State of the signalling connection. Serialises as its lower-case name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -30,13 +32,14 @@ impl SignallingState {
 }
 
 /// An event of a [`crate::Peer`].
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 #[non_exhaustive]
 pub enum PeerEvent {
     /// The server assigned (or, after a resume, confirmed) this peer's id.
     Welcome { peer_id: String, resumed: bool },
-    /// A remote peer is in the room (from a snapshot or a `joined` delta).
-    PeerJoined(RemotePeer),
+    /// A remote peer is in the room (from a snapshot or a `joined` delta), with the
+    /// channels it will open to us.
+    PeerJoined(RemotePeer, IncomingChannels),
     /// A remote peer left the room (or its identity changed after a server restart).
     PeerLeft(RemotePeer),
     /// Data routed by the server (`send` or `publish` of another peer).
@@ -45,4 +48,22 @@ pub enum PeerEvent {
     Signalling(SignallingState),
     /// Something failed. Fatal errors ([`PeerError::is_fatal`]) end the peer.
     Error(PeerError),
+}
+
+/// The events of a [`crate::Peer`], in order, apart from the handle: one reader owns
+/// them. Ends once the peer is closed and every event was read.
+#[derive(Debug)]
+pub struct PeerEvents {
+    rx: mpsc::Receiver<PeerEvent>,
+}
+
+impl PeerEvents {
+    pub(crate) fn new(rx: mpsc::Receiver<PeerEvent>) -> PeerEvents {
+        PeerEvents { rx }
+    }
+
+    /// The next event; `None` once the peer is closed and every event was read.
+    pub async fn next(&mut self) -> Option<PeerEvent> {
+        self.rx.recv().await
+    }
 }

@@ -1,4 +1,5 @@
-//! [`Peer`]: the app's handle, and the core task that owns the room's remote peers.
+//! [`Peer`]: the app's handle (cheap to clone), its separate stream of events
+//! ([`PeerEvents`]), and the core task that owns the room's remote peers.
 //!
 //! The core task is the only owner of the map of remote peers. It reacts to signalling
 //! events (welcome, presence, relayed signals and messages) and to the app's commands,
@@ -9,11 +10,11 @@ use std::collections::HashMap;
 
 use peerchat_protocol::signal::SignalPayload;
 use peerchat_protocol::{PresenceEntry, RawValue};
-use tokio::sync::{mpsc, oneshot, Mutex};
+use tokio::sync::{mpsc, oneshot};
 
 use crate::engine::ConnectionConfig;
 use crate::error::PeerError;
-use crate::events::PeerEvent;
+use crate::events::{PeerEvent, PeerEvents};
 use crate::options::{IceServer, PeerOptions};
 use crate::remote::{self, RemoteCmd, RemotePeer};
 use crate::signalling::{Outbound, SigEvent, Signalling};
@@ -32,11 +33,12 @@ enum CoreCmd {
     Close(oneshot::Sender<()>),
 }
 
-/// A peer in a room: signalling plus one native connection per remote peer.
+/// A peer in a room: signalling plus one native connection per remote peer. Cheap to
+/// clone; all clones are the same peer.
+#[derive(Clone)]
 pub struct Peer {
     sig: Signalling,
     cmd: mpsc::Sender<CoreCmd>,
-    events: Mutex<mpsc::Receiver<PeerEvent>>,
     fingerprint: Option<crate::safety::Fingerprint>,
 }
 
@@ -47,9 +49,10 @@ impl std::fmt::Debug for Peer {
 }
 
 impl Peer {
-    /// Creates a peer. Nothing connects until [`Peer::join`]. Must be called inside a
-    /// Tokio runtime.
-    pub fn new(opts: PeerOptions) -> Peer {
+    /// Creates a peer and the stream of its events. Nothing connects until
+    /// [`Peer::join`]. Must be called inside a Tokio runtime. Read the events: the peer
+    /// waits for a reader that falls 1,024 events behind.
+    pub fn new(opts: PeerOptions) -> (Peer, PeerEvents) {
         let (sig_tx, sig_rx) = mpsc::channel(EVENT_QUEUE);
         let sig = Signalling::spawn(opts.clone(), sig_tx);
         let (ev_tx, ev_rx) = mpsc::channel(EVENT_QUEUE);
@@ -76,7 +79,7 @@ impl Peer {
             extra_ice: opts.ice_servers.clone(),
         };
         tokio::spawn(core.run(sig_rx, cmd_rx));
-        Peer { sig, cmd: cmd_tx, events: Mutex::new(ev_rx), fingerprint }
+        (Peer { sig, cmd: cmd_tx, fingerprint }, PeerEvents::new(ev_rx))
     }
 
     /// The fingerprint of the certificate this peer presents (the local half of every
@@ -117,11 +120,6 @@ impl Peer {
             return Err(PeerError::InvalidArgs("not a valid peer id".into()));
         }
         self.sig.request(Outbound::Send { to: peer_id.to_string(), data: raw(data)? }).await
-    }
-
-    /// The next event; `None` once the peer is closed and every event was read.
-    pub async fn next_event(&self) -> Option<PeerEvent> {
-        self.events.lock().await.recv().await
     }
 
     /// The remote peers in the room now.
@@ -272,7 +270,7 @@ impl Core {
             match self.remotes.get(&e.peer_id) {
                 Some(r) => r.set_name(&e.name),
                 None => {
-                    let r = remote::spawn(remote::Spawn {
+                    let (r, channels) = remote::spawn(remote::Spawn {
                         me: me.clone(),
                         id: e.peer_id.clone(),
                         name: e.name.clone(),
@@ -280,7 +278,7 @@ impl Core {
                         cfg: self.cfg.clone(),
                     });
                     self.remotes.insert(e.peer_id, r.clone());
-                    self.emit(PeerEvent::PeerJoined(r)).await;
+                    self.emit(PeerEvent::PeerJoined(r, channels)).await;
                 }
             }
         }

@@ -3,7 +3,7 @@
 //! the other side opened (vendor patch 0002).
 
 mod support;
-use peerchat_peer::{ChannelInit, DataChannelOptions, RemotePeer};
+use peerchat_peer::{ChannelInit, DataChannelOptions, IncomingChannels, RemotePeer};
 use support::*;
 
 /// How many channels each side opens while the other does the same: on loopback the
@@ -17,7 +17,9 @@ async fn open_many(remote: &RemotePeer, prefix: &str) -> Vec<peerchat_peer::Data
     let mut out = Vec::new();
     for i in 0..CHANNELS {
         let label = format!("{prefix}{i}");
-        out.push(bounded("open_channel", remote.open_channel(&label, ChannelInit::reliable(), opts)).await.unwrap());
+        let (dc, _) =
+            bounded("open_channel", remote.open_channel(&label, ChannelInit::reliable(), opts)).await.unwrap();
+        out.push(dc);
     }
     for dc in &out {
         let label = dc.label().to_string();
@@ -27,10 +29,11 @@ async fn open_many(remote: &RemotePeer, prefix: &str) -> Vec<peerchat_peer::Data
 }
 
 /// The labels of the next `CHANNELS` incoming channels.
-async fn incoming(remote: &RemotePeer) -> Vec<String> {
+async fn incoming(channels: &mut IncomingChannels) -> Vec<String> {
     let mut labels = Vec::new();
     for _ in 0..CHANNELS {
-        labels.push(bounded("incoming channel", remote.next_channel()).await.expect("peer open").label().to_string());
+        let (dc, _) = bounded("incoming channel", channels.next()).await.expect("peer open");
+        labels.push(dc.label().to_string());
     }
     labels
 }
@@ -38,9 +41,14 @@ async fn incoming(remote: &RemotePeer) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn channels_opened_by_both_sides_at_once_open_where_opened_and_arrive_only_on_the_other_side() {
     let s = server().await;
-    let (_a, _b, ra, rb) = connected_pair(&s).await;
-    let (_out_a, _out_b, mut in_a, mut in_b) =
-        tokio::join!(open_many(&ra, "a"), open_many(&rb, "b"), incoming(&ra), incoming(&rb));
+    let (_a, _b, mut ra, mut rb) = connected_pair(&s).await;
+    let (a_sees_b, b_sees_a) = (ra.remote.clone(), rb.remote.clone());
+    let (_out_a, _out_b, mut in_a, mut in_b) = tokio::join!(
+        open_many(&a_sees_b, "a"),
+        open_many(&b_sees_a, "b"),
+        incoming(&mut ra.channels),
+        incoming(&mut rb.channels)
+    );
     // The engine announces channels opened at once in no fixed order (its own choice;
     // W3C leaves the order of `datachannel` events across streams to the transport).
     in_a.sort();

@@ -16,7 +16,7 @@ async fn close_after_a_refused_key_returns_every_time() {
     let mut o = options(&s);
     o.key = PublishableKey::new("pk_refused");
     for i in 0..3000 {
-        let p = Peer::new(o.clone());
+        let (p, _events) = Peer::new(o.clone());
         assert_eq!(p.join("lobby", "x").await, Err(PeerError::InvalidKey));
         if tokio::time::timeout(Duration::from_secs(5), p.close()).await.is_err() {
             panic!("close hung on attempt {i}");

@@ -36,7 +36,7 @@ async fn a_silent_control_channel_is_treated_as_a_dead_path() {
     let mut opts = options(&s);
     opts.engine.control_ping_interval = Duration::from_millis(300);
     opts.engine.control_dead_after = Duration::from_secs(2);
-    let sdk = peerchat_peer::Peer::new(opts);
+    let mut sdk = TestPeer::new(opts);
     sdk.join("lobby", "sdk").await.unwrap();
     let sdk_id = sdk.peer_id().unwrap();
 
@@ -45,7 +45,7 @@ async fn a_silent_control_channel_is_treated_as_a_dead_path() {
     let welcome: Value = serde_json::from_str(ws.next().await.unwrap().unwrap().to_text().unwrap()).unwrap();
     let my_id = welcome["peerId"].as_str().unwrap().to_string();
     ws.send(WsMessage::text(json!({"type":"subscribe","channel":"lobby","name":"foreign"}).to_string())).await.unwrap();
-    let remote = next_joined(&sdk).await;
+    let remote = next_joined(&mut sdk).await;
     assert_eq!(remote.id(), my_id);
 
     let (cand_tx, mut cand_rx) = mpsc::unbounded_channel();

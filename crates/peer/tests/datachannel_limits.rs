@@ -10,14 +10,14 @@ use support::*;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_send_past_max_queued_sends_overflows_with_sizes() {
     let s = server().await;
-    let (_a, _b, ra, rb) = connected_pair(&s).await;
+    let (_a, _b, ra, mut rb) = connected_pair(&s).await;
     let opts = DataChannelOptions {
         max_buffered_amount: 64 * 1024,
         buffered_amount_low_threshold: 32 * 1024,
         max_queued_sends: 8,
     };
-    let out = ra.open_channel("bulk", ChannelInit::reliable(), opts).await.unwrap();
-    let inc = tokio::time::timeout(WAIT, rb.next_channel()).await.unwrap().unwrap();
+    let (out, _) = ra.open_channel("bulk", ChannelInit::reliable(), opts).await.unwrap();
+    let mut inc = tokio::time::timeout(WAIT, rb.next_channel()).await.unwrap().unwrap();
     out.opened().await.unwrap();
     let out = Arc::new(out);
     // 64 concurrent sends of 60 KiB into a 64 KiB buffer: at most 8 may be pending.
@@ -51,22 +51,22 @@ async fn the_send_past_max_queued_sends_overflows_with_sizes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_message_over_the_maximum_is_too_large_and_the_channel_survives() {
     let s = server().await;
-    let (_a, _b, ra, rb) = connected_pair(&s).await;
-    let (out, inc) = channel_pair(&ra, &rb).await;
+    let (_a, _b, ra, mut rb) = connected_pair(&s).await;
+    let (out, mut inc) = channel_pair(&ra, &mut rb).await;
     let max = out.max_message_size();
     assert!(max >= 65_536, "negotiated maximum {max}");
     let err = out.send(vec![0u8; max + 1]).await.unwrap_err();
     assert_eq!(err, DataChannelError::TooLarge { size: max + 1, max });
     out.send(vec![7u8; max]).await.expect("a message at the maximum is sent");
     assert_eq!(tokio::time::timeout(WAIT, inc.recv()).await.unwrap().unwrap(), Message::Binary(vec![7u8; max]));
-    roundtrip(&out, &inc, "still open").await;
+    roundtrip(&out, &mut inc, "still open").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sequenced_sends_arrive_in_order_without_loss() {
     let s = server().await;
-    let (_a, _b, ra, rb) = connected_pair(&s).await;
-    let (out, inc) = channel_pair(&ra, &rb).await;
+    let (_a, _b, ra, mut rb) = connected_pair(&s).await;
+    let (out, mut inc) = channel_pair(&ra, &mut rb).await;
     let n = 2_000u32;
     let sender = tokio::spawn(async move {
         for i in 0..n {

@@ -20,9 +20,9 @@ const MESSAGES: u64 = 600;
 async fn every_message_the_server_accepted_arrives_once_across_a_graceful_restart() {
     let first = Server::spawn(config(SECRET)).await.unwrap();
     let addr = first.addr();
-    let a = joined(&first, "lobby", "sender").await;
-    let b = joined(&first, "lobby", "receiver").await;
-    next_joined(&a).await;
+    let mut a = joined(&first, "lobby", "sender").await;
+    let mut b = joined(&first, "lobby", "receiver").await;
+    next_joined(&mut a).await;
     let b_id = b.peer_id().unwrap();
 
     // The receiver counts every copy of every sequence number.

@@ -12,10 +12,7 @@ type RawWs = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStrea
 
 /// A raw wire-protocol client ("mallory") joins the victim's room; returns its socket
 /// and the victim's view of it.
-async fn mallory_joins(
-    s: &signal_server::ServerHandle,
-    victim: &peerchat_peer::Peer,
-) -> (RawWs, peerchat_peer::RemotePeer) {
+async fn mallory_joins(s: &signal_server::ServerHandle, victim: &mut TestPeer) -> (RawWs, TestRemote) {
     let (mut ws, _) = tokio_tungstenite::connect_async(format!("{}?key={KEY}", s.url())).await.unwrap();
     let _welcome = ws.next().await.unwrap().unwrap();
     let sub = json!({"type":"subscribe","channel":"lobby","name":"mallory","requestId":1});
@@ -27,11 +24,11 @@ async fn mallory_joins(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn garbage_signals_do_not_break_the_peer() {
     let s = server().await;
-    let victim = joined(&s, "lobby", "victim").await;
+    let mut victim = joined(&s, "lobby", "victim").await;
     let victim_id = victim.peer_id().unwrap();
 
     // A raw client that speaks the wire protocol but sends nonsense signals.
-    let (mut ws, mallory) = mallory_joins(&s, &victim).await;
+    let (mut ws, mallory) = mallory_joins(&s, &mut victim).await;
     let garbage = [
         json!({"gen": 1}),
         json!({"gen": 0, "candidate": null}),
@@ -56,7 +53,7 @@ async fn garbage_signals_do_not_break_the_peer() {
     // has relayed every signal before it.
     let marker = json!({"type":"send","to":victim_id,"data":{"marker": true}});
     ws.send(WsMessage::text(marker.to_string())).await.unwrap();
-    wait_event(&victim, |e| match e {
+    wait_event(&mut victim, |e| match e {
         peerchat_peer::PeerEvent::Message { data, .. } if data["marker"] == true => Some(()),
         _ => None,
     })
@@ -64,15 +61,15 @@ async fn garbage_signals_do_not_break_the_peer() {
     assert_ne!(mallory.state(), PeerState::Connected);
 
     // The victim still connects and chats with a well-behaved peer.
-    let friend = joined(&s, "lobby", "friend").await;
-    let r_friend = loop {
-        let r = next_joined(&victim).await;
+    let mut friend = joined(&s, "lobby", "friend").await;
+    let mut r_friend = loop {
+        let r = next_joined(&mut victim).await;
         if Some(r.id().to_string()) == friend.peer_id() {
             break r;
         }
     };
     let r_victim = loop {
-        let r = next_joined(&friend).await;
+        let r = next_joined(&mut friend).await;
         if r.id() == victim_id {
             break r;
         }
@@ -80,8 +77,8 @@ async fn garbage_signals_do_not_break_the_peer() {
     assert!(tokio::time::timeout(WAIT, r_friend.wait_for(PeerState::Connected)).await.unwrap());
     // Channels are opened on `connected`, as the app pattern says, on both sides.
     assert!(tokio::time::timeout(WAIT, r_victim.wait_for(PeerState::Connected)).await.unwrap());
-    let (out, inc) = channel_pair(&r_victim, &r_friend).await;
-    roundtrip(&out, &inc, "still fine").await;
+    let (out, mut inc) = channel_pair(&r_victim, &mut r_friend).await;
+    roundtrip(&out, &mut inc, "still fine").await;
 }
 
 /// A real offer SDP (a data channel, no candidates) from the engine itself.
@@ -105,9 +102,9 @@ async fn real_offer() -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn offers_with_ever_rising_generations_stop_costing_a_rebuild_after_a_budget() {
     let s = server().await;
-    let victim = joined(&s, "lobby", "victim").await;
+    let mut victim = joined(&s, "lobby", "victim").await;
     let victim_id = victim.peer_id().unwrap();
-    let (mut ws, _) = mallory_joins(&s, &victim).await;
+    let (mut ws, _) = mallory_joins(&s, &mut victim).await;
     let sdp = real_offer().await;
     // 40 offers, each for a new generation: each one acted on is a new connection and an
     // answer back.

@@ -40,9 +40,9 @@ async fn rebuilds_and_departures_leave_no_tasks_behind() {
     let s = server().await;
     let metrics = tokio::runtime::Handle::current().metrics();
     let before_b = metrics.num_alive_tasks();
-    let (a, b, ra, rb) = connected_pair(&s).await;
-    let (out, inc) = channel_pair(&ra, &rb).await;
-    roundtrip(&out, &inc, "first").await;
+    let (mut a, b, ra, mut rb) = connected_pair(&s).await;
+    let (out, mut inc) = channel_pair(&ra, &mut rb).await;
+    roundtrip(&out, &mut inc, "first").await;
     drop((out, inc));
     let base = metrics.num_alive_tasks();
 
@@ -51,8 +51,8 @@ async fn rebuilds_and_departures_leave_no_tasks_behind() {
         ra.rebuild().await;
         back_to_connected(&mut ca).await;
         back_to_connected(&mut cb).await;
-        let (out, inc) = channel_pair(&ra, &rb).await;
-        roundtrip(&out, &inc, &format!("after rebuild {i}")).await;
+        let (out, mut inc) = channel_pair(&ra, &mut rb).await;
+        roundtrip(&out, &mut inc, &format!("after rebuild {i}")).await;
     }
     assert_eq!(tasks_settle(base).await, Ok(()), "live tasks after ten rebuilds (before: {base})");
     eprintln!(

@@ -10,7 +10,7 @@ use support::*;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_connected_peer_reports_a_direct_path_with_rtt_and_bytes() {
     let s = server().await;
-    let (a, _b, ra, rb) = connected_pair(&s).await;
+    let (a, _b, ra, mut rb) = connected_pair(&s).await;
     let mut updates = ra.path_updates();
     let path = bounded("a path with an RTT", async {
         loop {
@@ -44,8 +44,8 @@ async fn a_connected_peer_reports_a_direct_path_with_rtt_and_bytes() {
     assert!(rb.path().is_some(), "both sides report a path");
 
     // Data moves: the counters grow at the next refresh.
-    let (out, inc) = channel_pair(&ra, &rb).await;
-    roundtrip(&out, &inc, &"x".repeat(10_000)).await;
+    let (out, mut inc) = channel_pair(&ra, &mut rb).await;
+    roundtrip(&out, &mut inc, &"x".repeat(10_000)).await;
 
     bounded("leave", a.leave()).await.unwrap();
     assert_eq!(ra.state(), PeerState::Closed);

@@ -11,14 +11,14 @@ use support::*;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_forced_ice_restart_keeps_the_connection_and_its_channels() {
     let s = server().await;
-    let (_a, _b, ra, rb) = connected_pair(&s).await;
-    let (out, inc) = channel_pair(&ra, &rb).await;
-    roundtrip(&out, &inc, "before").await;
+    let (_a, _b, ra, mut rb) = connected_pair(&s).await;
+    let (out, mut inc) = channel_pair(&ra, &mut rb).await;
+    roundtrip(&out, &mut inc, "before").await;
     let pc_before = ra.pc().unwrap();
     ra.restart_ice().await;
-    roundtrip(&out, &inc, "during").await;
+    roundtrip(&out, &mut inc, "during").await;
     assert!(tokio::time::timeout(WAIT, ra.wait_for(PeerState::Connected)).await.unwrap());
-    roundtrip(&out, &inc, "after").await;
+    roundtrip(&out, &mut inc, "after").await;
     assert!(Arc::ptr_eq(&pc_before, &ra.pc().unwrap()), "an ICE restart keeps the peer connection");
 }
 
@@ -35,11 +35,11 @@ async fn a_forced_ice_restart_on_either_side_comes_back_on_the_same_connection()
         o.engine.control_dead_after = std::time::Duration::from_secs(180);
         o
     };
-    let a = peerchat_peer::Peer::new(slow_pings());
+    let mut a = TestPeer::new(slow_pings());
     a.join("lobby", "alice").await.unwrap();
-    let b = peerchat_peer::Peer::new(slow_pings());
+    let mut b = TestPeer::new(slow_pings());
     b.join("lobby", "bob").await.unwrap();
-    let (ra, rb) = (next_joined(&a).await, next_joined(&b).await);
+    let (ra, rb) = (next_joined(&mut a).await, next_joined(&mut b).await);
     assert!(tokio::time::timeout(WAIT, ra.wait_for(PeerState::Connected)).await.unwrap());
     assert!(tokio::time::timeout(WAIT, rb.wait_for(PeerState::Connected)).await.unwrap());
     assert_ne!(ra.polite(), rb.polite());
@@ -66,7 +66,7 @@ async fn a_forced_ice_restart_on_either_side_comes_back_on_the_same_connection()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rebuilt_connection_comes_back_connected_with_a_new_pc() {
     let s = server().await;
-    let (_a, _b, ra, rb) = connected_pair(&s).await;
+    let (_a, _b, mut ra, rb) = connected_pair(&s).await;
     let pc_before = ra.pc().unwrap();
     let mut changes_a = ra.state_changes();
     let mut changes_b = rb.state_changes();
@@ -83,38 +83,40 @@ async fn a_rebuilt_connection_comes_back_connected_with_a_new_pc() {
     }
     assert!(!Arc::ptr_eq(&pc_before, &ra.pc().unwrap()), "a rebuild replaces the peer connection");
     // The seed pattern: open a fresh channel after `connected`.
-    let (out, inc) = channel_pair(&rb, &ra).await;
-    roundtrip(&out, &inc, "after rebuild").await;
+    let (out, mut inc) = channel_pair(&rb, &mut ra).await;
+    roundtrip(&out, &mut inc, "after rebuild").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn glare_when_both_sides_rebuild_at_once_resolves() {
     let s = server().await;
-    let (_a, _b, ra, rb) = connected_pair(&s).await;
+    let (_a, _b, ra, mut rb) = connected_pair(&s).await;
     tokio::join!(ra.rebuild(), rb.rebuild());
     assert!(tokio::time::timeout(WAIT, ra.wait_for(PeerState::Connected)).await.unwrap());
     assert!(tokio::time::timeout(WAIT, rb.wait_for(PeerState::Connected)).await.unwrap());
-    let (out, inc) = channel_pair(&ra, &rb).await;
-    roundtrip(&out, &inc, "after glare").await;
+    let (out, mut inc) = channel_pair(&ra, &mut rb).await;
+    roundtrip(&out, &mut inc, "after glare").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_peers_form_a_full_mesh() {
     let s = server().await;
-    let a = joined(&s, "lobby", "a").await;
-    let b = joined(&s, "lobby", "b").await;
-    let c = joined(&s, "lobby", "c").await;
-    for p in [&a, &b, &c] {
-        let first = next_joined(p).await;
-        let second = next_joined(p).await;
-        for r in [first, second] {
-            assert!(tokio::time::timeout(WAIT, r.wait_for(PeerState::Connected)).await.unwrap(), "{r:?}");
+    let mut a = joined(&s, "lobby", "a").await;
+    let mut b = joined(&s, "lobby", "b").await;
+    let mut c = joined(&s, "lobby", "c").await;
+    // Each keeps the remote peers it saw, with the channels they open.
+    let mut seen = Vec::new();
+    for p in [&mut a, &mut b, &mut c] {
+        let both = [next_joined(p).await, next_joined(p).await];
+        for r in &both {
+            assert!(tokio::time::timeout(WAIT, r.wait_for(PeerState::Connected)).await.unwrap(), "{:?}", r.remote);
         }
+        seen.push(both);
     }
-    let ra = a.remotes().await;
-    let rc = c.remotes().await;
-    let c_in_a = ra.iter().find(|r| Some(r.id().to_string()) == c.peer_id()).unwrap();
-    let a_in_c = rc.iter().find(|r| Some(r.id().to_string()) == a.peer_id()).unwrap();
-    let (out, inc) = channel_pair(c_in_a, a_in_c).await;
-    roundtrip(&out, &inc, "a to c").await;
+    let (c_id, a_id) = (c.peer_id(), a.peer_id());
+    let [in_a, _, in_c] = &mut seen[..] else { unreachable!("three peers") };
+    let c_in_a = in_a.iter().find(|r| Some(r.id().to_string()) == c_id).unwrap();
+    let a_in_c = in_c.iter_mut().find(|r| Some(r.id().to_string()) == a_id).unwrap();
+    let (out, mut inc) = channel_pair(c_in_a, a_in_c).await;
+    roundtrip(&out, &mut inc, "a to c").await;
 }

@@ -6,7 +6,7 @@
 mod support;
 use std::sync::Arc;
 
-use peerchat_peer::{Certificate, Peer, PeerState, RemotePeer};
+use peerchat_peer::{Certificate, PeerState, RemotePeer};
 use support::*;
 
 /// Waits until `r` knows both fingerprints.
@@ -34,14 +34,14 @@ async fn both_sides_of_a_connection_read_the_same_safety_number() {
 
 /// Alice, restarted with `cert` (or a fresh certificate when `None`), connects to bob
 /// again; returns the safety number bob sees.
-async fn number_after_restart(s: &signal_server::ServerHandle, b: &Peer, cert: Option<Certificate>) -> String {
+async fn number_after_restart(s: &signal_server::ServerHandle, b: &mut TestPeer, cert: Option<Certificate>) -> String {
     let mut opts = options(s);
     opts.certificate = cert;
-    let a = Peer::new(opts);
+    let a = TestPeer::new(opts);
     bounded("join", a.join("lobby", "alice")).await.unwrap();
     let a_id = a.peer_id().unwrap();
     let ra = wait_event(b, |e| match e {
-        peerchat_peer::PeerEvent::PeerJoined(r) if r.id() == a_id => Some(r.clone()),
+        peerchat_peer::PeerEvent::PeerJoined(r, _) if r.id() == a_id => Some(r.clone()),
         _ => None,
     })
     .await;
@@ -54,15 +54,15 @@ async fn number_after_restart(s: &signal_server::ServerHandle, b: &Peer, cert: O
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_certificate_kept_in_a_file_keeps_the_number_across_restarts() {
     let s = server().await;
-    let b = joined(&s, "lobby", "bob").await;
+    let mut b = joined(&s, "lobby", "bob").await;
     let dir = std::env::temp_dir().join(format!("peerchat-safety-{}", std::process::id()));
     let path = dir.join("dtls.pem");
     let (first_cert, _) = peerchat_peer::identity::load_or_create(&path).unwrap();
-    let first = number_after_restart(&s, &b, Some(first_cert)).await;
+    let first = number_after_restart(&s, &mut b, Some(first_cert)).await;
     let (kept, how) = peerchat_peer::identity::load_or_create(&path).unwrap();
     assert_eq!(how, peerchat_peer::identity::Loaded::Existing);
-    assert_eq!(number_after_restart(&s, &b, Some(kept)).await, first, "the same certificate, the same number");
-    assert_ne!(number_after_restart(&s, &b, None).await, first, "a new certificate changes it");
+    assert_eq!(number_after_restart(&s, &mut b, Some(kept)).await, first, "the same certificate, the same number");
+    assert_ne!(number_after_restart(&s, &mut b, None).await, first, "a new certificate changes it");
     b.close().await;
     std::fs::remove_dir_all(dir).unwrap();
 }
@@ -81,14 +81,14 @@ async fn a_relay_that_swaps_the_fingerprints_makes_the_numbers_differ() {
         let mut opts = options(&s);
         opts.url = format!("ws://{relay}/v1");
         async move {
-            let p = Peer::new(opts);
+            let p = TestPeer::new(opts);
             bounded("join", p.join("lobby", name)).await.unwrap();
             p
         }
     };
-    let a = via_relay("alice").await;
-    let b = via_relay("bob").await;
-    let (ra, rb) = (next_joined(&a).await, next_joined(&b).await);
+    let mut a = via_relay("alice").await;
+    let mut b = via_relay("bob").await;
+    let (ra, rb) = (next_joined(&mut a).await, next_joined(&mut b).await);
     let (sa, sb) = (security(&ra).await, security(&rb).await);
     assert_ne!(&sa.remote, b.fingerprint().unwrap(), "alice was shown another certificate than bob's");
     assert_ne!(&sb.remote, a.fingerprint().unwrap());

@@ -12,7 +12,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
-async fn wait_signalling(p: &peerchat_peer::Peer, want: SignallingState) {
+async fn wait_signalling(p: &mut TestPeer, want: SignallingState) {
     wait_event(p, |e| match e {
         PeerEvent::Signalling(s) if *s == want => Some(()),
         _ => None,
@@ -25,24 +25,24 @@ async fn chat_keeps_flowing_across_a_server_restart_and_identities_survive() {
     let secret = "secret = \"a-restart-secret-of-enough-length\"";
     let first = Server::spawn(config(secret)).await.unwrap();
     let addr = first.addr();
-    let (a, b, ra, rb) = connected_pair(&first).await;
+    let (mut a, mut b, ra, mut rb) = connected_pair(&first).await;
     let (a_id, b_id) = (a.peer_id().unwrap(), b.peer_id().unwrap());
-    let (out, inc) = channel_pair(&ra, &rb).await;
-    roundtrip(&out, &inc, "before").await;
+    let (out, mut inc) = channel_pair(&ra, &mut rb).await;
+    roundtrip(&out, &mut inc, "before").await;
 
     first.shutdown();
     first.stopped().await;
-    wait_signalling(&a, SignallingState::Reconnecting).await;
+    wait_signalling(&mut a, SignallingState::Reconnecting).await;
     // The server is down: the DataChannel still carries chat.
-    roundtrip(&out, &inc, "while the server is down").await;
+    roundtrip(&out, &mut inc, "while the server is down").await;
     assert_eq!(ra.state(), PeerState::Connected);
 
     let mut cfg: Config = config(secret);
     cfg.listen = addr;
     let _second = Server::spawn(cfg).await.unwrap();
-    wait_signalling(&a, SignallingState::Connected).await;
-    wait_signalling(&b, SignallingState::Connected).await;
-    roundtrip(&out, &inc, "after the restart").await;
+    wait_signalling(&mut a, SignallingState::Connected).await;
+    wait_signalling(&mut b, SignallingState::Connected).await;
+    roundtrip(&out, &mut inc, "after the restart").await;
     assert_eq!(a.peer_id().unwrap(), a_id);
     assert_eq!(b.peer_id().unwrap(), b_id);
     // Presence is right: each still sees exactly the other, and server routing works.
@@ -50,7 +50,7 @@ async fn chat_keeps_flowing_across_a_server_restart_and_identities_survive() {
     assert_eq!(remotes.len(), 1);
     assert_eq!(remotes[0].id(), b_id);
     a.send_to(&b_id, &serde_json::json!({"type":"hello","name":"alice"})).await.unwrap();
-    let got = wait_event(&b, |e| match e {
+    let got = wait_event(&mut b, |e| match e {
         PeerEvent::Message { from, .. } => Some(from.clone()),
         _ => None,
     })
@@ -62,7 +62,7 @@ async fn chat_keeps_flowing_across_a_server_restart_and_identities_survive() {
 async fn a_restart_with_another_secret_reconciles_to_one_remote_per_person() {
     let first = server().await;
     let addr = first.addr();
-    let (a, b, _ra, _rb) = connected_pair(&first).await;
+    let (mut a, mut b, _ra, _rb) = connected_pair(&first).await;
     let old_ids = (a.peer_id().unwrap(), b.peer_id().unwrap());
     first.shutdown();
     first.stopped().await;
@@ -73,7 +73,7 @@ async fn a_restart_with_another_secret_reconciles_to_one_remote_per_person() {
         PeerEvent::Welcome { peer_id, resumed: false } => Some(peer_id.clone()),
         _ => None,
     };
-    let (new_a, new_b) = (wait_event(&a, fresh_welcome).await, wait_event(&b, fresh_welcome).await);
+    let (new_a, new_b) = (wait_event(&mut a, fresh_welcome).await, wait_event(&mut b, fresh_welcome).await);
     assert!(new_a != old_ids.0 && new_b != old_ids.1, "{old_ids:?} -> {new_a} {new_b}");
     // New identities: each side ends with exactly one remote, the other's new id, connected.
     tokio::time::timeout(WAIT, async {
@@ -129,21 +129,21 @@ async fn a_killed_signalling_socket_resumes_without_anyone_noticing() {
     let (paddr, cut) = proxy(s.addr()).await;
     let mut opts = options(&s);
     opts.url = format!("ws://{paddr}/v1");
-    let a = peerchat_peer::Peer::new(opts);
+    let mut a = TestPeer::new(opts);
     a.join("lobby", "alice").await.unwrap();
-    let b = joined(&s, "lobby", "bob").await;
-    let ra = next_joined(&a).await;
-    let rb = next_joined(&b).await;
+    let mut b = joined(&s, "lobby", "bob").await;
+    let mut ra = next_joined(&mut a).await;
+    let rb = next_joined(&mut b).await;
     assert!(tokio::time::timeout(WAIT, ra.wait_for(PeerState::Connected)).await.unwrap());
-    let (out, inc) = channel_pair(&rb, &ra).await;
+    let (out, mut inc) = channel_pair(&rb, &mut ra).await;
     let id = a.peer_id().unwrap();
 
     cut.send_modify(|n| *n += 1);
-    wait_signalling(&a, SignallingState::Reconnecting).await;
-    roundtrip(&out, &inc, "during the drop").await;
-    wait_signalling(&a, SignallingState::Connected).await;
+    wait_signalling(&mut a, SignallingState::Reconnecting).await;
+    roundtrip(&out, &mut inc, "during the drop").await;
+    wait_signalling(&mut a, SignallingState::Connected).await;
     assert_eq!(a.peer_id().unwrap(), id, "resumed with the same id");
-    roundtrip(&out, &inc, "after the drop").await;
+    roundtrip(&out, &mut inc, "after the drop").await;
     // Bob saw no leave.
     let left = tokio::time::timeout(Duration::from_millis(300), async {
         loop {
@@ -180,25 +180,25 @@ async fn closed_for_sending_too_fast_the_peer_reconnects_and_carries_on() {
     let s = Server::spawn(config("rate_per_sec = 5\nrate_burst = 10")).await.unwrap();
     let mut opts = options(&s);
     opts.url = format!("ws://{}/v1", limits_hidden(s.addr()).await);
-    let a = peerchat_peer::Peer::new(opts);
+    let mut a = TestPeer::new(opts);
     bounded("join", a.join("lobby", "alice")).await.unwrap();
-    let b = joined(&s, "lobby", "bob").await;
+    let mut b = joined(&s, "lobby", "bob").await;
     let b_id = b.peer_id().unwrap();
     let a_id = a.peer_id().unwrap();
-    next_joined(&a).await;
+    next_joined(&mut a).await;
 
     // 40 messages at once: paced for the defaults (100/s, burst 200), far over 10.
     let bodies: Vec<serde_json::Value> = (0..40).map(|i| serde_json::json!({ "n": i })).collect();
     let burst = bodies.iter().map(|body| a.send_to(&b_id, body));
     let outcomes = bounded("the burst", futures_util::future::join_all(burst)).await;
     assert!(outcomes.iter().any(Result::is_err), "the server let 40 frames through a burst of 10");
-    wait_event(&a, |e| matches!(e, PeerEvent::Error(peerchat_peer::PeerError::RateLimited)).then_some(())).await;
-    wait_signalling(&a, SignallingState::Connected).await;
+    wait_event(&mut a, |e| matches!(e, PeerEvent::Error(peerchat_peer::PeerError::RateLimited)).then_some(())).await;
+    wait_signalling(&mut a, SignallingState::Connected).await;
     assert_eq!(a.peer_id().unwrap(), a_id, "resumed as the same peer");
 
     // Carrying on at a pace the server allows: delivered.
     a.send_to(&b_id, &serde_json::json!({"after": true})).await.expect("a send after the reconnect");
-    wait_event(&b, |e| match e {
+    wait_event(&mut b, |e| match e {
         PeerEvent::Message { data, .. } if data.get("after").is_some() => Some(()),
         _ => None,
     })

@@ -7,7 +7,7 @@ mod support;
 use std::sync::{Arc, Mutex};
 
 use futures_util::StreamExt;
-use peerchat_peer::{Peer, PeerError, PeerEvent};
+use peerchat_peer::{PeerError, PeerEvent};
 use support::*;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
@@ -31,7 +31,7 @@ async fn a_stolen_token_used_while_the_owner_is_connected_is_reported_to_the_own
     .await;
     let mut opts = options(&s);
     opts.url = format!("ws://{relay}/v1");
-    let victim = Peer::new(opts);
+    let mut victim = TestPeer::new(opts);
     let id = bounded("join", victim.join("lobby", "ada")).await.unwrap();
     let stolen = seen.lock().unwrap().last().cloned().expect("the relay saw a token");
 
@@ -43,7 +43,7 @@ async fn a_stolen_token_used_while_the_owner_is_connected_is_reported_to_the_own
     let welcome: serde_json::Value = serde_json::from_str(welcome.to_text().unwrap()).unwrap();
     assert_eq!((welcome["resumed"].as_bool(), welcome["peerId"].as_str()), (Some(true), Some(id.as_str())));
 
-    let reported = wait_event(&victim, |e| match e {
+    let reported = wait_event(&mut victim, |e| match e {
         PeerEvent::Error(err) => Some(err.clone()),
         _ => None,
     })

@@ -7,7 +7,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use peerchat_peer::{check_key, Peer, PeerError, PeerEvent, PublishableKey, TlsFailure, TlsOptions};
+use peerchat_peer::{check_key, PeerError, PeerEvent, PublishableKey, TlsFailure, TlsOptions};
 use peerchat_testkit::tls::{ServerCert, TestCa, Validity};
 use signal_server::tls::TlsFiles;
 use signal_server::{Server, ServerHandle};
@@ -44,19 +44,19 @@ async fn peers_chat_through_a_server_that_terminates_tls() {
         let mut o = options(&s);
         o.url = url.clone();
         o.tls = trusting(&ca);
-        let p = Peer::new(o);
+        let p = TestPeer::new(o);
         bounded("join over wss", p.join("lobby", name)).await.expect("joins over TLS");
         peers.push(p);
     }
-    let ra = next_joined(&peers[0]).await;
-    let rb = next_joined(&peers[1]).await;
+    let ra = next_joined(&mut peers[0]).await;
+    let mut rb = next_joined(&mut peers[1]).await;
     assert!(bounded("a connected", ra.wait_for(peerchat_peer::PeerState::Connected)).await);
     assert!(bounded("b connected", rb.wait_for(peerchat_peer::PeerState::Connected)).await);
-    let (out, inc) = channel_pair(&ra, &rb).await;
-    roundtrip(&out, &inc, "hello over a signalling channel nobody can read").await;
+    let (out, mut inc) = channel_pair(&ra, &mut rb).await;
+    roundtrip(&out, &mut inc, "hello over a signalling channel nobody can read").await;
     // Server-routed data goes through the TLS socket too.
     bounded("send", peers[0].send(&serde_json::json!({"via": "wss"}))).await.expect("server-routed send");
-    let got = wait_event(&peers[1], |e| match e {
+    let got = wait_event(&mut peers[1], |e| match e {
         PeerEvent::Message { data, .. } => Some(data.clone()),
         _ => None,
     })
@@ -77,7 +77,7 @@ async fn a_certificate_from_an_unknown_authority_is_refused_with_a_typed_error()
     // A peer fails its join the same way, and says so on its event stream.
     let mut o = PeerOptions::new(url, PublishableKey::new(KEY));
     o.reconnect = Some(Default::default());
-    let p = Peer::new(o);
+    let p = TestPeer::new(o);
     let t = Instant::now();
     assert_eq!(bounded("join", p.join("lobby", "x")).await, Err(PeerError::Tls(TlsFailure::UntrustedCertificate)));
     assert!(t.elapsed() < PROMPT, "join took {:?}", t.elapsed());

@@ -13,7 +13,7 @@ mod support;
 
 use std::time::Duration;
 
-use peerchat_peer::{CandidateKind, IceTransportPolicy, Peer, PeerState, Route};
+use peerchat_peer::{CandidateKind, IceTransportPolicy, PeerState, Route};
 use peerchat_testkit::coturn::Coturn;
 use peerchat_testkit::ports::free_tcp_udp_port;
 use signal_server::{Config, Server, ServerHandle};
@@ -30,10 +30,10 @@ async fn server_announcing(turn: &Coturn) -> ServerHandle {
     Server::spawn(Config::build(file, Some("127.0.0.1:0".into()), vec![]).unwrap()).await.expect("server binds")
 }
 
-async fn relay_only(s: &ServerHandle, name: &str) -> Peer {
+async fn relay_only(s: &ServerHandle, name: &str) -> TestPeer {
     let mut o = options(s);
     o.ice_transport_policy = IceTransportPolicy::Relay;
-    let p = Peer::new(o);
+    let p = TestPeer::new(o);
     bounded("join", p.join("lobby", name)).await.expect("join succeeds");
     p
 }
@@ -47,13 +47,13 @@ fn coturn() -> Coturn {
 async fn relay_only_peers_connect_through_coturn_and_report_a_relayed_path() {
     let turn = coturn();
     let s = server_announcing(&turn).await;
-    let a = relay_only(&s, "alice").await;
-    let b = relay_only(&s, "bob").await;
-    let (ra, rb) = (next_joined(&a).await, next_joined(&b).await);
+    let mut a = relay_only(&s, "alice").await;
+    let mut b = relay_only(&s, "bob").await;
+    let (ra, mut rb) = (next_joined(&mut a).await, next_joined(&mut b).await);
     assert!(bounded("a connects", ra.wait_for(PeerState::Connected)).await);
     assert!(bounded("b connects", rb.wait_for(PeerState::Connected)).await);
-    let (out, inc) = channel_pair(&ra, &rb).await;
-    roundtrip(&out, &inc, "through the relay").await;
+    let (out, mut inc) = channel_pair(&ra, &mut rb).await;
+    roundtrip(&out, &mut inc, "through the relay").await;
     let path = ra.path().expect("a connected peer has a path");
     assert_eq!(path.route(), Route::Relayed, "{path:?}");
     assert_eq!(path.local, CandidateKind::Relay, "{path:?}");
@@ -66,12 +66,12 @@ async fn relay_only_peers_connect_through_coturn_and_report_a_relayed_path() {
 async fn round_trips_through_a_relay_do_not_wait_for_engine_timers() {
     let turn = coturn();
     let s = server_announcing(&turn).await;
-    let a = relay_only(&s, "alice").await;
-    let b = relay_only(&s, "bob").await;
-    let (ra, rb) = (next_joined(&a).await, next_joined(&b).await);
+    let mut a = relay_only(&s, "alice").await;
+    let mut b = relay_only(&s, "bob").await;
+    let (ra, mut rb) = (next_joined(&mut a).await, next_joined(&mut b).await);
     assert!(bounded("a connects", ra.wait_for(PeerState::Connected)).await);
     assert!(bounded("b connects", rb.wait_for(PeerState::Connected)).await);
-    let (out, inc) = channel_pair(&ra, &rb).await;
+    let (mut out, mut inc) = channel_pair(&ra, &mut rb).await;
     let echo = tokio::spawn(async move {
         while let Some(m) = inc.recv().await {
             if inc.send(m).await.is_err() {

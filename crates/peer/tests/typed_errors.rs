@@ -2,7 +2,7 @@
 //! sending before joining, unknown peers, and closes the server imposes.
 
 mod support;
-use peerchat_peer::{Peer, PeerError, PeerEvent, PublishableKey};
+use peerchat_peer::{PeerError, PeerEvent, PublishableKey};
 use serde_json::json;
 use signal_server::Server;
 use support::*;
@@ -12,9 +12,9 @@ async fn a_bad_key_fails_join_with_invalid_key() {
     let s = server().await;
     let mut o = options(&s);
     o.key = PublishableKey::new("pk_wrong");
-    let p = Peer::new(o);
+    let mut p = TestPeer::new(o);
     assert_eq!(p.join("lobby", "x").await, Err(PeerError::InvalidKey));
-    let fatal = wait_event(&p, |e| match e {
+    let fatal = wait_event(&mut p, |e| match e {
         PeerEvent::Error(e) => Some(e.clone()),
         _ => None,
     })
@@ -35,22 +35,22 @@ async fn a_forbidden_origin_fails_with_origin_not_allowed() {
     let s = Server::spawn(cfg).await.unwrap();
     let mut o = options(&s);
     o.origin = Some("https://evil.test".into());
-    assert_eq!(Peer::new(o.clone()).join("lobby", "x").await, Err(PeerError::OriginNotAllowed));
+    assert_eq!(TestPeer::new(o.clone()).join("lobby", "x").await, Err(PeerError::OriginNotAllowed));
     o.origin = Some("https://ok.test".into());
-    Peer::new(o).join("lobby", "x").await.expect("allowed origin joins");
+    TestPeer::new(o).join("lobby", "x").await.expect("allowed origin joins");
 }
 
 #[tokio::test]
 async fn a_bad_url_fails_with_bad_url() {
     let mut o = options(&server().await);
     o.url = "http://not-a-websocket".into();
-    assert!(matches!(Peer::new(o).join("lobby", "x").await, Err(PeerError::BadUrl(_))));
+    assert!(matches!(TestPeer::new(o).join("lobby", "x").await, Err(PeerError::BadUrl(_))));
 }
 
 #[tokio::test]
 async fn sends_before_joining_or_to_yourself_are_refused_locally() {
     let s = server().await;
-    let p = Peer::new(options(&s));
+    let p = TestPeer::new(options(&s));
     assert_eq!(p.send(&json!(1)).await, Err(PeerError::NotJoined));
     assert_eq!(p.send_to("someone", &json!(1)).await, Err(PeerError::NotJoined));
     p.join("lobby", "me").await.unwrap();
@@ -79,17 +79,17 @@ async fn quota_exhaustion_is_over_message_quota() {
 #[tokio::test]
 async fn server_closes_map_to_typed_fatal_errors() {
     let s = server().await;
-    let p = joined(&s, "lobby", "me").await;
+    let mut p = joined(&s, "lobby", "me").await;
     assert!(s.disconnect_peer(&p.peer_id().unwrap()).await);
-    let e = wait_event(&p, |e| match e {
+    let e = wait_event(&mut p, |e| match e {
         PeerEvent::Error(e) => Some(e.clone()),
         _ => None,
     })
     .await;
     assert_eq!(e, PeerError::AdminDisconnect);
-    let revoked = joined(&s, "lobby", "other").await;
+    let mut revoked = joined(&s, "lobby", "other").await;
     s.set_keys(vec![signal_server::KeyConfig::with_defaults(PublishableKey::new("pk_else"))]).await;
-    let e = wait_event(&revoked, |e| match e {
+    let e = wait_event(&mut revoked, |e| match e {
         PeerEvent::Error(e) => Some(e.clone()),
         _ => None,
     })
@@ -100,8 +100,8 @@ async fn server_closes_map_to_typed_fatal_errors() {
 #[tokio::test]
 async fn a_full_room_is_channel_full() {
     let s = Server::spawn(config("max_peers_per_channel = 1")).await.unwrap();
-    let _first = joined(&s, "lobby", "one").await;
-    let p = Peer::new(options(&s));
+    let mut _first = joined(&s, "lobby", "one").await;
+    let p = TestPeer::new(options(&s));
     assert_eq!(p.join("lobby", "two").await, Err(PeerError::ChannelFull));
 }
 
@@ -115,14 +115,16 @@ async fn a_join_over_the_per_address_cap_waits_for_a_slot_instead_of_failing() {
         max_delay: std::time::Duration::from_millis(200),
         ..Default::default()
     });
-    let p = std::sync::Arc::new(Peer::new(o));
+    let mut p = TestPeer::new(o);
     let join = tokio::spawn({
-        let p = p.clone();
-        async move { p.join("lobby", "waiting").await }
+        let peer = p.peer.clone();
+        async move { peer.join("lobby", "waiting").await }
     });
     // Refused with HTTP 429 at least once: the SDK says it is reconnecting, not failed.
-    wait_event(&p, |e| matches!(e, PeerEvent::Signalling(peerchat_peer::SignallingState::Reconnecting)).then_some(()))
-        .await;
+    wait_event(&mut p, |e| {
+        matches!(e, PeerEvent::Signalling(peerchat_peer::SignallingState::Reconnecting)).then_some(())
+    })
+    .await;
     assert!(!join.is_finished(), "the join waits");
     // The holder's connection ends (an administrative disconnect closes its socket).
     assert!(s.disconnect_peer(&holder.peer_id().unwrap()).await);

@@ -9,9 +9,9 @@ mod task;
 
 use std::sync::Arc;
 
-use tokio::sync::{broadcast, mpsc, oneshot, watch, Mutex};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
-use crate::datachannel::{DataChannel, DataChannelOptions};
+use crate::datachannel::{DataChannel, DataChannelOptions, Messages};
 use crate::engine::{ChannelInit, NativePeerConnection};
 use crate::path::PathInfo;
 use crate::safety::PeerSecurity;
@@ -118,7 +118,19 @@ pub(crate) struct Shared {
     pub path: watch::Receiver<Option<PathInfo>>,
     pub security: watch::Receiver<Option<PeerSecurity>>,
     pub cmd: mpsc::Sender<RemoteCmd>,
-    pub incoming: Mutex<mpsc::Receiver<DataChannel>>,
+}
+
+/// The channels a remote peer opens to us, each with its stream of messages, handed out
+/// once with [`crate::PeerEvent::PeerJoined`]. Dropping it closes the channels the peer
+/// opens from then on, so a peer cannot make this side hold channels nobody reads.
+#[derive(Debug)]
+pub struct IncomingChannels(pub(crate) mpsc::Receiver<(DataChannel, Messages)>);
+
+impl IncomingChannels {
+    /// The next channel the other side opens; `None` once the remote peer is closed.
+    pub async fn next(&mut self) -> Option<(DataChannel, Messages)> {
+        self.0.recv().await
+    }
 }
 
 /// A remote peer. Cheap to clone; all clones are the same peer.
@@ -242,22 +254,18 @@ impl RemotePeer {
         self.shared.pc.borrow().clone()
     }
 
-    /// Opens an in-band channel on the current connection.
+    /// Opens an in-band channel on the current connection; its messages arrive on the
+    /// [`Messages`] stream that comes with it.
     pub async fn open_channel(
         &self,
         label: &str,
         init: ChannelInit,
         opts: DataChannelOptions,
-    ) -> Result<DataChannel, OpenChannelError> {
+    ) -> Result<(DataChannel, Messages), OpenChannelError> {
         let (tx, rx) = oneshot::channel();
         let cmd = RemoteCmd::OpenChannel { label: label.to_string(), init, opts, reply: tx };
         self.shared.cmd.send(cmd).await.map_err(|_| OpenChannelError::Closed)?;
         rx.await.map_err(|_| OpenChannelError::Closed)?
-    }
-
-    /// The next channel the other side opens; `None` once this peer is closed.
-    pub async fn next_channel(&self) -> Option<DataChannel> {
-        self.shared.incoming.lock().await.recv().await
     }
 
     /// Forces an ICE restart (as if the path had failed). The impolite side of the pair

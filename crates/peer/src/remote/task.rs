@@ -11,11 +11,11 @@ use super::control_message::{ControlMessage, CONTROL_ID, CONTROL_LABEL};
 use super::recovery::{Action, Input, Recovery, Timeouts};
 use peerchat_protocol::signal::{IceCandidate, SessionDescription, SignalBody, SignalPayload};
 use peerchat_protocol::{ClientFrame, RawValue};
-use tokio::sync::{broadcast, mpsc, oneshot, watch, Mutex};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::time::{sleep_until, Instant};
 
-use super::{OpenChannelError, PeerState, RemotePeer, Shared, StateChange};
-use crate::datachannel::{DataChannel, DataChannelOptions};
+use super::{IncomingChannels, OpenChannelError, PeerState, RemotePeer, Shared, StateChange};
+use crate::datachannel::{DataChannel, DataChannelOptions, Messages};
 use crate::engine::{
     ChannelEvent, ChannelInit, Connection, ConnectionConfig, EngineEvent, LinkState, NativePeerConnection, RawChannel,
 };
@@ -42,7 +42,7 @@ pub(crate) enum RemoteCmd {
         label: String,
         init: ChannelInit,
         opts: DataChannelOptions,
-        reply: oneshot::Sender<Result<DataChannel, OpenChannelError>>,
+        reply: oneshot::Sender<Result<(DataChannel, Messages), OpenChannelError>>,
     },
     RestartIce,
     Rebuild,
@@ -67,8 +67,8 @@ pub(crate) struct Spawn {
     pub cfg: ConnectionConfig,
 }
 
-/// Starts the task for one remote peer and returns its handle.
-pub(crate) fn spawn(s: Spawn) -> RemotePeer {
+/// Starts the task for one remote peer and returns its handle and the channels it opens.
+pub(crate) fn spawn(s: Spawn) -> (RemotePeer, IncomingChannels) {
     let polite = s.me.as_bytes() < s.id.as_bytes();
     let (cmd_tx, cmd_rx) = mpsc::channel(64);
     let self_cmd = cmd_tx.downgrade();
@@ -89,7 +89,6 @@ pub(crate) fn spawn(s: Spawn) -> RemotePeer {
         path: path_rx,
         security: security_rx,
         cmd: cmd_tx,
-        incoming: Mutex::new(incoming_rx),
     });
     let (engine_tx, engine_rx) = mpsc::unbounded_channel();
     let (control_tx, control_rx) = mpsc::channel(64);
@@ -125,7 +124,7 @@ pub(crate) fn spawn(s: Spawn) -> RemotePeer {
         deferred_offer: None,
     };
     tokio::spawn(task.run(cmd_rx, engine_rx, control_rx));
-    RemotePeer { shared }
+    (RemotePeer { shared }, IncomingChannels(incoming_rx))
 }
 
 struct Task {
@@ -150,7 +149,7 @@ struct Task {
     security_tx: watch::Sender<Option<crate::safety::PeerSecurity>>,
     /// `t` of the latest routine control ping, and when it left (for the RTT).
     last_ping: Option<(u64, Instant)>,
-    incoming_tx: mpsc::Sender<DataChannel>,
+    incoming_tx: mpsc::Sender<(DataChannel, Messages)>,
     engine_tx: mpsc::UnboundedSender<(u64, EngineEvent)>,
     control_tx: mpsc::Sender<(u64, Control)>,
     /// Commands to this task itself (from watchers it spawns); weak, so the task ends
@@ -359,7 +358,7 @@ impl Task {
                     },
                 };
                 match &result {
-                    Ok(dc) => {
+                    Ok((dc, _)) => {
                         tracing::debug!(peer = %self.id, gen = self.gen, label = dc.label(), "channel opening");
                         self.watch_open(dc.clone());
                     }
@@ -398,11 +397,11 @@ impl Task {
                     Some(c) => c.max_message_size().await,
                     None => 65_536,
                 };
-                let dc = DataChannel::wrap(raw, DataChannelOptions::default(), max, true).await;
-                if let Err(e) = self.incoming_tx.try_send(dc) {
+                let incoming = DataChannel::wrap(raw, DataChannelOptions::default(), max, true).await;
+                if let Err(e) = self.incoming_tx.try_send(incoming) {
                     tracing::warn!(peer = %self.id, "incoming channel not taken by the app; closing it");
-                    let dc = match e {
-                        mpsc::error::TrySendError::Full(dc) | mpsc::error::TrySendError::Closed(dc) => dc,
+                    let (dc, _) = match e {
+                        mpsc::error::TrySendError::Full(c) | mpsc::error::TrySendError::Closed(c) => c,
                     };
                     tokio::spawn(async move { dc.close().await });
                 }

@@ -3,7 +3,10 @@
 
 use std::time::Duration;
 
-use peerchat_peer::{Peer, PeerEvent, PeerOptions, PublishableKey, RemotePeer};
+use peerchat_peer::{
+    ChannelInit, DataChannel, DataChannelOptions, IncomingChannels, Message, Messages, Peer, PeerEvent, PeerEvents,
+    PeerOptions, PublishableKey, RemotePeer,
+};
 use signal_server::{Config, Server, ServerHandle};
 
 pub const KEY: &str = "pk_test_sdk";
@@ -27,8 +30,78 @@ pub fn options(server: &ServerHandle) -> PeerOptions {
     o
 }
 
-pub async fn joined(server: &ServerHandle, room: &str, name: &str) -> Peer {
-    let p = Peer::new(options(server));
+/// A peer with its events, as a test holds it (derefs to the [`Peer`]).
+pub struct TestPeer {
+    pub peer: Peer,
+    pub events: PeerEvents,
+}
+
+impl TestPeer {
+    pub fn new(opts: PeerOptions) -> TestPeer {
+        let (peer, events) = Peer::new(opts);
+        TestPeer { peer, events }
+    }
+
+    /// The next event; `None` once the peer is closed.
+    pub async fn next_event(&mut self) -> Option<PeerEvent> {
+        self.events.next().await
+    }
+}
+
+impl std::ops::Deref for TestPeer {
+    type Target = Peer;
+    fn deref(&self) -> &Peer {
+        &self.peer
+    }
+}
+
+/// A remote peer with the channels it opens to us (derefs to the [`RemotePeer`]).
+pub struct TestRemote {
+    pub remote: RemotePeer,
+    pub channels: IncomingChannels,
+}
+
+impl TestRemote {
+    /// The next channel this remote peer opens, with its messages.
+    pub async fn next_channel(&mut self) -> Option<Chan> {
+        self.channels.next().await.map(|(dc, rx)| Chan { dc, rx })
+    }
+}
+
+impl std::ops::Deref for TestRemote {
+    type Target = RemotePeer;
+    fn deref(&self) -> &RemotePeer {
+        &self.remote
+    }
+}
+
+/// A channel and the messages that arrive on it (derefs to the [`DataChannel`]).
+pub struct Chan {
+    pub dc: DataChannel,
+    pub rx: Messages,
+}
+
+impl Chan {
+    pub async fn recv(&mut self) -> Option<Message> {
+        self.rx.recv().await
+    }
+}
+
+impl std::ops::Deref for Chan {
+    type Target = DataChannel;
+    fn deref(&self) -> &DataChannel {
+        &self.dc
+    }
+}
+
+/// Opens a channel on `r` with `label`.
+pub async fn open(r: &RemotePeer, label: &str, init: ChannelInit) -> Chan {
+    let (dc, rx) = r.open_channel(label, init, DataChannelOptions::default()).await.expect("channel opens");
+    Chan { dc, rx }
+}
+
+pub async fn joined(server: &ServerHandle, room: &str, name: &str) -> TestPeer {
+    let p = TestPeer::new(options(server));
     tokio::time::timeout(WAIT, p.join(room, name)).await.expect("join in time").expect("join succeeds");
     p
 }
@@ -40,7 +113,7 @@ pub async fn bounded<T>(what: &str, f: impl std::future::Future<Output = T>) -> 
 }
 
 /// Waits for an event matching `f`, skipping others.
-pub async fn wait_event<T>(p: &Peer, mut f: impl FnMut(&PeerEvent) -> Option<T>) -> T {
+pub async fn wait_event<T>(p: &mut TestPeer, mut f: impl FnMut(&PeerEvent) -> Option<T>) -> T {
     tokio::time::timeout(WAIT, async {
         loop {
             let ev = p.next_event().await.expect("peer still open");
@@ -53,20 +126,25 @@ pub async fn wait_event<T>(p: &Peer, mut f: impl FnMut(&PeerEvent) -> Option<T>)
     .expect("event within the wait")
 }
 
-pub async fn next_joined(p: &Peer) -> RemotePeer {
-    wait_event(p, |e| match e {
-        PeerEvent::PeerJoined(r) => Some(r.clone()),
-        _ => None,
+/// The next remote peer to join, with its channels.
+pub async fn next_joined(p: &mut TestPeer) -> TestRemote {
+    tokio::time::timeout(WAIT, async {
+        loop {
+            if let PeerEvent::PeerJoined(remote, channels) = p.next_event().await.expect("peer still open") {
+                return TestRemote { remote, channels };
+            }
+        }
     })
     .await
+    .expect("a peer joins within the wait")
 }
 
 /// A connected pair: (peer a, peer b, b as seen by a, a as seen by b).
-pub async fn connected_pair(s: &ServerHandle) -> (Peer, Peer, RemotePeer, RemotePeer) {
-    let a = joined(s, "lobby", "alice").await;
-    let b = joined(s, "lobby", "bob").await;
-    let ra = next_joined(&a).await;
-    let rb = next_joined(&b).await;
+pub async fn connected_pair(s: &ServerHandle) -> (TestPeer, TestPeer, TestRemote, TestRemote) {
+    let mut a = joined(s, "lobby", "alice").await;
+    let mut b = joined(s, "lobby", "bob").await;
+    let ra = next_joined(&mut a).await;
+    let rb = next_joined(&mut b).await;
     assert!(tokio::time::timeout(WAIT, ra.wait_for(peerchat_peer::PeerState::Connected)).await.unwrap());
     assert!(tokio::time::timeout(WAIT, rb.wait_for(peerchat_peer::PeerState::Connected)).await.unwrap());
     (a, b, ra, rb)
@@ -74,24 +152,18 @@ pub async fn connected_pair(s: &ServerHandle) -> (Peer, Peer, RemotePeer, Remote
 
 /// Opens a chat channel from `from` (a remote handle) and returns it with the matching
 /// incoming channel on the other side (`to`).
-pub async fn channel_pair(
-    from: &RemotePeer,
-    to: &RemotePeer,
-) -> (peerchat_peer::DataChannel, peerchat_peer::DataChannel) {
-    let out = from
-        .open_channel("messages", peerchat_peer::ChannelInit::reliable(), peerchat_peer::DataChannelOptions::default())
-        .await
-        .expect("channel opens");
+pub async fn channel_pair(from: &RemotePeer, to: &mut TestRemote) -> (Chan, Chan) {
+    let out = open(from, "messages", ChannelInit::reliable()).await;
     let inc = tokio::time::timeout(WAIT, to.next_channel()).await.expect("channel arrives").expect("peer open");
     tokio::time::timeout(WAIT, out.opened()).await.unwrap().unwrap();
     (out, inc)
 }
 
 /// Sends `text` and asserts it arrives on `inc`.
-pub async fn roundtrip(out: &peerchat_peer::DataChannel, inc: &peerchat_peer::DataChannel, text: &str) {
+pub async fn roundtrip(out: &DataChannel, inc: &mut Chan, text: &str) {
     out.send(text).await.expect("send");
     let got = tokio::time::timeout(WAIT, inc.recv()).await.expect("message in time").expect("channel open");
-    assert_eq!(got, peerchat_peer::Message::Text(text.to_string()));
+    assert_eq!(got, Message::Text(text.to_string()));
 }
 
 /// A server config with `[server]` fields and the test key.
