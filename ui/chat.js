@@ -90,8 +90,15 @@
       case "error":
         if (ev.fatal) {
           resetChat();
-          joinScreen.showJoinScreen();
-          show($("join-error"), explain(ev));
+          // The session is over: read where the app stands now (a revoked key, say)
+          // before showing the join screen with the reason.
+          invoke("app_status")
+            .then((st) => state.setStatus(st))
+            .catch(() => {})
+            .finally(() => {
+              joinScreen.showJoinScreen();
+              show($("join-error"), explain(ev));
+            });
         } else if (ev.kind === "overflow") {
           markLine(ev.id, "failed", "not delivered", "not delivered to " + peerName(ev.peerId));
           show($("chat-error"), "A message was dropped for " + peerName(ev.peerId) + ": their queue is full.");

@@ -35,7 +35,10 @@
     $("use-local").addEventListener("click", async () => {
       show($("key-error"), "");
       try {
-        state.setStatus(await invoke("use_local_server", { sessionOnly: !state.status().keyring.available }));
+        // Without a status (app_status failed at start) the checkbox says what to do.
+        const st = state.status();
+        const sessionOnly = st ? !st.keyring.available : $("session-only").checked;
+        state.setStatus(await invoke("use_local_server", { sessionOnly }));
         joinScreen.showJoinScreen();
       } catch (e) {
         show($("key-error"), explain(e));
@@ -58,6 +61,13 @@
         if (e && (e.kind === "keyring_unavailable" || e.kind === "keyring_denied")) $("session-only").checked = true;
       }
     });
+
+    // A verdict is about the address and key it checked: editing either clears it.
+    for (const id of ["server-url", "key-input"]) {
+      $(id).addEventListener("input", () => {
+        $("check-key").textContent = "Check";
+      });
+    }
 
     $("check-key").addEventListener("click", async () => {
       show($("key-error"), "");
