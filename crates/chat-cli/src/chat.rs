@@ -65,6 +65,11 @@ pub async fn run(args: Args) -> Result<(), u8> {
     }
     let mut config = ChatConfig::new(opts, &args.room, &args.name);
     config.server_fallback = args.server_fallback;
+    config.files.max_size = args.max_file_size;
+    if let Some(dir) = &args.accept_files {
+        config.files.download_dir = Some(dir.clone());
+        config.files.auto_accept = true;
+    }
     if let Some(dir) = &args.state_dir {
         match peerchat_peer::identity::load_or_create(&dir.join("dtls.pem")) {
             Ok((cert, how)) => {

@@ -1,5 +1,6 @@
 //! The few stdin lines that are commands rather than chat: `/safety`, `/verify PEER`,
-//! `/unverify PEER`. Any other line, slashes and all, is a chat line.
+//! `/unverify PEER`, and files: `/send PATH [PEER]`, `/accept ID [DIR]`, `/decline ID`,
+//! `/cancel ID`. Any other line, slashes and all, is a chat line.
 
 use peerchat_chat::ChatSession;
 
@@ -27,9 +28,48 @@ pub async fn run(session: &ChatSession, out: &Out, line: &str) -> bool {
             }
             None => out.error("unknown_peer", &format!("nobody in the room is called {peer}")),
         },
+        (Some("/send"), _) => send(session, out, line).await,
+        (Some("/accept"), rest) if !rest.is_empty() => {
+            let mut parts = rest.splitn(2, ' ');
+            let id = parts.next().unwrap_or_default();
+            let dir = parts.next().map(std::path::Path::new);
+            report(out, session.accept_file(id, dir).await);
+        }
+        (Some("/decline"), id) if !id.is_empty() => report(out, session.decline_file(id).await),
+        (Some("/cancel"), id) if !id.is_empty() => report(out, session.cancel_file(id).await),
         _ => return false,
     }
     true
+}
+
+/// `/send PATH [PEER]`: PATH is everything after `/send ` up to a last word that names a
+/// peer in the room (an id or a name), so paths may contain spaces.
+async fn send(session: &ChatSession, out: &Out, line: &str) {
+    let rest = line.trim_start().strip_prefix("/send").unwrap_or("").trim();
+    if rest.is_empty() {
+        return out.error("invalid_input", "usage: /send PATH [PEER]");
+    }
+    let (path, to) = match rest.rsplit_once(' ') {
+        Some((p, who)) if !std::path::Path::new(rest).exists() => match find(session, who).await {
+            Some(id) => (p.trim(), Some(id)),
+            None => (rest, None),
+        },
+        _ => (rest, None),
+    };
+    match session.send_file(std::path::Path::new(path), to.as_deref()).await {
+        Ok(sent) => {
+            for s in sent {
+                out.emit("file-sent", serde_json::json!({ "id": s.id, "peerId": s.peer_id }));
+            }
+        }
+        Err(e) => out.error(e.kind(), &e.to_string()),
+    }
+}
+
+fn report(out: &Out, result: Result<(), peerchat_chat::ChatError>) {
+    if let Err(e) = result {
+        out.error(e.kind(), &e.to_string());
+    }
 }
 
 /// Prints a `security` event for every peer whose number is known.

@@ -7,8 +7,10 @@
 //! for this machine only unless `--allow-plaintext`.
 //! Each stdin line is sent as chat to every connected peer over the "messages"
 //! DataChannel; events are printed one per line. End of stdin leaves cleanly and exits 0.
-//! Three lines are commands instead: `/safety` prints each peer's safety number,
-//! `/verify PEER` and `/unverify PEER` (a peer id or name) mark it verified or not.
+//! Some lines are commands instead: `/safety` prints each peer's safety number,
+//! `/verify PEER` and `/unverify PEER` (a peer id or name) mark it verified or not;
+//! `/send PATH [PEER]` offers a file (to everyone without PEER), `/accept ID [DIR]`,
+//! `/decline ID` and `/cancel ID` answer or stop a transfer.
 
 mod chat;
 mod commands;
@@ -62,6 +64,13 @@ pub struct Args {
     /// new certificate and forgets what was verified.
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<std::path::PathBuf>,
+    /// Accept every file offered into DIR (bots). Without it, offers wait for
+    /// `/accept ID DIR` or `/decline ID`.
+    #[arg(long, value_name = "DIR")]
+    pub accept_files: Option<std::path::PathBuf>,
+    /// Largest file accepted, in bytes; bigger offers are declined.
+    #[arg(long, value_name = "BYTES", default_value_t = 16 << 30)]
+    pub max_file_size: u64,
 }
 
 /// `--ice-policy`.

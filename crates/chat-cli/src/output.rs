@@ -46,6 +46,11 @@ fn s(v: &Value, k: &str) -> String {
     inert(v.get(k).and_then(Value::as_str).unwrap_or(""))
 }
 
+/// Number field `k` of an event.
+fn n(v: &Value, k: &str) -> u64 {
+    v.get(k).and_then(Value::as_u64).unwrap_or(0)
+}
+
 /// `text` with everything a terminal would act on made visible instead: control
 /// characters (escape sequences that move the cursor, retitle the window, clear the
 /// screen; bell; carriage returns that overwrite the line) and bidirectional overrides
@@ -110,6 +115,39 @@ fn human(v: &Value) -> String {
                 s(v, "safetyNumber")
             ),
         },
+        "file-offer" => format!(
+            "* {} offers {:?} ({} bytes): /accept {} or /decline {}",
+            s(v, "peerId"),
+            s(v, "name"),
+            n(v, "size"),
+            s(v, "id"),
+            s(v, "id")
+        ),
+        "file-progress" => {
+            let (bytes, size) = (n(v, "bytes"), n(v, "size"));
+            let pct = (bytes * 100).checked_div(size).unwrap_or(100);
+            let left =
+                v.get("etaMs").and_then(Value::as_u64).map(|ms| format!(", {} s left", ms / 1000)).unwrap_or_default();
+            format!(
+                "* file {} {}: {bytes}/{size} bytes ({pct}%), {} B/s{left}",
+                s(v, "id"),
+                s(v, "direction"),
+                n(v, "rate")
+            )
+        }
+        "file-done" => match v.get("path") {
+            Some(_) => {
+                format!("* file {} received and verified: {} (sha256 {})", s(v, "id"), s(v, "path"), s(v, "sha256"))
+            }
+            None => {
+                format!("* file {} sent and verified by {} (sha256 {})", s(v, "id"), s(v, "peerId"), s(v, "sha256"))
+            }
+        },
+        "file-failed" => {
+            let part = v.get("part").map(|_| format!("; what arrived is in {}", s(v, "part"))).unwrap_or_default();
+            format!("! file {} {}: {} ({}){part}", s(v, "id"), s(v, "direction"), s(v, "message"), s(v, "kind"))
+        }
+        "file-sent" => format!("* offering file {} to {}", s(v, "id"), s(v, "peerId")),
         "error" => format!("! {}: {}", s(v, "kind"), s(v, "message")),
         other => format!("* {other}: {}", inert(&v.to_string())),
     }

@@ -22,6 +22,8 @@ pub struct ChatConfig {
     pub server_fallback: bool,
     /// The peers the person verified (shared by an app's sessions; in memory by default).
     pub trust: Arc<TrustStore>,
+    /// Files: where they go, how big they may be, how many at once.
+    pub files: crate::files::FilesConfig,
 }
 
 impl ChatConfig {
@@ -33,6 +35,7 @@ impl ChatConfig {
             join_wait: Duration::from_secs(20),
             server_fallback: false,
             trust: Arc::new(TrustStore::in_memory()),
+            files: crate::files::FilesConfig::default(),
         }
     }
 }

@@ -29,12 +29,35 @@ pub enum ChatError {
     NoSafetyNumber(String),
     #[error(transparent)]
     Trust(#[from] TrustError),
+    #[error("{0}")]
+    File(String),
+    #[error("no transfer {0} is under way")]
+    UnknownTransfer(String),
+    #[error("{0} transfers are under way already; wait for one to end")]
+    TooManyTransfers(usize),
+    #[error("no download folder is set: name one")]
+    NoDownloadFolder,
+    #[error("nobody in the room has the id {0}")]
+    UnknownPeer(String),
 }
 
 impl ChatError {
     /// The names [`Self::kind`] returns besides the SDK's ([`PeerError::KINDS`]).
-    pub const KINDS: &'static [&'static str] =
-        &["unreachable", "no_peers", "empty", "too_long", "ended", "backlog", "no_safety_number", "trust"];
+    pub const KINDS: &'static [&'static str] = &[
+        "unreachable",
+        "no_peers",
+        "empty",
+        "too_long",
+        "ended",
+        "backlog",
+        "no_safety_number",
+        "trust",
+        "file",
+        "unknown_transfer",
+        "too_many_transfers",
+        "no_download_folder",
+        "unknown_peer",
+    ];
 
     /// A stable snake_case name, for JSON output and UIs.
     pub fn kind(&self) -> &'static str {
@@ -48,6 +71,11 @@ impl ChatError {
             ChatError::Backlog(_) => "backlog",
             ChatError::NoSafetyNumber(_) => "no_safety_number",
             ChatError::Trust(_) => "trust",
+            ChatError::File(_) => "file",
+            ChatError::UnknownTransfer(_) => "unknown_transfer",
+            ChatError::TooManyTransfers(_) => "too_many_transfers",
+            ChatError::NoDownloadFolder => "no_download_folder",
+            ChatError::UnknownPeer(_) => "unknown_peer",
         }
     }
 }
@@ -67,6 +95,11 @@ mod tests {
             ChatError::Backlog(1),
             ChatError::NoSafetyNumber("x".into()),
             ChatError::Trust(TrustError::BadName),
+            ChatError::File("x".into()),
+            ChatError::UnknownTransfer("x".into()),
+            ChatError::TooManyTransfers(1),
+            ChatError::NoDownloadFolder,
+            ChatError::UnknownPeer("x".into()),
         ];
         let kinds: Vec<_> = all.iter().map(ChatError::kind).collect();
         assert_eq!(kinds, ChatError::KINDS);

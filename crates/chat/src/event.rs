@@ -78,6 +78,45 @@ pub enum ChatEvent {
     Security(crate::security::SecurityView),
     /// A peer acknowledged our chat line `id` (peers that announced receipts).
     Delivered { peer_id: String, id: String },
+    /// A peer offers a file: accept or decline transfer `id`. `name` is the offered name
+    /// made safe (no path, no control characters).
+    FileOffer { id: String, peer_id: String, name: String, size: u64 },
+    /// A transfer moved: bytes the receiver confirmed (sending) or wrote (receiving), the
+    /// rate in bytes per second and the time left at that rate.
+    FileProgress {
+        id: String,
+        peer_id: String,
+        direction: crate::files::Direction,
+        bytes: u64,
+        size: u64,
+        rate: u64,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        eta_ms: Option<u64>,
+    },
+    /// A transfer ended verified: the SHA-256 of the whole file matched. The receiver
+    /// has it at `path`.
+    FileDone {
+        id: String,
+        peer_id: String,
+        direction: crate::files::Direction,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        path: Option<String>,
+        sha256: String,
+    },
+    /// A transfer ended without a verified file (`kind` says why: declined, cancelled,
+    /// stalled, hash_mismatch, ...). What arrived stays at `part`, never under the
+    /// file's name.
+    FileFailed {
+        id: String,
+        peer_id: String,
+        direction: crate::files::Direction,
+        kind: String,
+        message: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        part: Option<String>,
+    },
     /// Something failed. `fatal` errors end the session. `id` names the chat line that
     /// was not delivered, for kinds about one line (`not_delivered`, `overflow`, ...).
     Error {

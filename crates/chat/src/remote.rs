@@ -71,6 +71,11 @@ pub(crate) fn watch(inner: Arc<Inner>, r: RemotePeer, mut channels: IncomingChan
                 _ = i.cancel.cancelled() => return,
             };
             let Some((dc, mut messages)) = incoming else { return };
+            // File transfers have channels of their own.
+            if dc.label() == peerchat_files::LABEL {
+                crate::files::incoming_channel(&i, r.id(), dc, messages);
+                continue;
+            }
             // Only the chat channel is read: any other label is closed at once, so a peer
             // cannot make this side hold channels (and their buffers) it never reads.
             if dc.label() != LABEL {

@@ -88,6 +88,7 @@ impl ChatSession {
             counter: AtomicU64::new(0),
             fallback: config.server_fallback,
             trust: config.trust,
+            files: config.files,
             receipts_changed: tokio::sync::Notify::new(),
             runtime: tokio::runtime::Handle::current(),
         });

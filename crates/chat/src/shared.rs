@@ -31,6 +31,8 @@ pub(crate) struct Shared {
     pub(crate) acks_from: HashSet<String>,
     /// The latest fingerprints of each remote peer in the room.
     pub(crate) security: HashMap<String, peerchat_peer::PeerSecurity>,
+    /// File transfers under way, both ways, by id (at most `files.max_transfers`).
+    pub(crate) transfers: HashMap<String, crate::files::Handle>,
 }
 
 impl Shared {
@@ -43,6 +45,7 @@ impl Shared {
             receipts: Receipts::default(),
             acks_from: HashSet::new(),
             security: HashMap::new(),
+            transfers: HashMap::new(),
         }
     }
 }
@@ -58,6 +61,7 @@ pub(crate) struct Inner {
     pub(crate) counter: AtomicU64,
     pub(crate) fallback: bool,
     pub(crate) trust: Arc<TrustStore>,
+    pub(crate) files: crate::files::FilesConfig,
     /// Wakes the receipts task when a line starts waiting for its ack.
     pub(crate) receipts_changed: tokio::sync::Notify,
     /// The runtime the session started on: `send_line` may be called from any thread.

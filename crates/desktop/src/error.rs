@@ -118,6 +118,11 @@ mod tests {
         "not_delivered",
         "bad_message",
         "channel_failed",
+        // Files: said with the transfer, in its own words.
+        "file",
+        "unknown_transfer",
+        "too_many_transfers",
+        "no_download_folder",
         // The SDK's rarer ones: protocol misuse the app never makes, server-side failures
         // with the server's text, and a closed peer.
         "refused",

@@ -1,0 +1,199 @@
+//! Files peer to peer on a chat session: the person sends a file to one peer or to
+//! everyone in the room; each receiver sees the offer and accepts or declines it; both
+//! sides see progress, and a transfer resumes from the last confirmed byte after the
+//! connection breaks. The decisions are `peerchat-files`' sans-IO machines; this module
+//! is the I/O around them: one task per transfer owns its machine, its channel and its
+//! file ([`send`], [`receive`]), the session holds a handle per transfer.
+
+mod disk;
+mod progress;
+mod receive;
+mod send;
+
+use std::path::{Path, PathBuf};
+
+use peerchat_files::{Outgoing, TransferError};
+use peerchat_peer::{DataChannel, Messages, PeerState};
+use serde::Serialize;
+use tokio::sync::mpsc;
+
+use crate::error::ChatError;
+use crate::session::ChatSession;
+
+pub(crate) use receive::incoming_channel;
+
+/// What the session does with files.
+#[derive(Debug, Clone)]
+pub struct FilesConfig {
+    /// Where accepted files go when no folder is named (the Downloads folder, in the app).
+    pub download_dir: Option<PathBuf>,
+    /// Largest file accepted; bigger offers are declined at once.
+    pub max_size: u64,
+    /// Transfers at once, both ways; more are refused.
+    pub max_transfers: usize,
+    /// Accept every offer into `download_dir` (bots).
+    pub auto_accept: bool,
+}
+
+impl Default for FilesConfig {
+    fn default() -> Self {
+        FilesConfig { download_dir: None, max_size: 16 << 30, max_transfers: 8, auto_accept: false }
+    }
+}
+
+/// Which way a transfer goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    Send,
+    Receive,
+}
+
+/// A transfer started by [`ChatSession::send_file`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FileSent {
+    pub id: String,
+    pub peer_id: String,
+}
+
+/// Commands to a transfer's task.
+pub(crate) enum Cmd {
+    Accept(PathBuf),
+    Decline,
+    Cancel,
+    /// The sender opened a new channel for this transfer (after a break); its offer.
+    Channel(DataChannel, Messages, peerchat_files::FileMessage),
+}
+
+/// The session's handle on one transfer.
+pub(crate) struct Handle {
+    pub(crate) peer_id: String,
+    pub(crate) direction: Direction,
+    pub(crate) cmd: mpsc::Sender<Cmd>,
+}
+
+/// Commands waiting for a transfer's task.
+const CMD_QUEUE: usize = 8;
+/// How long a side that sent the last word of a transfer (`done`, `cancel`, `decline`)
+/// waits for the other side to close the channel: closing at once can reset the stream
+/// before that word went out.
+const LINGER: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Closes a transfer's channel; after our last word, once the other side closed it (or
+/// after [`LINGER`]).
+async fn close(dc: &DataChannel, messages: &mut Messages, told: bool) {
+    if told {
+        let _ = tokio::time::timeout(LINGER, async { while messages.recv().await.is_some() {} }).await;
+    }
+    dc.close().await;
+}
+
+impl ChatSession {
+    /// Offers the file at `path` to the peer `to` (an id), or to everyone in the room;
+    /// each gets its own transfer, reported as [`crate::ChatEvent::FileProgress`],
+    /// `FileDone` or `FileFailed`.
+    pub async fn send_file(&self, path: &Path, to: Option<&str>) -> Result<Vec<FileSent>, ChatError> {
+        let inner = &self.inner;
+        let meta = tokio::fs::metadata(path).await.map_err(|e| ChatError::File(format!("{}: {e}", path.display())))?;
+        if !meta.is_file() {
+            return Err(ChatError::File(format!("{} is not a file", path.display())));
+        }
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "file".into());
+        let remotes: Vec<_> =
+            inner.peer.remotes().await.into_iter().filter(|r| to.is_none_or(|t| r.id() == t)).collect();
+        if remotes.is_empty() {
+            return Err(match to {
+                Some(t) => ChatError::UnknownPeer(t.to_string()),
+                None => ChatError::NoPeers,
+            });
+        }
+        let mut started = Vec::new();
+        for r in remotes {
+            let id = new_id();
+            let machine = Outgoing::new(&id, &name, meta.len(), tokio::time::Instant::now())
+                .map_err(|e| ChatError::File(e.to_string()))?;
+            let file =
+                tokio::fs::File::open(path).await.map_err(|e| ChatError::File(format!("{}: {e}", path.display())))?;
+            let (tx, rx) = mpsc::channel(CMD_QUEUE);
+            self.register(&id, r.id(), Direction::Send, tx)?;
+            let task = send::Transfer { inner: inner.clone(), remote: r.clone(), machine, file, cmds: rx };
+            inner.tasks.spawn(task.run());
+            started.push(FileSent { id, peer_id: r.id().to_string() });
+        }
+        Ok(started)
+    }
+
+    /// Accepts the offered transfer `id` into `dir` (or the configured folder).
+    pub async fn accept_file(&self, id: &str, dir: Option<&Path>) -> Result<(), ChatError> {
+        let dir = match dir {
+            Some(d) => d.to_path_buf(),
+            None => self.inner.files.download_dir.clone().ok_or(ChatError::NoDownloadFolder)?,
+        };
+        self.command(id, Some(Direction::Receive), Cmd::Accept(dir)).await
+    }
+
+    /// Declines the offered transfer `id`.
+    pub async fn decline_file(&self, id: &str) -> Result<(), ChatError> {
+        self.command(id, Some(Direction::Receive), Cmd::Decline).await
+    }
+
+    /// Cancels transfer `id`, either way.
+    pub async fn cancel_file(&self, id: &str) -> Result<(), ChatError> {
+        self.command(id, None, Cmd::Cancel).await
+    }
+
+    fn register(&self, id: &str, peer_id: &str, direction: Direction, cmd: mpsc::Sender<Cmd>) -> Result<(), ChatError> {
+        register(&self.inner, id, peer_id, direction, cmd)
+    }
+
+    async fn command(&self, id: &str, want: Option<Direction>, cmd: Cmd) -> Result<(), ChatError> {
+        let tx = {
+            let g = self.inner.lock();
+            match g.transfers.get(id) {
+                Some(h) if want.is_none_or(|d| d == h.direction) => h.cmd.clone(),
+                _ => return Err(ChatError::UnknownTransfer(id.to_string())),
+            }
+        };
+        tx.send(cmd).await.map_err(|_| ChatError::UnknownTransfer(id.to_string()))
+    }
+}
+
+/// Adds a transfer to the session's table, within `max_transfers`.
+pub(crate) fn register(
+    inner: &crate::shared::Inner,
+    id: &str,
+    peer_id: &str,
+    direction: Direction,
+    cmd: mpsc::Sender<Cmd>,
+) -> Result<(), ChatError> {
+    let mut g = inner.lock();
+    if g.transfers.len() >= inner.files.max_transfers {
+        return Err(ChatError::TooManyTransfers(inner.files.max_transfers));
+    }
+    g.transfers.insert(id.to_string(), Handle { peer_id: peer_id.to_string(), direction, cmd });
+    Ok(())
+}
+
+/// A fresh transfer id: 16 random bytes in hex.
+fn new_id() -> String {
+    let bytes: [u8; 16] = rand::random();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Whether the remote peer can carry a transfer now.
+fn connected(r: &peerchat_peer::RemotePeer) -> bool {
+    r.state() == PeerState::Connected
+}
+
+/// The event for a transfer that ended without a verified file.
+fn failed(id: &str, peer_id: &str, direction: Direction, why: &TransferError, part: Option<&Path>) -> crate::ChatEvent {
+    crate::ChatEvent::FileFailed {
+        id: id.to_string(),
+        peer_id: peer_id.to_string(),
+        direction,
+        kind: why.kind().to_string(),
+        message: why.to_string(),
+        part: part.map(|p| p.display().to_string()),
+    }
+}

@@ -1,0 +1,290 @@
+//! Incoming transfers: a channel labelled `file` that a peer opens is read for its offer;
+//! a new offer becomes a transfer task that waits for the person's answer, a re-offer
+//! goes to the transfer it continues. The task owns the [`Incoming`] machine, the
+//! partial file and the channel of the moment; it writes what arrives, flushes before
+//! each confirm, and gives the file its name only once verified.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use peerchat_files::incoming::Action;
+use peerchat_files::{FileMessage, Incoming, Outcome, TransferError};
+use peerchat_peer::{DataChannel, Message, Messages};
+use tokio::io::{AsyncSeekExt, AsyncWriteExt};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use super::progress::Progress;
+use super::{disk, failed, register, Cmd, Direction, CMD_QUEUE};
+use crate::event::ChatEvent;
+use crate::shared::Inner;
+
+/// How long a new transfer channel may take to carry its offer.
+const OFFER_FIRST: Duration = Duration::from_secs(10);
+
+/// A peer opened a transfer channel: read its offer and start or continue a transfer.
+pub(crate) fn incoming_channel(inner: &Arc<Inner>, peer_id: &str, dc: DataChannel, mut messages: Messages) {
+    let (i, peer_id) = (inner.clone(), peer_id.to_string());
+    inner.tasks.spawn(async move {
+        let first = tokio::select! {
+            m = tokio::time::timeout(OFFER_FIRST, messages.recv()) => m,
+            _ = i.cancel.cancelled() => return,
+        };
+        let offer = match first {
+            Ok(Some(Message::Text(t))) => FileMessage::parse(&t),
+            _ => None,
+        };
+        let Some(offer @ FileMessage::Offer { .. }) = offer else {
+            tracing::warn!(peer = %peer_id, "a file channel without an offer closed");
+            dc.close().await;
+            return;
+        };
+        let id = offer.id().unwrap_or_default().to_string();
+        let existing = {
+            let g = i.lock();
+            g.transfers
+                .get(&id)
+                .filter(|h| h.peer_id == peer_id && h.direction == Direction::Receive)
+                .map(|h| h.cmd.clone())
+        };
+        if let Some(tx) = existing {
+            let _ = tx.send(Cmd::Channel(dc, messages, offer)).await;
+            return;
+        }
+        let machine = match Incoming::from_offer(&offer, i.files.max_size, Instant::now()) {
+            Ok(m) => m,
+            Err(why) => return refuse(&i, &dc, &mut messages, &id, &peer_id, why).await,
+        };
+        let (tx, rx) = mpsc::channel(CMD_QUEUE);
+        if let Err(e) = register(&i, &id, &peer_id, Direction::Receive, tx.clone()) {
+            return refuse(&i, &dc, &mut messages, &id, &peer_id, TransferError::Io(e.to_string())).await;
+        }
+        let name = machine.name().to_string();
+        let size = machine.size();
+        let task = Transfer { inner: i.clone(), peer_id: peer_id.clone(), machine, cmds: rx, file: None };
+        i.tasks.spawn(task.run(Some((dc, messages))));
+        i.emit(ChatEvent::FileOffer { id: id.clone(), peer_id, name, size }).await;
+        if i.files.auto_accept {
+            if let Some(dir) = i.files.download_dir.clone() {
+                let _ = tx.send(Cmd::Accept(dir)).await;
+            }
+        }
+    });
+}
+
+/// Declines an offer the session cannot take, and says so.
+async fn refuse(inner: &Inner, dc: &DataChannel, messages: &mut Messages, id: &str, peer_id: &str, why: TransferError) {
+    inner.emit(failed(id, peer_id, Direction::Receive, &why, None)).await;
+    let decline = FileMessage::Decline { id: id.to_string(), reason: Some(why.to_string()) };
+    let _ = dc.send(decline.to_json()).await;
+    super::close(dc, messages, true).await;
+}
+
+/// The partial file being written: where it will go, where it is, the handle.
+struct Part {
+    fin: PathBuf,
+    part: PathBuf,
+    file: tokio::fs::File,
+}
+
+struct Transfer {
+    inner: Arc<Inner>,
+    peer_id: String,
+    machine: Incoming,
+    cmds: mpsc::Receiver<Cmd>,
+    file: Option<Part>,
+}
+
+struct Channel {
+    dc: DataChannel,
+    messages: Messages,
+}
+
+impl Transfer {
+    async fn run(mut self, first: Option<(DataChannel, Messages)>) {
+        let id = self.machine.id().to_string();
+        let mut chan = first.map(|(dc, messages)| Channel { dc, messages });
+        let mut progress = Progress::default();
+        let mut outcome = None;
+        while outcome.is_none() {
+            let deadline = self.machine.next_deadline();
+            let mut chunk = None;
+            let actions = tokio::select! {
+                _ = self.inner.cancel.cancelled() => self.machine.cancel(),
+                cmd = self.cmds.recv() => match cmd {
+                    Some(Cmd::Accept(dir)) => self.accept(dir).await,
+                    Some(Cmd::Decline) => self.machine.decline(None),
+                    Some(Cmd::Cancel) | None => self.machine.cancel(),
+                    Some(Cmd::Channel(dc, messages, offer)) => {
+                        if let Some(old) = chan.replace(Channel { dc, messages }) {
+                            old.dc.close().await;
+                        }
+                        self.machine.on_message(offer, Instant::now())
+                    }
+                },
+                msg = recv(&mut chan) => match msg {
+                    Some(Message::Text(t)) => match FileMessage::parse(&t) {
+                        Some(m) => self.machine.on_message(m, Instant::now()),
+                        None => self.machine.write_failed("the sender broke the protocol".into()),
+                    },
+                    Some(Message::Binary(b)) => {
+                        let actions = self.machine.chunk(&b, Instant::now());
+                        chunk = Some(b);
+                        actions
+                    }
+                    None => {
+                        chan = None;
+                        self.machine.channel_lost(Instant::now());
+                        Vec::new()
+                    }
+                },
+                _ = sleep_until(deadline) => self.machine.tick(Instant::now()),
+            };
+            outcome = self.apply(actions, chunk.as_deref(), &mut chan).await;
+            let p = self.machine.progress();
+            if self.file.is_some() {
+                if let Some(r) = progress.at(Instant::now(), p.bytes, p.size) {
+                    let ev = ChatEvent::FileProgress {
+                        id: id.clone(),
+                        peer_id: self.peer_id.clone(),
+                        direction: Direction::Receive,
+                        bytes: r.bytes,
+                        size: r.size,
+                        rate: r.rate,
+                        eta_ms: r.eta_ms,
+                    };
+                    self.inner.emit(ev).await;
+                }
+            }
+        }
+        self.inner.lock().transfers.remove(&id);
+        let told = outcome.as_ref().is_some_and(|(_, said)| *said);
+        if let Some(mut c) = chan {
+            super::close(&c.dc, &mut c.messages, told).await;
+        }
+        let ev = match outcome.map(|(o, _)| o) {
+            Some(Outcome::Verified { sha256 }) => match self.file.take() {
+                Some(part) => match disk::finish(&part.part, &part.fin, self.machine.name()).await {
+                    Ok(path) => ChatEvent::FileDone {
+                        id,
+                        peer_id: self.peer_id.clone(),
+                        direction: Direction::Receive,
+                        name: path.file_name().map(|n| n.to_string_lossy().into_owned()),
+                        path: Some(path.display().to_string()),
+                        sha256,
+                    },
+                    Err(e) => {
+                        let why = TransferError::Io(format!("cannot name the file: {e}"));
+                        failed(&id, &self.peer_id, Direction::Receive, &why, Some(&part.part))
+                    }
+                },
+                None => failed(&id, &self.peer_id, Direction::Receive, &TransferError::Io("no file".into()), None),
+            },
+            Some(Outcome::Failed(why)) => {
+                let part = self.file.as_ref().map(|p| p.part.clone());
+                failed(&id, &self.peer_id, Direction::Receive, &why, part.as_deref())
+            }
+            None => return,
+        };
+        self.inner.emit(ev).await;
+    }
+
+    /// The person accepted into `dir`: make the partial file, then tell the machine.
+    async fn accept(&mut self, dir: PathBuf) -> Vec<Action> {
+        if self.file.is_some() {
+            return Vec::new();
+        }
+        match disk::create_part(&dir, self.machine.name(), self.machine.size()).await {
+            Ok((fin, part, file)) => {
+                self.file = Some(Part { fin, part, file });
+                self.machine.accept(Instant::now())
+            }
+            Err(why) => {
+                let mut out = self.machine.decline(Some(why.to_string()));
+                if let Some(Action::Finish(o)) = out.last_mut() {
+                    *o = Outcome::Failed(why);
+                }
+                out
+            }
+        }
+    }
+
+    /// Does what the machine decided; the outcome if it ended, and whether this side
+    /// said the last word.
+    async fn apply(
+        &mut self,
+        actions: Vec<Action>,
+        chunk: Option<&[u8]>,
+        chan: &mut Option<Channel>,
+    ) -> Option<(Outcome, bool)> {
+        let mut said = false;
+        for a in actions {
+            let result = match a {
+                Action::Send(m) => {
+                    said = true;
+                    if let Some(c) = chan.as_ref() {
+                        if c.dc.send(m.to_json()).await.is_err() {
+                            *chan = None;
+                            self.machine.channel_lost(Instant::now());
+                        }
+                    }
+                    Ok(())
+                }
+                Action::Write => match (self.file.as_mut(), chunk) {
+                    (Some(p), Some(data)) => p.file.write_all(data).await,
+                    _ => Err(std::io::Error::other("bytes with no file to write them to")),
+                },
+                Action::Confirm(offset) => match self.file.as_mut() {
+                    Some(p) => match p.file.flush().await.and(p.file.sync_data().await) {
+                        Ok(()) => {
+                            if let Some(c) = chan.as_ref() {
+                                let id = self.machine.id().to_string();
+                                let _ = c.dc.send(FileMessage::Confirm { id, offset }.to_json()).await;
+                            }
+                            Ok(())
+                        }
+                        Err(e) => Err(e),
+                    },
+                    None => Ok(()),
+                },
+                Action::Truncate(offset) => match self.file.as_mut() {
+                    Some(p) => {
+                        async {
+                            p.file.flush().await?;
+                            p.file.set_len(offset).await?;
+                            p.file.seek(std::io::SeekFrom::Start(offset)).await.map(|_| ())
+                        }
+                        .await
+                    }
+                    None => Ok(()),
+                },
+                Action::Finish(o) => {
+                    if let Some(p) = self.file.as_mut() {
+                        let _ = p.file.flush().await;
+                    }
+                    return Some((o, said));
+                }
+            };
+            if let Err(e) = result {
+                let more = self.machine.write_failed(e.to_string());
+                return Box::pin(self.apply(more, None, chan)).await;
+            }
+        }
+        None
+    }
+}
+
+async fn recv(chan: &mut Option<Channel>) -> Option<Message> {
+    match chan {
+        Some(c) => c.messages.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,223 @@
+//! One outgoing transfer's task: it owns the [`Outgoing`] machine, the file and the
+//! channel of the moment. It opens a channel whenever the peer is `connected` and the
+//! machine wants one, reads and sends what the machine asks for (a send is never cut
+//! short: the stream of bytes must match what the machine counted), hands it the
+//! receiver's messages, and reports progress and the end.
+
+use std::sync::Arc;
+
+use peerchat_files::outgoing::Action;
+use peerchat_files::{FileMessage, Outcome, Outgoing, TransferError, CHUNK, LABEL};
+use peerchat_peer::{ChannelInit, DataChannel, DataChannelOptions, Message, Messages, PeerState, RemotePeer};
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use super::progress::Progress;
+use super::{connected, failed, Cmd, Direction};
+use crate::event::ChatEvent;
+use crate::shared::Inner;
+
+/// How long a new channel may take to open.
+const OPEN_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+pub(crate) struct Transfer {
+    pub(crate) inner: Arc<Inner>,
+    pub(crate) remote: RemotePeer,
+    pub(crate) machine: Outgoing,
+    pub(crate) file: tokio::fs::File,
+    pub(crate) cmds: mpsc::Receiver<Cmd>,
+}
+
+/// The channel of the moment: the handle we send on, the receiver's messages.
+struct Channel {
+    dc: DataChannel,
+    messages: Messages,
+}
+
+impl Transfer {
+    pub(crate) async fn run(mut self) {
+        let id = self.machine.id().to_string();
+        let peer_id = self.remote.id().to_string();
+        let mut changes = self.remote.state_changes();
+        let mut chan: Option<Channel> = None;
+        let mut progress = Progress::default();
+        let mut buf = vec![0u8; CHUNK];
+        let mut position = 0u64;
+        let mut outcome = None;
+        while outcome.is_none() {
+            if self.machine.wants_channel() && chan.is_none() && connected(&self.remote) {
+                if let Some(c) = open(&self.remote).await {
+                    chan = Some(c);
+                    let actions = self.machine.channel_open(Instant::now());
+                    outcome = self.apply(actions, &mut chan).await;
+                    continue;
+                }
+            }
+            // What the machine wants sent goes first; events waiting meanwhile are
+            // taken without blocking after each chunk.
+            let read = chan.as_ref().and(self.machine.next_read());
+            if let Some((offset, len)) = read {
+                let actions = match self.read_at(offset, &mut buf[..len], &mut position).await {
+                    Err(e) => self.machine.read_failed(e.to_string()),
+                    Ok(()) => {
+                        let dc = chan.as_ref().map(|c| c.dc.clone());
+                        match dc {
+                            Some(dc) if dc.send(Message::Binary(buf[..len].to_vec())).await.is_ok() => {
+                                self.machine.sent(offset, &buf[..len], Instant::now())
+                            }
+                            _ => {
+                                chan = None;
+                                self.machine.channel_lost(Instant::now());
+                                Vec::new()
+                            }
+                        }
+                    }
+                };
+                outcome = self.apply(actions, &mut chan).await;
+                if outcome.is_none() {
+                    outcome = self.poll_events(&mut chan, &mut changes, false).await;
+                }
+            } else {
+                outcome = self.poll_events(&mut chan, &mut changes, true).await;
+            }
+            let p = self.machine.progress();
+            if let Some(r) = progress.at(Instant::now(), p.bytes, p.size) {
+                let ev = ChatEvent::FileProgress {
+                    id: id.clone(),
+                    peer_id: peer_id.clone(),
+                    direction: Direction::Send,
+                    bytes: r.bytes,
+                    size: r.size,
+                    rate: r.rate,
+                    eta_ms: r.eta_ms,
+                };
+                self.inner.emit(ev).await;
+            }
+        }
+        self.inner.lock().transfers.remove(&id);
+        let told = outcome.as_ref().is_some_and(|(_, said)| *said);
+        if let Some(mut c) = chan {
+            super::close(&c.dc, &mut c.messages, told).await;
+        }
+        let ev = match outcome.map(|(o, _)| o) {
+            Some(Outcome::Verified { sha256 }) => {
+                ChatEvent::FileDone { id, peer_id, direction: Direction::Send, name: None, path: None, sha256 }
+            }
+            Some(Outcome::Failed(why)) => failed(&id, &peer_id, Direction::Send, &why, None),
+            None => return,
+        };
+        self.inner.emit(ev).await;
+    }
+
+    /// Handles one event (waiting for it when `block`); the outcome if it ended.
+    async fn poll_events(
+        &mut self,
+        chan: &mut Option<Channel>,
+        changes: &mut peerchat_peer::StateChanges,
+        block: bool,
+    ) -> Option<(Outcome, bool)> {
+        let deadline = self.machine.next_deadline();
+        let actions = tokio::select! {
+            biased;
+            _ = self.inner.cancel.cancelled() => self.machine.cancel(),
+            cmd = self.cmds.recv() => match cmd {
+                Some(Cmd::Cancel) | None => self.machine.cancel(),
+                Some(_) => Vec::new(),
+            },
+            msg = recv(chan) => match msg {
+                Some(Message::Text(t)) => match FileMessage::parse(&t) {
+                    Some(m) => self.machine.on_message(m, Instant::now()),
+                    None => protocol(&mut self.machine, "a message that is not one of the file protocol's"),
+                },
+                Some(Message::Binary(_)) => protocol(&mut self.machine, "bytes from the receiver"),
+                None => {
+                    *chan = None;
+                    self.machine.channel_lost(Instant::now());
+                    Vec::new()
+                }
+            },
+            c = changes.next() => match c {
+                None => vec![Action::Finish(Outcome::Failed(TransferError::PeerLeft))],
+                Some(c) if c.to == PeerState::Closed => vec![Action::Finish(Outcome::Failed(TransferError::PeerLeft))],
+                Some(c) if c.to != PeerState::Connected => {
+                    if let Some(c) = chan.take() {
+                        c.dc.close().await;
+                    }
+                    self.machine.channel_lost(Instant::now());
+                    Vec::new()
+                }
+                Some(_) => Vec::new(),
+            },
+            _ = sleep_until(deadline) => self.machine.tick(Instant::now()),
+            _ = std::future::ready(()), if !block => Vec::new(),
+        };
+        self.apply(actions, chan).await
+    }
+
+    /// Does what the machine decided; the outcome if it ended, and whether this side
+    /// said the last word.
+    async fn apply(&mut self, actions: Vec<Action>, chan: &mut Option<Channel>) -> Option<(Outcome, bool)> {
+        let mut said = false;
+        for a in actions {
+            match a {
+                Action::Send(m) => {
+                    said = true;
+                    if let Some(c) = chan.as_ref() {
+                        if c.dc.send(m.to_json()).await.is_err() {
+                            *chan = None;
+                            self.machine.channel_lost(Instant::now());
+                        }
+                    }
+                }
+                Action::Finish(o) => return Some((o, said)),
+            }
+        }
+        None
+    }
+
+    /// Reads `buf.len()` bytes at `offset` (seeking only after a resume moved it).
+    async fn read_at(&mut self, offset: u64, buf: &mut [u8], position: &mut u64) -> std::io::Result<()> {
+        if *position != offset {
+            self.file.seek(std::io::SeekFrom::Start(offset)).await?;
+        }
+        self.file.read_exact(buf).await?;
+        *position = offset + buf.len() as u64;
+        Ok(())
+    }
+}
+
+/// Opens a transfer channel to `r` and waits until it is open.
+async fn open(r: &RemotePeer) -> Option<Channel> {
+    let (dc, messages) = r.open_channel(LABEL, ChannelInit::reliable(), DataChannelOptions::default()).await.ok()?;
+    match tokio::time::timeout(OPEN_WAIT, dc.opened()).await {
+        Ok(Ok(())) => Some(Channel { dc, messages }),
+        _ => {
+            dc.close().await;
+            None
+        }
+    }
+}
+
+async fn recv(chan: &mut Option<Channel>) -> Option<Message> {
+    match chan {
+        Some(c) => c.messages.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The receiver broke the protocol: the transfer ends, and says so.
+fn protocol(machine: &mut Outgoing, what: &str) -> Vec<Action> {
+    let mut out = machine.cancel();
+    if let Some(Action::Finish(o)) = out.last_mut() {
+        *o = Outcome::Failed(TransferError::Protocol(what.to_string()));
+    }
+    out
+}
