@@ -11,7 +11,7 @@ apt_install "${BUILD_PACKAGES[@]}" redis-server
 ensure_rust
 ensure_npm_tools tools/bench-ref
 log "building (release)"
-cargo build --release --locked -p signal-server -p peerchat-bench -p peerchat
+cargo build --release --locked -p signal-server -p peerchat-bench -p peerchat -p chat-cli
 mkdir -p target
 log "running peerchat-bench $*"
 bench=(./target/release/peerchat-bench --markdown target/bench-table.md "$@")

@@ -55,6 +55,7 @@ pub fn run() {
         }
     };
     let app = tauri::Builder::default()
+        .plugin(tauri_plugin_dialog::init())
         .invoke_handler(tauri::generate_handler![
             commands::keys::app_status,
             commands::keys::save_key,
@@ -68,6 +69,10 @@ pub fn run() {
             commands::chat::peer_security,
             commands::chat::verify_peer,
             commands::chat::unverify_peer,
+            commands::files::send_file,
+            commands::files::accept_file,
+            commands::files::decline_file,
+            commands::files::cancel_file,
             commands::settings::get_settings,
             commands::settings::set_settings,
             commands::windows::open_chat_window,
@@ -86,6 +91,8 @@ pub fn run() {
                     .and_then(|p| p.parse().ok())
                     .unwrap_or(embedded::DEFAULT_PORT),
                 auto_room: launch.room.clone(),
+                // No Downloads folder known (a bare system): one in the home folder.
+                downloads: paths.download_dir().or_else(|_| paths.home_dir().map(|h| h.join("Downloads")))?,
             };
             let service = app.config().identifier.clone();
             let backend = Arc::new(Backend::new(config, Arc::new(keystore::OsKeyring::new(service))));
@@ -99,12 +106,20 @@ pub fn run() {
             }
             Ok(())
         })
-        .on_window_event(|window, event| {
-            if let WindowEvent::Destroyed = event {
+        .on_window_event(|window, event| match event {
+            WindowEvent::Destroyed => {
                 let backend = window.state::<Arc<Backend>>().inner().clone();
                 let label = window.label().to_string();
                 tauri::async_runtime::spawn(async move { backend.close_window(&label) });
             }
+            // Files dropped on a chat window go to everyone in its room.
+            WindowEvent::DragDrop(tauri::DragDropEvent::Drop { paths, .. }) => {
+                let backend = window.state::<Arc<Backend>>().inner().clone();
+                let label = window.label().to_string();
+                let paths: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+                tauri::async_runtime::spawn(async move { backend.send_dropped(&label, &paths).await });
+            }
+            _ => {}
         })
         .build(tauri::generate_context!());
     let app = match app {

@@ -29,6 +29,7 @@ async fn no_key_in_logs() {
         data_dir: dir.path().join("data"),
         local_port: port,
         auto_room: None,
+        downloads: std::env::temp_dir().join("peerchat-test-downloads"),
     };
     let b = Arc::new(Backend::new(config, Arc::new(store.clone())));
 

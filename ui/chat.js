@@ -1,7 +1,8 @@
 // The chat screen: entering and leaving a room, sending lines, "New window", and the
 // session's events from the Channel that `join` opened (people joining, leaving and
-// changing state, paths, safety numbers, messages, receipts, errors). Owns the people
-// list (peers.js) and the certificate warning; the lines go to the log (log.js). Text
+// changing state, paths, safety numbers, messages, receipts, errors; file events go to
+// files.js). Owns the people list (peers.js) and the certificate warning; the lines go
+// to the log (log.js). Text
 // from the network is set with textContent only.
 "use strict";
 
@@ -38,11 +39,13 @@
     $("peer-empty").hidden = false;
     $("reconnecting-banner").hidden = true;
     $("trust-warning").hidden = true;
+    window.PeerchatFiles.reset();
     show($("chat-error"), "");
     document.title = "peerchat";
   }
 
   function onEvent(ev) {
+    if (window.PeerchatFiles.onEvent(ev)) return;
     switch (ev.event) {
       case "welcome":
         state.setMyId(ev.peerId);
@@ -137,6 +140,7 @@
   // `screens.join` is join.js's object (the screen after leaving).
   function init(screens) {
     joinScreen = screens.join;
+    window.PeerchatFiles.init(peerName);
 
     $("leave-button").addEventListener("click", async () => {
       await invoke("leave").catch(() => {});

@@ -2,6 +2,7 @@
 //! calling window's label. Each is declared in `build.rs`, so capabilities govern it.
 
 pub mod chat;
+pub mod files;
 pub mod keys;
 pub mod settings;
 pub mod windows;

@@ -16,6 +16,7 @@ fn backend(dir: &std::path::Path, port: u16) -> Arc<Backend> {
         data_dir: dir.join("data"),
         local_port: port,
         auto_room: Some("lobby".into()),
+        downloads: std::env::temp_dir().join("peerchat-test-downloads"),
     };
     Arc::new(Backend::new(config, Arc::new(MemoryStore::default())))
 }

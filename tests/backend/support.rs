@@ -43,6 +43,7 @@ pub fn app_with(store: Arc<dyn SecretStore>, port: u16) -> TestApp {
         data_dir: dir.path().join("data"),
         local_port: port,
         auto_room: None,
+        downloads: dir.path().join("Downloads"),
     };
     TestApp { backend: Arc::new(Backend::new(config, store)), _dir: dir, settings_path }
 }

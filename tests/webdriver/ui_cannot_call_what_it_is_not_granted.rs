@@ -1,7 +1,7 @@
-//! The chat window's capability grants the app's own commands and nothing else: core
-//! and plugin commands (closing windows, listening to events, reading files, opening
-//! URLs) are refused by the ACL,
-//! while a granted command answers.
+//! The chat window's capability grants the app's own commands and the system's file
+//! picker, nothing else: core and plugin commands (closing windows, listening to events,
+//! reading files, opening URLs, the dialog plugin's save dialog and message boxes) are
+//! refused by the ACL, while a granted command answers.
 
 use serde_json::{json, Value};
 
@@ -29,6 +29,8 @@ async fn ui_cannot_call_what_it_is_not_granted() {
         ("plugin:app|version", json!({})),
         ("plugin:fs|read_text_file", json!({"path": "/etc/passwd"})),
         ("plugin:shell|open", json!({"path": "https://example.com"})),
+        ("plugin:dialog|save", json!({"options": {}})),
+        ("plugin:dialog|message", json!({"message": "hi"})),
     ] {
         let r: Value = s.js_async(INVOKE, json!([cmd, args])).await.unwrap();
         let err = r.get("err").and_then(Value::as_str).unwrap_or_else(|| panic!("{cmd} was allowed: {r}"));

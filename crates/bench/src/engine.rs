@@ -217,6 +217,16 @@ async fn bulk(out: DataChannel, inc: Messages, size: usize, total: usize) -> Bul
     BulkResult { size, total: n * size, bytes, secs: last.duration_since(start).as_secs_f64(), stalled }
 }
 
+/// One bulk row alone (`size`-byte messages, `total` bytes) on a fresh pair: MB/s.
+pub(crate) async fn bulk_mbps(size: usize, total: usize) -> anyhow::Result<f64> {
+    let s = Server::spawn(Config::for_keys(&[KEY])).await?;
+    let (mut p, _) = pair(&s, "bulk-alone").await?;
+    let (out, inc) = channel(&p.ra.peer, &mut p.rb, ChannelInit::reliable()).await?;
+    let b = bulk(out, inc, size, total).await;
+    anyhow::ensure!(!b.stalled, "the {size} B bulk stalled");
+    Ok(b.bytes as f64 / 1e6 / b.secs)
+}
+
 async fn small(out: DataChannel, inc: Messages, n: usize) -> anyhow::Result<SmallResult> {
     let r = crate::stranded::stream(out, inc, n, 1).await?;
     Ok(SmallResult { sent: n, delivered: r.delivered, secs: r.secs, stalled: r.delivered < n })

@@ -14,7 +14,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use tokio::task::JoinSet;
 
-const KEY: &str = "pk_bench_idle";
+pub(crate) const KEY: &str = "pk_bench_idle";
 const WARMUP: usize = 200;
 const CONCURRENCY: usize = 256;
 

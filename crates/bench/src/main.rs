@@ -10,6 +10,7 @@ mod cluster;
 mod drain;
 mod engine;
 mod fanout;
+mod files;
 mod idle;
 mod load;
 mod machine;
@@ -38,7 +39,7 @@ struct Args {
     #[arg(long)]
     server: Option<PathBuf>,
     /// Which rows to run: all, server (memory, relay, fan-out), memory, relay, fanout, load,
-    /// cluster (with drain), drain, engine, stranded, recovery, nat, app.
+    /// cluster (with drain), drain, engine, stranded, recovery, nat, app, files.
     #[arg(long, default_value = "all")]
     rows: String,
     /// Fresh connections the `stranded` row sends 200,000 small messages over.
@@ -109,6 +110,18 @@ async fn main() -> anyhow::Result<()> {
         }
         stalled |= ours.bulk.iter().any(|b| b.stalled) || ours.small.stalled;
         for l in table::engine_rows(&ours, &theirs, &ceiling) {
+            println!("{l}");
+            lines.push(l);
+        }
+    }
+    if args.rows == "all" || args.rows == "files" {
+        let sizes = if args.smoke {
+            files::Sizes { file: 16 << 20, resume_file: 16 << 20, resume_trials: 1 }
+        } else {
+            files::Sizes { file: 1 << 30, resume_file: 256 << 20, resume_trials: 5 }
+        };
+        let r = files::run(&server, &proc::sibling_binary("chat-cli"), &sizes).await?;
+        for l in files::rows(&r) {
             println!("{l}");
             lines.push(l);
         }

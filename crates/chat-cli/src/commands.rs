@@ -57,11 +57,8 @@ async fn send(session: &ChatSession, out: &Out, line: &str) {
         _ => (rest, None),
     };
     match session.send_file(std::path::Path::new(path), to.as_deref()).await {
-        Ok(sent) => {
-            for s in sent {
-                out.emit("file-sent", serde_json::json!({ "id": s.id, "peerId": s.peer_id }));
-            }
-        }
+        // Each transfer is announced by the session (`file-sending`).
+        Ok(_) => {}
         Err(e) => out.error(e.kind(), &e.to_string()),
     }
 }

@@ -147,7 +147,15 @@ fn human(v: &Value) -> String {
             let part = v.get("part").map(|_| format!("; what arrived is in {}", s(v, "part"))).unwrap_or_default();
             format!("! file {} {}: {} ({}){part}", s(v, "id"), s(v, "direction"), s(v, "message"), s(v, "kind"))
         }
-        "file-sent" => format!("* offering file {} to {}", s(v, "id"), s(v, "peerId")),
+        "file-sending" => {
+            format!(
+                "* offering {:?} ({} bytes) to {} as file {}",
+                s(v, "name"),
+                n(v, "size"),
+                s(v, "peerId"),
+                s(v, "id")
+            )
+        }
         "error" => format!("! {}: {}", s(v, "kind"), s(v, "message")),
         other => format!("* {other}: {}", inert(&v.to_string())),
     }

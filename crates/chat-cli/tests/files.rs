@@ -58,7 +58,7 @@ async fn a_200_mib_file_arrives_verified_across_a_server_restart() {
     b.expect("channel-open", |_| true).await;
 
     a.say(&format!("/send {}", src.display())).await;
-    let sent = a.expect("file-sent", |_| true).await;
+    let sent = a.expect("file-sending", |_| true).await;
     let offer = b.expect("file-offer", |_| true).await;
     assert_eq!(offer["id"], sent["id"]);
     assert_eq!((offer["name"].as_str(), offer["size"].as_u64()), (Some("film.mkv"), Some(200 << 20)));

@@ -78,6 +78,8 @@ pub enum ChatEvent {
     Security(crate::security::SecurityView),
     /// A peer acknowledged our chat line `id` (peers that announced receipts).
     Delivered { peer_id: String, id: String },
+    /// We offer a file to a peer (one transfer per peer): `name` is the file's name.
+    FileSending { id: String, peer_id: String, name: String, size: u64 },
     /// A peer offers a file: accept or decline transfer `id`. `name` is the offered name
     /// made safe (no path, no control characters).
     FileOffer { id: String, peer_id: String, name: String, size: u64 },

@@ -48,6 +48,10 @@ pub struct Settings {
     /// `relay`: connect only through TURN relays, so peers never learn this machine's
     /// addresses.
     pub ice_transport_policy: IceTransportPolicy,
+    /// Where accepted files go; `None`: the Downloads folder.
+    pub download_dir: Option<String>,
+    /// Largest file accepted, in MiB; bigger offers are declined.
+    pub max_file_mib: u64,
 }
 
 impl Default for Settings {
@@ -59,9 +63,16 @@ impl Default for Settings {
             ice_servers: Vec::new(),
             allow_plaintext: false,
             ice_transport_policy: IceTransportPolicy::All,
+            download_dir: None,
+            max_file_mib: DEFAULT_MAX_FILE_MIB,
         }
     }
 }
+
+/// Largest file accepted by default, in MiB (16 GiB).
+pub const DEFAULT_MAX_FILE_MIB: u64 = 16 * 1024;
+/// Largest limit a person can set, in MiB (1 TiB).
+pub const MAX_FILE_MIB: u64 = 1024 * 1024;
 
 impl Settings {
     /// Reads the file; `None` when there is none yet (first run). A file that cannot be
@@ -107,6 +118,14 @@ impl Settings {
         }
         if self.last_room.len() > MAX_ROOM_BYTES {
             return bad(format!("the room name is longer than {MAX_ROOM_BYTES} bytes"));
+        }
+        if let Some(dir) = &self.download_dir {
+            if !Path::new(dir).is_absolute() || dir.len() > 4096 || dir.contains('\0') {
+                return bad("the download folder must be an absolute path".into());
+            }
+        }
+        if !(1..=MAX_FILE_MIB).contains(&self.max_file_mib) {
+            return bad(format!("the largest file must be 1 to {MAX_FILE_MIB} MiB"));
         }
         if self.ice_servers.len() > MAX_ICE_SERVERS {
             return bad(format!("at most {MAX_ICE_SERVERS} ICE servers"));
@@ -174,6 +193,8 @@ mod tests {
             }],
             allow_plaintext: true,
             ice_transport_policy: IceTransportPolicy::Relay,
+            download_dir: Some("/home/ada/Inbox".into()),
+            max_file_mib: 100,
         };
         s.save(&path).unwrap();
         assert_eq!(Settings::load(&path), Some(s.clone()));
@@ -206,6 +227,14 @@ mod tests {
         let mut bad = s.clone();
         bad.last_room = "r".repeat(MAX_ROOM_BYTES + 1);
         assert!(bad.validate().is_err());
+        let mut bad = s.clone();
+        bad.download_dir = Some("relative/inbox".into());
+        assert!(bad.validate().is_err(), "a relative download folder");
+        for mib in [0, MAX_FILE_MIB + 1] {
+            let bad = Settings { max_file_mib: mib, ..s.clone() };
+            assert!(bad.validate().is_err(), "largest file {mib} MiB");
+        }
+        assert!(Settings { max_file_mib: MAX_FILE_MIB, ..s.clone() }.validate().is_ok());
 
         // Every size limit: at the limit passes, one over is refused.
         let stun = |u: String| IceServer { urls: vec![u], username: None, credential: None };

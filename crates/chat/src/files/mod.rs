@@ -18,6 +18,7 @@ use serde::Serialize;
 use tokio::sync::mpsc;
 
 use crate::error::ChatError;
+use crate::event::ChatEvent;
 use crate::session::ChatSession;
 
 pub(crate) use receive::incoming_channel;
@@ -91,8 +92,8 @@ async fn close(dc: &DataChannel, messages: &mut Messages, told: bool) {
 
 impl ChatSession {
     /// Offers the file at `path` to the peer `to` (an id), or to everyone in the room;
-    /// each gets its own transfer, reported as [`crate::ChatEvent::FileProgress`],
-    /// `FileDone` or `FileFailed`.
+    /// each gets its own transfer, announced as [`ChatEvent::FileSending`] and reported
+    /// as `FileProgress`, then `FileDone` or `FileFailed`.
     pub async fn send_file(&self, path: &Path, to: Option<&str>) -> Result<Vec<FileSent>, ChatError> {
         let inner = &self.inner;
         let meta = tokio::fs::metadata(path).await.map_err(|e| ChatError::File(format!("{}: {e}", path.display())))?;
@@ -118,6 +119,13 @@ impl ChatSession {
             let (tx, rx) = mpsc::channel(CMD_QUEUE);
             self.register(&id, r.id(), Direction::Send, tx)?;
             let task = send::Transfer { inner: inner.clone(), remote: r.clone(), machine, file, cmds: rx };
+            let ev = ChatEvent::FileSending {
+                id: id.clone(),
+                peer_id: r.id().to_string(),
+                name: name.clone(),
+                size: meta.len(),
+            };
+            inner.emit(ev).await;
             inner.tasks.spawn(task.run());
             started.push(FileSent { id, peer_id: r.id().to_string() });
         }

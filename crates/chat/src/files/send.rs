@@ -20,6 +20,8 @@ use crate::shared::Inner;
 
 /// How long a new channel may take to open.
 const OPEN_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+/// How long after a channel failed to open the next try waits.
+const RETRY_OPEN: std::time::Duration = std::time::Duration::from_secs(1);
 
 pub(crate) struct Transfer {
     pub(crate) inner: Arc<Inner>,
@@ -45,14 +47,19 @@ impl Transfer {
         let mut buf = vec![0u8; CHUNK];
         let mut position = 0u64;
         let mut outcome = None;
+        // After a channel failed to open, the next try waits until then.
+        let mut retry: Option<Instant> = None;
         while outcome.is_none() {
-            if self.machine.wants_channel() && chan.is_none() && connected(&self.remote) {
+            let may_try = retry.is_none_or(|at| Instant::now() >= at);
+            if self.machine.wants_channel() && chan.is_none() && connected(&self.remote) && may_try {
                 if let Some(c) = open(&self.remote).await {
+                    retry = None;
                     chan = Some(c);
                     let actions = self.machine.channel_open(Instant::now());
                     outcome = self.apply(actions, &mut chan).await;
                     continue;
                 }
+                retry = Some(Instant::now() + RETRY_OPEN);
             }
             // What the machine wants sent goes first; events waiting meanwhile are
             // taken without blocking after each chunk.
@@ -76,10 +83,10 @@ impl Transfer {
                 };
                 outcome = self.apply(actions, &mut chan).await;
                 if outcome.is_none() {
-                    outcome = self.poll_events(&mut chan, &mut changes, false).await;
+                    outcome = self.poll_events(&mut chan, &mut changes, false, None).await;
                 }
             } else {
-                outcome = self.poll_events(&mut chan, &mut changes, true).await;
+                outcome = self.poll_events(&mut chan, &mut changes, true, retry).await;
             }
             let p = self.machine.progress();
             if let Some(r) = progress.at(Instant::now(), p.bytes, p.size) {
@@ -116,6 +123,7 @@ impl Transfer {
         chan: &mut Option<Channel>,
         changes: &mut peerchat_peer::StateChanges,
         block: bool,
+        wake: Option<Instant>,
     ) -> Option<(Outcome, bool)> {
         let deadline = self.machine.next_deadline();
         let actions = tokio::select! {
@@ -150,6 +158,7 @@ impl Transfer {
                 Some(_) => Vec::new(),
             },
             _ = sleep_until(deadline) => self.machine.tick(Instant::now()),
+            _ = sleep_until(wake) => Vec::new(),
             _ = std::future::ready(()), if !block => Vec::new(),
         };
         self.apply(actions, chan).await

@@ -3,6 +3,7 @@
 //! command layer is tested by calling it directly (`tests/commands.rs`).
 
 mod failover;
+mod files;
 mod ice;
 mod keys;
 mod sessions;
@@ -31,6 +32,8 @@ pub struct BackendConfig {
     pub local_port: u16,
     /// Join this room in every window at start (`--room`).
     pub auto_room: Option<String>,
+    /// Where accepted files go unless the settings name a folder (the Downloads folder).
+    pub downloads: PathBuf,
 }
 
 /// A room and name a window joins on its own at start.

@@ -45,6 +45,8 @@ pub(crate) struct Entry {
     id: u64,
     pub(crate) session: ChatSession,
     info: JoinInfo,
+    /// The window's event sink, for what the backend itself has to say in it.
+    pub(crate) sink: EventSink,
 }
 
 fn check_text(what: &str, v: &str, max: usize) -> Result<String, CommandError> {
@@ -100,6 +102,7 @@ impl Backend {
         let mut config = ChatConfig::new(options, &room, &name);
         config.server_fallback = true;
         config.trust = self.identity.trust.clone();
+        config.files = self.files_config();
         let (session, mut events) = ChatSession::start(config).await?;
         let info = JoinInfo {
             peer_id: session.peer_id(),
@@ -110,7 +113,8 @@ impl Backend {
             local,
         };
         let id = self.next_session.fetch_add(1, Ordering::Relaxed);
-        self.sessions_lock().insert(window.to_string(), Entry { id, session: session.clone(), info: info.clone() });
+        let entry = Entry { id, session: session.clone(), info: info.clone(), sink: sink.clone() };
+        self.sessions_lock().insert(window.to_string(), entry);
         // Remember the room, and the name if the person chose it: the numbered name an
         // extra window gets by default ("ada 2") is not a choice, and saving it would
         // make the next start number it again ("ada 2 2").
