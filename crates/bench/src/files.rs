@@ -164,16 +164,41 @@ async fn resume(sizes: &Sizes) -> anyhow::Result<Vec<Duration>> {
         until(&mut be, |e| matches!(e, ChatEvent::ChannelOpen { .. })).await?;
         a.send_file(&src, None).await?;
         let half = sizes.resume_file / 2;
-        let at = until(&mut be, |e| matches!(e, ChatEvent::FileProgress { bytes, .. } if *bytes >= half)).await?;
-        let ChatEvent::FileProgress { bytes: before, .. } = at else { unreachable!() };
+        let at = until(&mut be, |e| {
+            matches!(e, ChatEvent::FileProgress { bytes, .. } if *bytes >= half)
+                || matches!(e, ChatEvent::FileDone { .. })
+        })
+        .await?;
+        let ChatEvent::FileProgress { bytes: before, size, .. } = at else {
+            anyhow::bail!("the transfer ended before it was half-way: no rebuild to measure (use a bigger file)")
+        };
+        anyhow::ensure!(before < size, "the transfer was complete before the rebuild (use a bigger file)");
         let bob = a.peer().remotes().await.into_iter().next().ok_or_else(|| anyhow::anyhow!("no peer"))?;
         let t = Instant::now();
         bob.rebuild().await;
-        // The first progress after the rebuild that goes past the point it broke at.
-        until(&mut be, |e| matches!(e, ChatEvent::StateChange { .. })).await?;
-        until(&mut be, |e| matches!(e, ChatEvent::FileProgress { bytes, .. } if *bytes > before)).await?;
-        times.push(t.elapsed());
-        until(&mut be, |e| matches!(e, ChatEvent::FileDone { .. })).await?;
+        // The first progress past the point it broke at, once the connection went down.
+        let mut broke = false;
+        let moved = tokio::time::timeout(LIMIT, async {
+            while let Some(e) = be.next().await {
+                match e {
+                    ChatEvent::StateChange { .. } => broke = true,
+                    ChatEvent::FileProgress { bytes, .. } if broke && bytes > before => {
+                        return Ok((t.elapsed(), false))
+                    }
+                    ChatEvent::FileDone { .. } if broke => return Ok((t.elapsed(), true)),
+                    ChatEvent::FileDone { .. } => anyhow::bail!("the transfer ended before the connection went down"),
+                    ChatEvent::FileFailed { message, .. } => anyhow::bail!("the transfer failed: {message}"),
+                    _ => {}
+                }
+            }
+            anyhow::bail!("the session ended")
+        })
+        .await??;
+        let (took, done) = moved;
+        times.push(took);
+        if !done {
+            until(&mut be, |e| matches!(e, ChatEvent::FileDone { .. })).await?;
+        }
         a.leave().await;
         b.leave().await;
     }

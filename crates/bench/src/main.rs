@@ -116,7 +116,7 @@ async fn main() -> anyhow::Result<()> {
     }
     if args.rows == "all" || args.rows == "files" {
         let sizes = if args.smoke {
-            files::Sizes { file: 16 << 20, resume_file: 16 << 20, resume_trials: 1 }
+            files::Sizes { file: 16 << 20, resume_file: 256 << 20, resume_trials: 1 }
         } else {
             files::Sizes { file: 1 << 30, resume_file: 256 << 20, resume_trials: 5 }
         };

@@ -74,6 +74,10 @@ pub(crate) struct Handle {
     pub(crate) cmd: mpsc::Sender<Cmd>,
 }
 
+/// Bytes read from or written to a file at a time (chunks are 16 KiB; each file call
+/// goes through tokio's blocking pool, so they are batched).
+const IO_BUFFER: usize = 1 << 20;
+
 /// Commands waiting for a transfer's task.
 const CMD_QUEUE: usize = 8;
 /// How long a side that sent the last word of a transfer (`done`, `cancel`, `decline`)
@@ -118,6 +122,7 @@ impl ChatSession {
                 tokio::fs::File::open(path).await.map_err(|e| ChatError::File(format!("{}: {e}", path.display())))?;
             let (tx, rx) = mpsc::channel(CMD_QUEUE);
             self.register(&id, r.id(), Direction::Send, tx)?;
+            let file = tokio::io::BufReader::with_capacity(IO_BUFFER, file);
             let task = send::Transfer { inner: inner.clone(), remote: r.clone(), machine, file, cmds: rx };
             let ev = ChatEvent::FileSending {
                 id: id.clone(),

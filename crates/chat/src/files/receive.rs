@@ -85,7 +85,8 @@ async fn refuse(inner: &Inner, dc: &DataChannel, messages: &mut Messages, id: &s
 struct Part {
     fin: PathBuf,
     part: PathBuf,
-    file: tokio::fs::File,
+    /// Written in blocks of [`super::IO_BUFFER`]; flushed and synced at each confirm.
+    file: tokio::io::BufWriter<tokio::fs::File>,
 }
 
 struct Transfer {
@@ -197,6 +198,7 @@ impl Transfer {
         }
         match disk::create_part(&dir, self.machine.name(), self.machine.size()).await {
             Ok((fin, part, file)) => {
+                let file = tokio::io::BufWriter::with_capacity(super::IO_BUFFER, file);
                 self.file = Some(Part { fin, part, file });
                 self.machine.accept(Instant::now())
             }
@@ -236,7 +238,7 @@ impl Transfer {
                     _ => Err(std::io::Error::other("bytes with no file to write them to")),
                 },
                 Action::Confirm(offset) => match self.file.as_mut() {
-                    Some(p) => match p.file.flush().await.and(p.file.sync_data().await) {
+                    Some(p) => match p.file.flush().await.and(p.file.get_ref().sync_data().await) {
                         Ok(()) => {
                             if let Some(c) = chan.as_ref() {
                                 let id = self.machine.id().to_string();
@@ -252,7 +254,7 @@ impl Transfer {
                     Some(p) => {
                         async {
                             p.file.flush().await?;
-                            p.file.set_len(offset).await?;
+                            p.file.get_ref().set_len(offset).await?;
                             p.file.seek(std::io::SeekFrom::Start(offset)).await.map(|_| ())
                         }
                         .await

@@ -27,7 +27,8 @@ pub(crate) struct Transfer {
     pub(crate) inner: Arc<Inner>,
     pub(crate) remote: RemotePeer,
     pub(crate) machine: Outgoing,
-    pub(crate) file: tokio::fs::File,
+    /// Read in blocks of [`super::IO_BUFFER`], not one system call per chunk.
+    pub(crate) file: tokio::io::BufReader<tokio::fs::File>,
     pub(crate) cmds: mpsc::Receiver<Cmd>,
 }
 
