@@ -210,3 +210,38 @@ fn failed(id: &str, peer_id: &str, direction: Direction, why: &TransferError, pa
         part: part.map(|p| p.display().to_string()),
     }
 }
+
+/// A transfer's channel of the moment: the handle this side sends on, and what the other
+/// side sends.
+struct Channel {
+    dc: DataChannel,
+    messages: Messages,
+}
+
+/// The next message on the channel; never, while there is none.
+async fn recv(chan: &mut Option<Channel>) -> Option<peerchat_peer::Message> {
+    match chan {
+        Some(c) => c.messages.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn sleep_until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The progress event of a transfer.
+fn progress_event(id: &str, peer_id: &str, direction: Direction, r: progress::Report) -> ChatEvent {
+    ChatEvent::FileProgress {
+        id: id.to_string(),
+        peer_id: peer_id.to_string(),
+        direction,
+        bytes: r.bytes,
+        size: r.size,
+        rate: r.rate,
+        eta_ms: r.eta_ms,
+    }
+}

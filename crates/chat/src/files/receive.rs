@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::progress::Progress;
-use super::{disk, failed, register, Cmd, Direction, CMD_QUEUE};
+use super::{disk, failed, recv, register, sleep_until, Channel, Cmd, Direction, CMD_QUEUE};
 use crate::event::ChatEvent;
 use crate::shared::Inner;
 
@@ -97,11 +97,6 @@ struct Transfer {
     file: Option<Part>,
 }
 
-struct Channel {
-    dc: DataChannel,
-    messages: Messages,
-}
-
 impl Transfer {
     async fn run(mut self, first: Option<(DataChannel, Messages)>) {
         let id = self.machine.id().to_string();
@@ -146,15 +141,7 @@ impl Transfer {
             let p = self.machine.progress();
             if self.file.is_some() {
                 if let Some(r) = progress.at(Instant::now(), p.bytes, p.size) {
-                    let ev = ChatEvent::FileProgress {
-                        id: id.clone(),
-                        peer_id: self.peer_id.clone(),
-                        direction: Direction::Receive,
-                        bytes: r.bytes,
-                        size: r.size,
-                        rate: r.rate,
-                        eta_ms: r.eta_ms,
-                    };
+                    let ev = super::progress_event(&id, &self.peer_id, Direction::Receive, r);
                     self.inner.emit(ev).await;
                 }
             }
@@ -274,19 +261,5 @@ impl Transfer {
             }
         }
         None
-    }
-}
-
-async fn recv(chan: &mut Option<Channel>) -> Option<Message> {
-    match chan {
-        Some(c) => c.messages.recv().await,
-        None => std::future::pending().await,
-    }
-}
-
-async fn sleep_until(at: Option<Instant>) {
-    match at {
-        Some(at) => tokio::time::sleep_until(at).await,
-        None => std::future::pending().await,
     }
 }

@@ -8,13 +8,13 @@ use std::sync::Arc;
 
 use peerchat_files::outgoing::Action;
 use peerchat_files::{FileMessage, Outcome, Outgoing, TransferError, CHUNK, LABEL};
-use peerchat_peer::{ChannelInit, DataChannel, DataChannelOptions, Message, Messages, PeerState, RemotePeer};
+use peerchat_peer::{ChannelInit, DataChannelOptions, Message, PeerState, RemotePeer};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::progress::Progress;
-use super::{connected, failed, Cmd, Direction};
+use super::{connected, failed, recv, sleep_until, Channel, Cmd, Direction};
 use crate::event::ChatEvent;
 use crate::shared::Inner;
 
@@ -30,12 +30,6 @@ pub(crate) struct Transfer {
     /// Read in blocks of [`super::IO_BUFFER`], not one system call per chunk.
     pub(crate) file: tokio::io::BufReader<tokio::fs::File>,
     pub(crate) cmds: mpsc::Receiver<Cmd>,
-}
-
-/// The channel of the moment: the handle we send on, the receiver's messages.
-struct Channel {
-    dc: DataChannel,
-    messages: Messages,
 }
 
 impl Transfer {
@@ -91,15 +85,7 @@ impl Transfer {
             }
             let p = self.machine.progress();
             if let Some(r) = progress.at(Instant::now(), p.bytes, p.size) {
-                let ev = ChatEvent::FileProgress {
-                    id: id.clone(),
-                    peer_id: peer_id.clone(),
-                    direction: Direction::Send,
-                    bytes: r.bytes,
-                    size: r.size,
-                    rate: r.rate,
-                    eta_ms: r.eta_ms,
-                };
+                let ev = super::progress_event(&id, &peer_id, Direction::Send, r);
                 self.inner.emit(ev).await;
             }
         }
@@ -206,20 +192,6 @@ async fn open(r: &RemotePeer) -> Option<Channel> {
             dc.close().await;
             None
         }
-    }
-}
-
-async fn recv(chan: &mut Option<Channel>) -> Option<Message> {
-    match chan {
-        Some(c) => c.messages.recv().await,
-        None => std::future::pending().await,
-    }
-}
-
-async fn sleep_until(at: Option<Instant>) {
-    match at {
-        Some(at) => tokio::time::sleep_until(at).await,
-        None => std::future::pending().await,
     }
 }
 
