@@ -34,8 +34,11 @@ pub struct Results {
     pub secs: f64,
     /// The same file through socat, or why not.
     pub tcp_secs: Result<f64, String>,
-    /// The SDK's 16 KiB bulk row, same run, MB/s.
+    /// The SDK's 16 KiB bulk row, same run, MB/s: both peers in one process, as in the
+    /// engine rows.
     pub sdk_mbps: f64,
+    /// The SDK's 16 KiB bulk between two processes (as the files go), MB/s, or why not.
+    pub sdk_two_mbps: Result<f64, String>,
     /// (idle, peak) RSS in KiB: sender, receiver.
     pub rss: [(u64, u64); 2],
     /// Time from each forced rebuild to the first byte confirmed after it.
@@ -75,16 +78,38 @@ pub async fn run(server: &Path, chat_cli: &Path, sizes: &Sizes) -> anyhow::Resul
         drop(alice);
         drop(bob);
         let peak = peaks.await?;
-        anyhow::Ok((secs, [(idle[0], peak[0]), (idle[1], peak[1])]))
+        let two = two_process_bulk(&base, sizes.file.min(512 << 20)).await.map_err(|e| e.to_string());
+        anyhow::Ok((secs, [(idle[0], peak[0]), (idle[1], peak[1])], two))
     }
     .await;
     let _ = server_child.kill();
     let _ = server_child.wait();
-    let (secs, rss) = result?;
+    let (secs, rss, sdk_two_mbps) = result?;
     let tcp_secs = tcp_copy(&src, &dir.path().join("by-tcp.bin")).await;
     let sdk_mbps = crate::engine::bulk_mbps(16 * 1024, sizes.file.min(512 << 20) as usize).await?;
     let resume = resume(sizes).await?;
-    Ok(Results { size: sizes.file, secs, tcp_secs, sdk_mbps, rss, resume })
+    Ok(Results { size: sizes.file, secs, tcp_secs, sdk_mbps, sdk_two_mbps, rss, resume })
+}
+
+/// The SDK's 16 KiB bulk between two processes of this tool (the NAT rows' peers, here on
+/// loopback through the server at `url`): MB/s.
+async fn two_process_bulk(url: &str, bytes: u64) -> anyhow::Result<f64> {
+    let me = std::env::current_exe()?;
+    let peer = |role: &str| {
+        let mut c = Command::new(&me);
+        c.args(["nat-peer", "--role", role, "--url", url, "--key", KEY]);
+        c.stdout(Stdio::piped()).stderr(Stdio::null()).kill_on_drop(true);
+        c
+    };
+    let mut echo = peer("echo").spawn()?;
+    let mut ready = BufReader::new(echo.stdout.take().ok_or_else(|| anyhow::anyhow!("no stdout"))?).lines();
+    tokio::time::timeout(LIMIT, ready.next_line()).await??;
+    let mut measure = peer("measure");
+    measure.args(["--trials", "1", "--pings", "1", "--bulk-bytes", &bytes.to_string()]);
+    let out = tokio::time::timeout(LIMIT, measure.output()).await??;
+    let v: Value = serde_json::from_slice(&out.stdout)?;
+    let secs = v["bulk_secs"].as_f64().ok_or_else(|| anyhow::anyhow!("no bulk_secs in {v}"))?;
+    Ok(bytes as f64 / 1e6 / secs)
 }
 
 /// A file of `size` bytes that does not compress; its SHA-256.
@@ -290,9 +315,13 @@ pub fn rows(r: &Results) -> Vec<String> {
     resume.sort_by(f64::total_cmp);
     let median = resume.get(resume.len() / 2).copied().unwrap_or(f64::NAN);
     let max = resume.last().copied().unwrap_or(f64::NAN);
+    let two = match &r.sdk_two_mbps {
+        Ok(m) => format!("{m:.1} MB/s, files ÷ it = {:.2}×", ours / m),
+        Err(e) => format!("– ({e})"),
+    };
     vec![
         format!(
-            "| file of {} MiB between two chat-cli processes (loopback), verified by SHA-256 (reference: the same file through socat over TCP; the SDK's 16 KiB bulk in this run: {:.1} MB/s, files ÷ bulk = {:.2}×) | {ours:.1} MB/s | {tcp} | {ratio} | – | – |",
+            "| file of {} MiB between two chat-cli processes (loopback), verified by SHA-256 (reference: the same file through socat over TCP; the SDK's 16 KiB bulk in this run, one process: {:.1} MB/s, files ÷ it = {:.2}×; two processes: {two}) | {ours:.1} MB/s | {tcp} | {ratio} | – | – |",
             r.size >> 20,
             r.sdk_mbps,
             ours / r.sdk_mbps

@@ -9,7 +9,7 @@ use tokio::time::Instant;
 use crate::outgoing::hex;
 use crate::snapshots::Snapshots;
 use crate::wire::{clean_reason, is_sha256_hex, FileMessage, MAX_OFFERED_NAME_BYTES};
-use crate::{name, Outcome, Progress, TransferError, CONFIRM_EVERY, OFFER_WAIT, RESUME_WAIT, STALL};
+use crate::{name, Outcome, Progress, TransferError, CHUNK, CONFIRM_EVERY, OFFER_WAIT, RESUME_WAIT, STALL};
 
 /// What the receiver's I/O must do, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -170,6 +170,9 @@ impl Incoming {
     pub fn chunk(&mut self, data: &[u8], now: Instant) -> Vec<Action> {
         if self.phase != Phase::Receiving {
             return self.fail(TransferError::Protocol("file bytes before an accept".into()));
+        }
+        if data.len() > CHUNK {
+            return self.fail(TransferError::Protocol(format!("a chunk of {} bytes, over {CHUNK}", data.len())));
         }
         let len = data.len() as u64;
         if len > self.size - self.received {

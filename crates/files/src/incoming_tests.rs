@@ -19,6 +19,18 @@ fn accepted(size: u64, t0: Instant) -> Incoming {
     i
 }
 
+/// Gives `i` `len` bytes of ones in chunks of at most [`CHUNK`]; every action.
+fn feed(i: &mut Incoming, len: u64, t0: Instant) -> Vec<Action> {
+    let mut out = Vec::new();
+    let mut left = len;
+    while left > 0 {
+        let n = left.min(CHUNK as u64);
+        out.extend(i.chunk(&vec![1u8; n as usize], t0));
+        left -= n;
+    }
+    out
+}
+
 fn sha(data: &[u8]) -> String {
     hex(&Sha256::digest(data))
 }
@@ -58,16 +70,25 @@ fn bytes_before_an_accept_or_beyond_the_size_are_refused() {
 }
 
 #[test]
+fn a_chunk_over_the_protocols_limit_is_refused() {
+    let t0 = Instant::now();
+    let mut i = accepted(4 * CHUNK as u64, t0);
+    let out = i.chunk(&vec![0; CHUNK + 1], t0);
+    assert!(!out.contains(&Action::Write));
+    assert!(matches!(out.last(), Some(Action::Finish(Outcome::Failed(TransferError::Protocol(_))))), "{out:?}");
+}
+
+#[test]
 fn confirms_come_at_each_confirm_point_and_at_the_end_even_inside_a_chunk() {
     let t0 = Instant::now();
     let size = 2 * CONFIRM_EVERY + 10;
     let mut i = accepted(size, t0);
     // A sender with odd chunk sizes: a chunk straddling a confirm point.
-    let first = vec![1u8; (CONFIRM_EVERY - 3) as usize];
-    assert_eq!(i.chunk(&first, t0), vec![Action::Write]);
+    assert!(feed(&mut i, CONFIRM_EVERY - 3, t0).iter().all(|a| *a == Action::Write));
     assert_eq!(i.chunk(&[1u8; 6], t0), vec![Action::Write, Action::Confirm(CONFIRM_EVERY)]);
-    let rest = vec![1u8; (size - CONFIRM_EVERY - 3) as usize];
-    assert_eq!(i.chunk(&rest, t0), vec![Action::Write, Action::Confirm(2 * CONFIRM_EVERY), Action::Confirm(size)]);
+    assert!(feed(&mut i, CONFIRM_EVERY - 6, t0).iter().all(|a| *a == Action::Write));
+    // One chunk crossing the last confirm point before the end, and the end.
+    assert_eq!(i.chunk(&[1u8; 13], t0), vec![Action::Write, Action::Confirm(2 * CONFIRM_EVERY), Action::Confirm(size)]);
     let out = i.on_message(FileMessage::End { id: ID.into(), sha256: sha(&vec![1u8; size as usize]) }, t0);
     assert_eq!(out[0], Action::Send(FileMessage::Done { id: ID.into(), ok: true, reason: None }));
     assert!(matches!(out[1], Action::Finish(Outcome::Verified { .. })));
@@ -98,7 +119,7 @@ fn after_a_break_it_resumes_at_the_last_confirm_point_and_cuts_what_came_after()
     let t0 = Instant::now();
     let size = 3 * CONFIRM_EVERY;
     let mut i = accepted(size, t0);
-    i.chunk(&vec![2u8; (CONFIRM_EVERY + 500) as usize], t0);
+    feed(&mut i, CONFIRM_EVERY + 500, t0);
     i.channel_lost(t0);
     let again = FileMessage::Offer { id: ID.into(), name: "a.bin".into(), size, resume: true };
     let out = i.on_message(again, t0);
@@ -218,7 +239,8 @@ fn a_file_crosses_two_breaks_resuming_each_time_and_arrives_verified() {
     let size = 5 * CONFIRM_EVERY + 12_345;
     let file: Vec<u8> = (0..size).map(|i| (i * 31 % 251) as u8).collect();
     let mut out = Outgoing::new(ID, "big.bin", size, t0).unwrap();
-    let first = out.channel_open(t0);
+    // Channels that carry 16 KiB messages: the chunks are that size.
+    let first = out.channel_open(16 * 1024, t0);
     let outgoing::Action::Send(offer) = &first[0] else { panic!() };
     let mut inc = Incoming::from_offer(offer, MAX, t0).unwrap();
     let accept = inc.accept(t0);
@@ -233,7 +255,7 @@ fn a_file_crosses_two_breaks_resuming_each_time_and_arrives_verified() {
         w.out.channel_lost(t0);
         w.inc.channel_lost(t0);
         w.up = true;
-        let offer = w.out.channel_open(t0);
+        let offer = w.out.channel_open(16 * 1024, t0);
         w.deliver_to_receiver(offer, t0);
         lowest_after_resume.push(w.disk.len());
     }

@@ -42,6 +42,8 @@ pub struct Outgoing {
     /// Bytes sent (the next offset to read).
     sent: u64,
     confirmed: u64,
+    /// Bytes per chunk on the channel of the moment.
+    chunk: usize,
     hasher: Sha256,
     snapshots: Snapshots,
     /// When the current wait began (offer, confirm, break).
@@ -65,6 +67,7 @@ impl Outgoing {
             accepted: false,
             sent: 0,
             confirmed: 0,
+            chunk: CHUNK,
             hasher: Sha256::new(),
             snapshots: Snapshots::new(),
             since: now,
@@ -93,11 +96,13 @@ impl Outgoing {
         self.phase == Phase::Paused
     }
 
-    /// A channel to the peer is open: offer (again) on it.
-    pub fn channel_open(&mut self, now: Instant) -> Vec<Action> {
+    /// A channel to the peer is open, carrying messages of up to `max_message` bytes:
+    /// offer (again) on it.
+    pub fn channel_open(&mut self, max_message: usize, now: Instant) -> Vec<Action> {
         if self.phase != Phase::Paused {
             return Vec::new();
         }
+        self.chunk = max_message.clamp(1, CHUNK);
         self.phase = Phase::Offered;
         self.since = now;
         let offer =
@@ -118,11 +123,12 @@ impl Outgoing {
         if self.phase != Phase::Sending || self.sent >= self.size || self.sent - self.confirmed >= WINDOW {
             return None;
         }
-        let len = (self.size - self.sent).min(CHUNK as u64);
+        let len = (self.size - self.sent).min(self.chunk as u64);
         Some((self.sent, len as usize))
     }
 
-    /// `data`, read at `offset`, went out on the channel.
+    /// `data`, read at `offset`, goes out on the channel (if it does not, the channel is
+    /// lost and a resume starts again from a confirm point before it).
     pub fn sent(&mut self, offset: u64, data: &[u8], now: Instant) -> Vec<Action> {
         if self.phase != Phase::Sending || offset != self.sent || data.len() as u64 > self.size - self.sent {
             return self.fail(TransferError::Io(format!("the file changed while it was sent (at byte {offset})")));

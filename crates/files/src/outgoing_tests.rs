@@ -9,7 +9,7 @@ const ID: &str = "t-1";
 fn offered(size: u64, t0: Instant) -> Outgoing {
     let mut o = Outgoing::new(ID, "a.bin", size, t0).unwrap();
     assert!(o.wants_channel());
-    let out = o.channel_open(t0);
+    let out = o.channel_open(CHUNK, t0);
     assert_eq!(
         out,
         vec![Action::Send(FileMessage::Offer { id: ID.into(), name: "a.bin".into(), size, resume: false })]
@@ -96,7 +96,7 @@ fn after_a_break_it_offers_again_and_resumes_where_the_receiver_says_with_the_ri
     o.channel_lost(t0);
     assert!(o.wants_channel());
     assert_eq!(o.next_read(), None);
-    let out = o.channel_open(t0);
+    let out = o.channel_open(CHUNK, t0);
     assert_eq!(out, vec![Action::Send(FileMessage::Offer { id: ID.into(), name: "a.bin".into(), size, resume: true })]);
     assert!(o.on_message(accept(2 * CONFIRM_EVERY), t0).is_empty());
     assert_eq!(o.next_read(), Some((2 * CONFIRM_EVERY, CHUNK)), "from the receiver's offset, not from zero");
@@ -110,7 +110,7 @@ fn a_resume_at_an_offset_it_cannot_vouch_for_fails() {
     let mut o = offered(3 * CONFIRM_EVERY, t0);
     o.on_message(accept(0), t0);
     o.channel_lost(t0);
-    o.channel_open(t0);
+    o.channel_open(CHUNK, t0);
     let out = o.on_message(accept(12345), t0);
     assert!(matches!(out.last(), Some(Action::Finish(Outcome::Failed(TransferError::Protocol(_))))), "{out:?}");
     assert!(matches!(out[0], Action::Send(FileMessage::Cancel { .. })));
@@ -202,4 +202,17 @@ fn bad_ids_and_sizes_are_refused_up_front() {
     let t0 = Instant::now();
     assert!(matches!(Outgoing::new("../x", "a", 1, t0), Err(TransferError::BadOffer(_))));
     assert!(matches!(Outgoing::new("ok", "a", u64::MAX, t0), Err(TransferError::TooLarge { .. })));
+}
+
+#[test]
+fn chunks_fit_the_channel_of_the_moment() {
+    let t0 = Instant::now();
+    let mut o = Outgoing::new(ID, "a.bin", 3 * CONFIRM_EVERY, t0).unwrap();
+    o.channel_open(1000, t0);
+    o.on_message(accept(0), t0);
+    assert_eq!(o.next_read(), Some((0, 1000)), "no larger than the channel carries");
+    o.channel_lost(t0);
+    o.channel_open(usize::MAX, t0);
+    o.on_message(accept(0), t0);
+    assert_eq!(o.next_read(), Some((0, CHUNK)), "never larger than the protocol allows");
 }

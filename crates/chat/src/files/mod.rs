@@ -7,8 +7,10 @@
 
 mod disk;
 mod progress;
+mod read_ahead;
 mod receive;
 mod send;
+mod write_behind;
 
 use std::path::{Path, PathBuf};
 
@@ -74,8 +76,8 @@ pub(crate) struct Handle {
     pub(crate) cmd: mpsc::Sender<Cmd>,
 }
 
-/// Bytes read from or written to a file at a time (chunks are 16 KiB; each file call
-/// goes through tokio's blocking pool, so they are batched).
+/// Bytes read from or written to a file at a time (chunks are 16 KiB; file calls run on
+/// tokio's blocking pool, so they are batched).
 const IO_BUFFER: usize = 1 << 20;
 
 /// Commands waiting for a transfer's task.
@@ -122,7 +124,7 @@ impl ChatSession {
                 tokio::fs::File::open(path).await.map_err(|e| ChatError::File(format!("{}: {e}", path.display())))?;
             let (tx, rx) = mpsc::channel(CMD_QUEUE);
             self.register(&id, r.id(), Direction::Send, tx)?;
-            let file = tokio::io::BufReader::with_capacity(IO_BUFFER, file);
+            let file = read_ahead::ReadAhead::new(file.into_std().await, meta.len());
             let task = send::Transfer { inner: inner.clone(), remote: r.clone(), machine, file, cmds: rx };
             let ev = ChatEvent::FileSending {
                 id: id.clone(),

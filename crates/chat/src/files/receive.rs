@@ -11,11 +11,11 @@ use std::time::Duration;
 use peerchat_files::incoming::Action;
 use peerchat_files::{FileMessage, Incoming, Outcome, TransferError};
 use peerchat_peer::{DataChannel, Message, Messages};
-use tokio::io::{AsyncSeekExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::progress::Progress;
+use super::write_behind::WriteBehind;
 use super::{disk, failed, recv, register, sleep_until, Channel, Cmd, Direction, CMD_QUEUE};
 use crate::event::ChatEvent;
 use crate::shared::Inner;
@@ -62,7 +62,8 @@ pub(crate) fn incoming_channel(inner: &Arc<Inner>, peer_id: &str, dc: DataChanne
         }
         let name = machine.name().to_string();
         let size = machine.size();
-        let task = Transfer { inner: i.clone(), peer_id: peer_id.clone(), machine, cmds: rx, file: None };
+        let task =
+            Transfer { inner: i.clone(), peer_id: peer_id.clone(), machine, cmds: rx, file: None, generation: 0 };
         i.tasks.spawn(task.run(Some((dc, messages))));
         i.emit(ChatEvent::FileOffer { id: id.clone(), peer_id, name, size }).await;
         if i.files.auto_accept {
@@ -81,12 +82,11 @@ async fn refuse(inner: &Inner, dc: &DataChannel, messages: &mut Messages, id: &s
     super::close(dc, messages, true).await;
 }
 
-/// The partial file being written: where it will go, where it is, the handle.
+/// The partial file being written: where it will go, where it is, its writer.
 struct Part {
     fin: PathBuf,
     part: PathBuf,
-    /// Written in blocks of [`super::IO_BUFFER`]; flushed and synced at each confirm.
-    file: tokio::io::BufWriter<tokio::fs::File>,
+    writer: WriteBehind,
 }
 
 struct Transfer {
@@ -95,6 +95,8 @@ struct Transfer {
     machine: Incoming,
     cmds: mpsc::Receiver<Cmd>,
     file: Option<Part>,
+    /// Counts the channels: a sync asked for on one channel is confirmed only on it.
+    generation: u64,
 }
 
 impl Transfer {
@@ -113,6 +115,7 @@ impl Transfer {
                     Some(Cmd::Decline) => self.machine.decline(None),
                     Some(Cmd::Cancel) | None => self.machine.cancel(),
                     Some(Cmd::Channel(dc, messages, offer)) => {
+                        self.generation += 1;
                         if let Some(old) = chan.replace(Channel { dc, messages }) {
                             old.dc.close().await;
                         }
@@ -131,13 +134,26 @@ impl Transfer {
                     }
                     None => {
                         chan = None;
+                        self.generation += 1;
                         self.machine.channel_lost(Instant::now());
                         Vec::new()
                     }
                 },
+                synced = synced(&mut self.file) => match synced.result {
+                    // Durable: confirmed on the channel that carried it, if still open.
+                    Ok(offset) if synced.tag == self.generation => {
+                        if let Some(c) = chan.as_ref() {
+                            let id = self.machine.id().to_string();
+                            let _ = c.dc.send(FileMessage::Confirm { id, offset }.to_json()).await;
+                        }
+                        Vec::new()
+                    }
+                    Ok(_) => Vec::new(),
+                    Err(e) => self.machine.write_failed(e.to_string()),
+                },
                 _ = sleep_until(deadline) => self.machine.tick(Instant::now()),
             };
-            outcome = self.apply(actions, chunk.as_deref(), &mut chan).await;
+            outcome = self.apply(actions, chunk, &mut chan).await;
             let p = self.machine.progress();
             if self.file.is_some() {
                 if let Some(r) = progress.at(Instant::now(), p.bytes, p.size) {
@@ -151,12 +167,31 @@ impl Transfer {
         if let Some(mut c) = chan {
             super::close(&c.dc, &mut c.messages, told).await;
         }
-        let ev = match outcome.map(|(o, _)| o) {
-            Some(Outcome::Verified { sha256 }) => match self.file.take() {
-                Some(part) => match disk::finish(&part.part, &part.fin, self.machine.name()).await {
+        if let Some(ev) = self.end(&id, outcome.map(|(o, _)| o)).await {
+            self.inner.emit(ev).await;
+        }
+    }
+
+    /// Closes the partial file (everything written reaches the disk first) and, when
+    /// verified, gives it its name; the event that tells the person.
+    async fn end(&mut self, id: &str, outcome: Option<Outcome>) -> Option<ChatEvent> {
+        let part = self.file.take();
+        let (names, closed) = match part {
+            Some(Part { fin, part, writer }) => (Some((fin, part)), writer.close().await),
+            None => (None, Ok(())),
+        };
+        let peer_id = &self.peer_id;
+        let kept = names.as_ref().map(|(_, part)| part.as_path());
+        Some(match (outcome?, closed, &names) {
+            (Outcome::Verified { .. }, Err(e), _) => {
+                let why = TransferError::Io(format!("cannot write the file: {e}"));
+                failed(id, peer_id, Direction::Receive, &why, kept)
+            }
+            (Outcome::Verified { sha256 }, Ok(()), Some((fin, part))) => {
+                match disk::finish(part, fin, self.machine.name()).await {
                     Ok(path) => ChatEvent::FileDone {
-                        id,
-                        peer_id: self.peer_id.clone(),
+                        id: id.to_string(),
+                        peer_id: peer_id.clone(),
                         direction: Direction::Receive,
                         name: path.file_name().map(|n| n.to_string_lossy().into_owned()),
                         path: Some(path.display().to_string()),
@@ -164,18 +199,15 @@ impl Transfer {
                     },
                     Err(e) => {
                         let why = TransferError::Io(format!("cannot name the file: {e}"));
-                        failed(&id, &self.peer_id, Direction::Receive, &why, Some(&part.part))
+                        failed(id, peer_id, Direction::Receive, &why, kept)
                     }
-                },
-                None => failed(&id, &self.peer_id, Direction::Receive, &TransferError::Io("no file".into()), None),
-            },
-            Some(Outcome::Failed(why)) => {
-                let part = self.file.as_ref().map(|p| p.part.clone());
-                failed(&id, &self.peer_id, Direction::Receive, &why, part.as_deref())
+                }
             }
-            None => return,
-        };
-        self.inner.emit(ev).await;
+            (Outcome::Verified { .. }, Ok(()), None) => {
+                failed(id, peer_id, Direction::Receive, &TransferError::Io("no file".into()), None)
+            }
+            (Outcome::Failed(why), _, _) => failed(id, peer_id, Direction::Receive, &why, kept),
+        })
     }
 
     /// The person accepted into `dir`: make the partial file, then tell the machine.
@@ -185,8 +217,8 @@ impl Transfer {
         }
         match disk::create_part(&dir, self.machine.name(), self.machine.size()).await {
             Ok((fin, part, file)) => {
-                let file = tokio::io::BufWriter::with_capacity(super::IO_BUFFER, file);
-                self.file = Some(Part { fin, part, file });
+                let writer = WriteBehind::new(file.into_std().await);
+                self.file = Some(Part { fin, part, writer });
                 self.machine.accept(Instant::now())
             }
             Err(why) => {
@@ -200,60 +232,37 @@ impl Transfer {
     }
 
     /// Does what the machine decided; the outcome if it ended, and whether this side
-    /// said the last word.
+    /// said the last word. `chunk` is the bytes the machine was just given.
     async fn apply(
         &mut self,
         actions: Vec<Action>,
-        chunk: Option<&[u8]>,
+        mut chunk: Option<Vec<u8>>,
         chan: &mut Option<Channel>,
     ) -> Option<(Outcome, bool)> {
         let mut said = false;
         for a in actions {
-            let result = match a {
-                Action::Send(m) => {
+            let writer = self.file.as_mut().map(|p| &mut p.writer);
+            let result = match (a, writer) {
+                (Action::Send(m), _) => {
                     said = true;
                     if let Some(c) = chan.as_ref() {
                         if c.dc.send(m.to_json()).await.is_err() {
                             *chan = None;
+                            self.generation += 1;
                             self.machine.channel_lost(Instant::now());
                         }
                     }
                     Ok(())
                 }
-                Action::Write => match (self.file.as_mut(), chunk) {
-                    (Some(p), Some(data)) => p.file.write_all(data).await,
-                    _ => Err(std::io::Error::other("bytes with no file to write them to")),
+                (Action::Write, Some(w)) => match chunk.take() {
+                    Some(data) => w.write(data).await,
+                    None => Err(std::io::Error::other("a write with no bytes")),
                 },
-                Action::Confirm(offset) => match self.file.as_mut() {
-                    Some(p) => match p.file.flush().await.and(p.file.get_ref().sync_data().await) {
-                        Ok(()) => {
-                            if let Some(c) = chan.as_ref() {
-                                let id = self.machine.id().to_string();
-                                let _ = c.dc.send(FileMessage::Confirm { id, offset }.to_json()).await;
-                            }
-                            Ok(())
-                        }
-                        Err(e) => Err(e),
-                    },
-                    None => Ok(()),
-                },
-                Action::Truncate(offset) => match self.file.as_mut() {
-                    Some(p) => {
-                        async {
-                            p.file.flush().await?;
-                            p.file.get_ref().set_len(offset).await?;
-                            p.file.seek(std::io::SeekFrom::Start(offset)).await.map(|_| ())
-                        }
-                        .await
-                    }
-                    None => Ok(()),
-                },
-                Action::Finish(o) => {
-                    if let Some(p) = self.file.as_mut() {
-                        let _ = p.file.flush().await;
-                    }
-                    return Some((o, said));
-                }
+                // Confirmed once durable (`synced` in the loop).
+                (Action::Confirm(offset), Some(w)) => w.sync(offset, self.generation).await,
+                (Action::Truncate(offset), Some(w)) => w.truncate(offset).await,
+                (Action::Finish(o), _) => return Some((o, said)),
+                (_, None) => Err(std::io::Error::other("bytes with no file to write them to")),
             };
             if let Err(e) = result {
                 let more = self.machine.write_failed(e.to_string());
@@ -261,5 +270,13 @@ impl Transfer {
             }
         }
         None
+    }
+}
+
+/// The next sync the writer finished; never, while there is no file.
+async fn synced(file: &mut Option<Part>) -> super::write_behind::Synced {
+    match file {
+        Some(p) => p.writer.synced().await,
+        None => std::future::pending().await,
     }
 }

@@ -7,13 +7,13 @@
 use std::sync::Arc;
 
 use peerchat_files::outgoing::Action;
-use peerchat_files::{FileMessage, Outcome, Outgoing, TransferError, CHUNK, LABEL};
+use peerchat_files::{FileMessage, Outcome, Outgoing, TransferError, LABEL};
 use peerchat_peer::{ChannelInit, DataChannelOptions, Message, PeerState, RemotePeer};
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::progress::Progress;
+use super::read_ahead::ReadAhead;
 use super::{connected, failed, recv, sleep_until, Channel, Cmd, Direction};
 use crate::event::ChatEvent;
 use crate::shared::Inner;
@@ -27,8 +27,8 @@ pub(crate) struct Transfer {
     pub(crate) inner: Arc<Inner>,
     pub(crate) remote: RemotePeer,
     pub(crate) machine: Outgoing,
-    /// Read in blocks of [`super::IO_BUFFER`], not one system call per chunk.
-    pub(crate) file: tokio::io::BufReader<tokio::fs::File>,
+    /// Read a block ahead of what goes out.
+    pub(crate) file: ReadAhead,
     pub(crate) cmds: mpsc::Receiver<Cmd>,
 }
 
@@ -39,8 +39,6 @@ impl Transfer {
         let mut changes = self.remote.state_changes();
         let mut chan: Option<Channel> = None;
         let mut progress = Progress::default();
-        let mut buf = vec![0u8; CHUNK];
-        let mut position = 0u64;
         let mut outcome = None;
         // After a channel failed to open, the next try waits until then.
         let mut retry: Option<Instant> = None;
@@ -49,8 +47,9 @@ impl Transfer {
             if self.machine.wants_channel() && chan.is_none() && connected(&self.remote) && may_try {
                 if let Some(c) = open(&self.remote).await {
                     retry = None;
+                    let max = c.dc.max_message_size();
                     chan = Some(c);
-                    let actions = self.machine.channel_open(Instant::now());
+                    let actions = self.machine.channel_open(max, Instant::now());
                     outcome = self.apply(actions, &mut chan).await;
                     continue;
                 }
@@ -60,14 +59,15 @@ impl Transfer {
             // taken without blocking after each chunk.
             let read = chan.as_ref().and(self.machine.next_read());
             if let Some((offset, len)) = read {
-                let actions = match self.read_at(offset, &mut buf[..len], &mut position).await {
+                let actions = match self.file.chunk(offset, len).await {
                     Err(e) => self.machine.read_failed(e.to_string()),
-                    Ok(()) => {
+                    Ok(data) => {
+                        // Hashed before it goes: a chunk that does not go out is sent
+                        // again after the resume, from a confirm point before it.
+                        let actions = self.machine.sent(offset, &data, Instant::now());
                         let dc = chan.as_ref().map(|c| c.dc.clone());
                         match dc {
-                            Some(dc) if dc.send(Message::Binary(buf[..len].to_vec())).await.is_ok() => {
-                                self.machine.sent(offset, &buf[..len], Instant::now())
-                            }
+                            Some(dc) if dc.send(Message::Binary(data)).await.is_ok() => actions,
                             _ => {
                                 chan = None;
                                 self.machine.channel_lost(Instant::now());
@@ -170,16 +170,6 @@ impl Transfer {
             }
         }
         None
-    }
-
-    /// Reads `buf.len()` bytes at `offset` (seeking only after a resume moved it).
-    async fn read_at(&mut self, offset: u64, buf: &mut [u8], position: &mut u64) -> std::io::Result<()> {
-        if *position != offset {
-            self.file.seek(std::io::SeekFrom::Start(offset)).await?;
-        }
-        self.file.read_exact(buf).await?;
-        *position = offset + buf.len() as u64;
-        Ok(())
     }
 }
 
