@@ -89,7 +89,13 @@
       figures.className = "peer-details";
       figures.dataset.testid = "peer-details";
       const safety = this.safetyView(id);
-      details.append(summary, figures, safety.box);
+      // Files for this person only (the "Send file" button under the log goes to everyone).
+      const send = document.createElement("button");
+      send.type = "button";
+      send.textContent = "Send a file…";
+      send.dataset.testid = "send-file-to-peer";
+      send.addEventListener("click", () => window.PeerchatFiles.pick(id));
+      details.append(summary, figures, send, safety.box);
       li.append(details);
       this.list.append(li);
       const p = { id, name: "", state: "idle", channelOpen: false, path: null, security: null, li, details, figures, safety, nameEl: name, stateEl: state, pathEl: path, trustEl: trust, timer: null };
