@@ -34,6 +34,8 @@ enum Phase {
     Receiving,
     /// The channel broke; waiting for the sender to offer again.
     Paused,
+    /// Restored after a restart: the I/O hashes the partial file's first bytes.
+    Rehashing,
     Finished,
 }
 
@@ -84,6 +86,45 @@ impl Incoming {
             snapshots: Snapshots::new(),
             since: now,
         })
+    }
+
+    /// A transfer this side accepted before it restarted. The I/O gives it the partial
+    /// file's bytes up to a confirm point ([`Incoming::rehash`], then
+    /// [`Incoming::rehashed`]); it then waits for the sender to offer again.
+    pub fn restored(id: &str, name: &str, size: u64, now: Instant) -> Incoming {
+        Incoming {
+            id: id.to_string(),
+            name: name::clean(name),
+            size,
+            phase: Phase::Rehashing,
+            accepted: true,
+            received: 0,
+            durable: 0,
+            hasher: Sha256::new(),
+            snapshots: Snapshots::new(),
+            since: now,
+        }
+    }
+
+    /// The partial file's bytes, in order from its start, while rehashing.
+    pub fn rehash(&mut self, data: &[u8]) {
+        if self.phase == Phase::Rehashing {
+            let take = (data.len() as u64).min(self.size - self.received) as usize;
+            self.hasher.update(&data[..take]);
+            self.received += take as u64;
+        }
+    }
+
+    /// Rehashing is done: the transfer resumes from there once the sender offers again
+    /// (the I/O cuts the partial file there when it does: [`Action::Truncate`]).
+    pub fn rehashed(&mut self, now: Instant) {
+        if self.phase == Phase::Rehashing {
+            self.durable = self.received;
+            self.snapshots.keep(self.durable, &self.hasher);
+            self.snapshots.confirmed(self.durable);
+            self.phase = Phase::Paused;
+            self.since = now;
+        }
     }
 
     pub fn id(&self) -> &str {
@@ -154,7 +195,8 @@ impl Incoming {
                     Action::Send(FileMessage::Accept { id: self.id.clone(), offset: self.durable }),
                 ]
             }
-            Phase::Finished => Vec::new(),
+            // Rehashing: the I/O finishes it before the transfer takes messages.
+            Phase::Finished | Phase::Rehashing => Vec::new(),
         }
     }
 
@@ -262,7 +304,7 @@ impl Incoming {
             Phase::Offered => Some(self.since + OFFER_WAIT),
             Phase::Receiving => Some(self.since + STALL),
             Phase::Paused => Some(self.since + RESUME_WAIT),
-            Phase::Finished => None,
+            Phase::Finished | Phase::Rehashing => None,
         }
     }
 

@@ -193,6 +193,11 @@ impl Wire {
                     self.deliver_to_sender(back, None, now);
                 }
                 outgoing::Action::Send(_) => {}
+                outgoing::Action::Rehash(n) => {
+                    self.out.rehash(&self.file[..n as usize]);
+                    let more = self.out.rehashed(now);
+                    self.deliver_to_receiver(more, now);
+                }
                 outgoing::Action::Finish(o) => self.sender_done = Some(o),
             }
         }
@@ -272,4 +277,57 @@ fn a_file_crosses_two_breaks_resuming_each_time_and_arrives_verified() {
     assert_eq!(w.receiver_done, Some(Outcome::Verified { sha256: want.clone() }));
     assert_eq!(w.sender_done, Some(Outcome::Verified { sha256: want }));
     assert_eq!(w.out.progress().bytes, size);
+}
+
+#[test]
+fn a_file_survives_a_restart_of_each_side_and_arrives_verified() {
+    let t0 = Instant::now();
+    let size = 6 * CONFIRM_EVERY + 777;
+    let file: Vec<u8> = (0..size).map(|i| (i * 17 % 253) as u8).collect();
+    let mut out = Outgoing::new(ID, "big.bin", size, t0).unwrap();
+    let first = out.channel_open(16 * 1024, t0);
+    let outgoing::Action::Send(offer) = &first[0] else { panic!() };
+    let mut inc = Incoming::from_offer(offer, MAX, t0).unwrap();
+    let accept = inc.accept(t0);
+    let mut w = Wire { out, inc, file, disk: Vec::new(), up: true, sender_done: None, receiver_done: None };
+    w.deliver_to_sender(accept, None, t0);
+    let mut resumed_at = Vec::new();
+
+    // The receiver restarts: all it has is the partial file on disk.
+    w.pump(150, t0);
+    w.up = false;
+    w.pump(10, t0);
+    let point = w.disk.len() as u64 / CONFIRM_EVERY * CONFIRM_EVERY;
+    w.inc = Incoming::restored(ID, "big.bin", size, t0);
+    w.inc.rehash(&w.disk[..point as usize]);
+    w.inc.rehashed(t0);
+    assert_eq!(w.inc.progress().bytes, point);
+    w.out.channel_lost(t0);
+    w.up = true;
+    let offer = w.out.channel_open(16 * 1024, t0);
+    w.deliver_to_receiver(offer, t0);
+    resumed_at.push(w.disk.len());
+
+    // The sender restarts: it has only the file and the transfer's id.
+    w.pump(130, t0);
+    w.up = false;
+    w.out = Outgoing::restored(ID, "big.bin", size, t0).unwrap();
+    w.inc.channel_lost(t0);
+    w.up = true;
+    let offer = w.out.channel_open(16 * 1024, t0);
+    assert!(matches!(&offer[0], outgoing::Action::Send(FileMessage::Offer { resume: true, .. })));
+    w.deliver_to_receiver(offer, t0);
+    resumed_at.push(w.disk.len());
+
+    for _ in 0..1000 {
+        if w.sender_done.is_some() {
+            break;
+        }
+        w.pump(usize::MAX, t0);
+    }
+    assert!(resumed_at.iter().all(|n| *n > 0 && (*n as u64).is_multiple_of(CONFIRM_EVERY)), "{resumed_at:?}");
+    assert_eq!(w.disk, w.file, "the bytes on disk are the file");
+    let want = sha(&w.file);
+    assert_eq!(w.receiver_done, Some(Outcome::Verified { sha256: want.clone() }));
+    assert_eq!(w.sender_done, Some(Outcome::Verified { sha256: want }));
 }

@@ -15,6 +15,9 @@ use crate::{Outcome, Progress, TransferError, CHUNK, CONFIRM_EVERY, OFFER_WAIT, 
 pub enum Action {
     /// Send this message on the transfer's channel.
     Send(FileMessage),
+    /// Hash the file's first `offset` bytes again ([`Outgoing::rehash`], then
+    /// [`Outgoing::rehashed`]): a transfer restored after a restart resumes there.
+    Rehash(u64),
     /// The transfer is over: close its channel and tell the person.
     Finish(Outcome),
 }
@@ -28,6 +31,8 @@ enum Phase {
     Ended,
     /// The channel broke; waiting for the peer to be connected again.
     Paused,
+    /// Restored after a restart and accepted: the I/O hashes what the receiver has.
+    Rehashing,
     Finished,
 }
 
@@ -44,6 +49,10 @@ pub struct Outgoing {
     confirmed: u64,
     /// Bytes per chunk on the channel of the moment.
     chunk: usize,
+    /// Restored after a restart: the hash states before it are gone.
+    restored: bool,
+    /// Bytes hashed again while rehashing.
+    rehashed: u64,
     hasher: Sha256,
     snapshots: Snapshots,
     /// When the current wait began (offer, confirm, break).
@@ -68,10 +77,44 @@ impl Outgoing {
             sent: 0,
             confirmed: 0,
             chunk: CHUNK,
+            restored: false,
+            rehashed: 0,
             hasher: Sha256::new(),
             snapshots: Snapshots::new(),
             since: now,
         })
+    }
+
+    /// A transfer the receiver accepted before this side restarted: it waits for a
+    /// channel, offers to resume, and hashes the file again up to where the receiver
+    /// resumes ([`Action::Rehash`]).
+    pub fn restored(id: &str, name: &str, size: u64, now: Instant) -> Result<Outgoing, TransferError> {
+        let mut o = Outgoing::new(id, name, size, now)?;
+        o.accepted = true;
+        o.restored = true;
+        Ok(o)
+    }
+
+    /// The file's bytes, in order from its start, while rehashing.
+    pub fn rehash(&mut self, data: &[u8]) {
+        if self.phase == Phase::Rehashing {
+            self.hasher.update(data);
+            self.rehashed += data.len() as u64;
+        }
+    }
+
+    /// Rehashing is done: sending goes on from the receiver's offset.
+    pub fn rehashed(&mut self, now: Instant) -> Vec<Action> {
+        if self.phase != Phase::Rehashing {
+            return Vec::new();
+        }
+        let offset = self.sent;
+        if self.rehashed != offset {
+            return self.fail(TransferError::Io(format!("the file changed: {} of {offset} bytes read", self.rehashed)));
+        }
+        self.snapshots.keep(offset, &self.hasher);
+        self.snapshots.confirmed(offset);
+        self.resume_at(offset, now)
     }
 
     pub fn id(&self) -> &str {
@@ -112,7 +155,7 @@ impl Outgoing {
 
     /// The channel broke: wait for the next one.
     pub fn channel_lost(&mut self, now: Instant) {
-        if matches!(self.phase, Phase::Offered | Phase::Sending | Phase::Ended) {
+        if matches!(self.phase, Phase::Offered | Phase::Sending | Phase::Ended | Phase::Rehashing) {
             self.phase = Phase::Paused;
             self.since = now;
         }
@@ -233,6 +276,18 @@ impl Outgoing {
     }
 
     fn resume_at(&mut self, offset: u64, now: Instant) -> Vec<Action> {
+        let point = offset == self.size || offset.is_multiple_of(CONFIRM_EVERY);
+        let kept = self.snapshots.has(offset);
+        if self.restored && !kept && self.phase == Phase::Offered && offset <= self.size && point {
+            // Restored: the hash states from before the restart are gone; hash the file
+            // up to there again.
+            self.phase = Phase::Rehashing;
+            self.hasher = Sha256::new();
+            self.rehashed = 0;
+            self.sent = offset;
+            self.confirmed = offset;
+            return vec![Action::Rehash(offset)];
+        }
         let Some(hasher) = (offset <= self.size).then(|| self.snapshots.rewind(offset)).flatten() else {
             return self.fail(TransferError::Protocol(format!("cannot resume at byte {offset}")));
         };

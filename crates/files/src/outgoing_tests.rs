@@ -216,3 +216,27 @@ fn chunks_fit_the_channel_of_the_moment() {
     o.on_message(accept(0), t0);
     assert_eq!(o.next_read(), Some((0, CHUNK)), "never larger than the protocol allows");
 }
+
+#[test]
+fn a_restored_sender_whose_file_changed_fails() {
+    let t0 = Instant::now();
+    let size = 3 * CONFIRM_EVERY;
+    let mut o = Outgoing::restored(ID, "a.bin", size, t0).unwrap();
+    o.channel_open(CHUNK, t0);
+    let out = o.on_message(accept(2 * CONFIRM_EVERY), t0);
+    assert_eq!(out, vec![Action::Rehash(2 * CONFIRM_EVERY)]);
+    assert_eq!(o.next_deadline(), None, "rehashing is local work, not a wait");
+    // The file is shorter now: fewer bytes than the receiver has.
+    o.rehash(&vec![0; CONFIRM_EVERY as usize]);
+    let out = o.rehashed(t0);
+    assert!(matches!(out.last(), Some(Action::Finish(Outcome::Failed(TransferError::Io(_))))), "{out:?}");
+}
+
+#[test]
+fn a_restored_sender_resumes_only_at_a_confirm_point() {
+    let t0 = Instant::now();
+    let mut o = Outgoing::restored(ID, "a.bin", 3 * CONFIRM_EVERY, t0).unwrap();
+    o.channel_open(CHUNK, t0);
+    let out = o.on_message(accept(12345), t0);
+    assert!(matches!(out.last(), Some(Action::Finish(Outcome::Failed(TransferError::Protocol(_))))), "{out:?}");
+}

@@ -33,6 +33,11 @@ impl Snapshots {
         }
     }
 
+    /// Whether the state at exactly `offset` is kept.
+    pub(crate) fn has(&self, offset: u64) -> bool {
+        self.at.iter().any(|(o, _)| *o == offset)
+    }
+
     /// The state at exactly `offset`, dropping those after it.
     pub(crate) fn rewind(&mut self, offset: u64) -> Option<Sha256> {
         let h = self.at.iter().find(|(o, _)| *o == offset).map(|(_, h)| h.clone())?;
