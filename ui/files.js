@@ -87,6 +87,15 @@
         );
         return true;
       }
+      case "file-restored": {
+        const verb = ev.direction === "send" ? "Sending " + ev.name + " to " : "Receiving " + ev.name + " from ";
+        const r = row(ev, verb + ev.peerName + " (" + size(ev.size) + ")");
+        r.bar.max = Math.max(ev.size, 1);
+        r.bar.value = ev.bytes;
+        r.text.textContent = "Kept from before the restart: goes on from " + size(ev.bytes) + " when " + ev.peerName + " is back.";
+        running(r, ev.id);
+        return true;
+      }
       case "file-progress": {
         const r = rows.get(ev.id);
         if (!r) return true;

@@ -88,6 +88,7 @@ pub async fn run(args: Args) -> Result<(), u8> {
             }
         }
         config.trust = std::sync::Arc::new(TrustStore::open(&dir.join("verified.json")));
+        config.files.state_dir = Some(dir.join("transfers"));
     }
     let (session, mut events) = match ChatSession::start(config).await {
         Ok(s) => s,

@@ -59,9 +59,11 @@ pub struct Args {
     /// server instead of waiting for one (its operator can then read them).
     #[arg(long)]
     pub server_fallback: bool,
-    /// Directory that keeps this peer's DTLS certificate (`dtls.pem`) and the peers you
-    /// verified (`verified.json`), both readable by you alone. Without it, each run has a
-    /// new certificate and forgets what was verified.
+    /// Directory that keeps this peer's DTLS certificate (`dtls.pem`), the peers you
+    /// verified (`verified.json`) and file transfers under way (`transfers/`, so they go
+    /// on after a restart in the same room under the same name), readable by you alone.
+    /// Without it, each run has a new certificate, forgets what was verified, and a
+    /// restart ends its transfers.
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<std::path::PathBuf>,
     /// Accept every file offered into DIR (bots). Without it, offers wait for

@@ -147,6 +147,14 @@ fn human(v: &Value) -> String {
             let part = v.get("part").map(|_| format!("; what arrived is in {}", s(v, "part"))).unwrap_or_default();
             format!("! file {} {}: {} ({}){part}", s(v, "id"), s(v, "direction"), s(v, "message"), s(v, "kind"))
         }
+        "file-restored" => format!(
+            "* file {} ({:?}, {} bytes) kept from before the restart: goes on from byte {} once {} is back",
+            s(v, "id"),
+            s(v, "name"),
+            n(v, "size"),
+            n(v, "bytes"),
+            s(v, "peerName")
+        ),
         "file-sending" => {
             format!(
                 "* offering {:?} ({} bytes) to {} as file {}",

@@ -1,7 +1,8 @@
 //! Files between chat-cli processes: a 200 MiB file arrives verified by its SHA-256
 //! while the signalling server is killed and started again mid-way (the received count
-//! never goes back to zero); `/decline` and `/cancel` from either side end both sides'
-//! transfers, and a cancelled file stays a `.part`.
+//! never goes back to zero); a transfer goes on after its receiver is killed and started
+//! again with the same `--state-dir`; `/decline` and `/cancel` from either side end both
+//! sides' transfers, and a cancelled file stays a `.part`.
 
 mod support;
 
@@ -86,6 +87,43 @@ async fn a_200_mib_file_arrives_verified_across_a_server_restart() {
     let mine = a.expect_within(Duration::from_secs(30), "file-done", |_| true).await;
     assert_eq!(mine["sha256"], Value::String(sha));
     drop(server);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transfer_goes_on_after_its_receiver_is_killed_and_started_again() {
+    let s = signal_server::Server::spawn(config("")).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (inbox, src, state) = (dir.path().join("inbox"), dir.path().join("disk.img"), dir.path().join("bob-state"));
+    let sha = write_file(&src, 160 << 20);
+    let bob_args =
+        ["--accept-files", &inbox.to_string_lossy(), "--state-dir", &state.to_string_lossy()].map(String::from);
+    let bob_args: Vec<&str> = bob_args.iter().map(String::as_str).collect();
+    let mut a = cli(&s.url(), "alice", &[]).await;
+    let mut b = cli(&s.url(), "bob", &bob_args).await;
+    a.expect("channel-open", |_| true).await;
+    b.expect("channel-open", |_| true).await;
+    a.say(&format!("/send {}", src.display())).await;
+    let id = a.expect("file-sending", |_| true).await["id"].clone();
+    b.expect_within(Duration::from_secs(60), "file-progress", |v| v["bytes"].as_u64() > Some(8 << 20)).await;
+    // A crash: no chance to say anything or tidy up.
+    kill(b.child.id().unwrap(), "-KILL");
+    let _ = b.child.wait().await;
+    let mut b = cli(&s.url(), "bob", &bob_args).await;
+    let kept = b.expect("file-restored", |_| true).await;
+    assert_eq!(kept["id"], id, "{kept}");
+    let from = kept["bytes"].as_u64().unwrap();
+    assert!(from >= 8 << 20, "kept from the last confirm point before the crash ({kept})");
+    let seen =
+        events_until(&mut b, Duration::from_secs(300), |v| v["event"] == "file-done" || v["event"] == "file-failed")
+            .await;
+    let lowest = seen.iter().filter(|v| v["event"] == "file-progress").filter_map(|v| v["bytes"].as_u64()).min();
+    let done = seen.last().unwrap();
+    assert_eq!(done["event"], "file-done", "{done}");
+    assert_eq!(done["sha256"], Value::String(sha.clone()));
+    assert!(lowest.is_none_or(|l| l >= from), "never back below the kept bytes ({lowest:?})");
+    assert_eq!(file_sha(Path::new(done["path"].as_str().unwrap())), sha);
+    assert_eq!(a.expect_within(Duration::from_secs(30), "file-done", |_| true).await["sha256"], Value::String(sha));
+    assert_eq!(std::fs::read_dir(state.join("transfers")).unwrap().count(), 0, "the record is gone");
 }
 
 /// The id of the next file offered to `b`.

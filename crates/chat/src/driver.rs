@@ -12,15 +12,23 @@ use crate::shared::Inner;
 use crate::wire::{check_line, ChatMessage};
 
 /// Turns the peer's events into chat events until the peer ends or the session leaves.
-pub(crate) async fn drive(inner: Arc<Inner>, mut events: PeerEvents) {
+/// `after_welcome` (what the session took back from before a restart) is said right
+/// after the first `welcome`, which always comes first.
+pub(crate) async fn drive(inner: Arc<Inner>, mut events: PeerEvents, mut after_welcome: Vec<ChatEvent>) {
     loop {
         let ev = tokio::select! {
             ev = events.next() => ev,
             _ = inner.cancel.cancelled() => return,
         };
         let Some(ev) = ev else { return };
+        let welcome = matches!(ev, PeerEvent::Welcome { .. });
         if !on_event(&inner, ev).await {
             return;
+        }
+        if welcome {
+            for e in after_welcome.drain(..) {
+                inner.emit(e).await;
+            }
         }
     }
 }

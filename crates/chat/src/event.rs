@@ -83,6 +83,16 @@ pub enum ChatEvent {
     /// A peer offers a file: accept or decline transfer `id`. `name` is the offered name
     /// made safe (no path, no control characters).
     FileOffer { id: String, peer_id: String, name: String, size: u64 },
+    /// A transfer from before this process restarted was kept: it goes on once the peer
+    /// named `peer_name` is back (as itself: the same certificate), from `bytes`.
+    FileRestored {
+        id: String,
+        direction: crate::files::Direction,
+        peer_name: String,
+        name: String,
+        size: u64,
+        bytes: u64,
+    },
     /// A transfer moved: bytes the receiver confirmed (sending) or wrote (receiving), the
     /// rate in bytes per second and the time left at that rate.
     FileProgress {

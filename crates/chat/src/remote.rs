@@ -133,6 +133,7 @@ async fn on_change(inner: &Arc<Inner>, r: &RemotePeer, from: PeerState, to: Peer
     if to != PeerState::Connected {
         return;
     }
+    let _ = inner.arrivals.send(r.clone());
     // The previous channel is closed only once the new one exists: closing first frees its
     // stream id while the association may still be resetting that stream, and the engine
     // can then hand the same id to the new channel, which never opens.

@@ -24,6 +24,9 @@ use crate::wire::{ChatMessage, MAX_TEXT_BYTES};
 
 /// Events buffered for a slow reader before the session waits for it.
 const EVENT_QUEUE: usize = 1024;
+/// Connected peers announced to transfers waiting for one (a lagging listener misses old
+/// ones, never new ones).
+const ARRIVALS: usize = 64;
 /// Bound on each step of leaving (queued sends, `unsubscribe`, close).
 const LEAVE_STEP: Duration = Duration::from_secs(5);
 
@@ -80,6 +83,7 @@ impl ChatSession {
         let inner = Arc::new(Inner {
             peer,
             state: Mutex::new(Shared::new(&config.name)),
+            room: config.room,
             name: config.name,
             tx,
             cancel: CancellationToken::new(),
@@ -90,12 +94,15 @@ impl ChatSession {
             trust: config.trust,
             files: config.files,
             receipts_changed: tokio::sync::Notify::new(),
+            arrivals: tokio::sync::broadcast::channel(ARRIVALS).0,
             runtime: tokio::runtime::Handle::current(),
         });
+        // Before the driver meets the room's peers: restored transfers wait for theirs.
+        let restored = crate::files::restore(&inner).await;
         let ended = CancellationToken::new();
         let (driver, done) = (inner.clone(), ended.clone());
         inner.tasks.spawn(async move {
-            crate::driver::drive(driver, events).await;
+            crate::driver::drive(driver, events, restored).await;
             done.cancel();
         });
         inner.tasks.spawn(crate::receipts::task::drive(inner.clone()));

@@ -52,6 +52,7 @@ impl Shared {
 
 pub(crate) struct Inner {
     pub(crate) peer: Peer,
+    pub(crate) room: String,
     pub(crate) name: String,
     pub(crate) state: Mutex<Shared>,
     pub(crate) tx: mpsc::Sender<ChatEvent>,
@@ -64,6 +65,9 @@ pub(crate) struct Inner {
     pub(crate) files: crate::files::FilesConfig,
     /// Wakes the receipts task when a line starts waiting for its ack.
     pub(crate) receipts_changed: tokio::sync::Notify,
+    /// Every remote peer each time it becomes `connected` (file transfers waiting for a
+    /// peer that restarted look for it here).
+    pub(crate) arrivals: tokio::sync::broadcast::Sender<peerchat_peer::RemotePeer>,
     /// The runtime the session started on: `send_line` may be called from any thread.
     pub(crate) runtime: tokio::runtime::Handle,
 }

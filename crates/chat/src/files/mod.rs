@@ -9,13 +9,15 @@ mod disk;
 mod progress;
 mod read_ahead;
 mod receive;
+mod restore;
 mod send;
+mod store;
 mod write_behind;
 
 use std::path::{Path, PathBuf};
 
 use peerchat_files::{Outgoing, TransferError};
-use peerchat_peer::{DataChannel, Messages, PeerState};
+use peerchat_peer::{DataChannel, Messages, RemotePeer};
 use serde::Serialize;
 use tokio::sync::mpsc;
 
@@ -24,6 +26,7 @@ use crate::event::ChatEvent;
 use crate::session::ChatSession;
 
 pub(crate) use receive::incoming_channel;
+pub(crate) use restore::restore;
 
 /// What the session does with files.
 #[derive(Debug, Clone)]
@@ -36,16 +39,20 @@ pub struct FilesConfig {
     pub max_transfers: usize,
     /// Accept every offer into `download_dir` (bots).
     pub auto_accept: bool,
+    /// Where transfers are kept so they resume after this process restarts (the same
+    /// room and name, the same certificate: `PeerOptions::certificate`). `None`: a
+    /// restart ends them.
+    pub state_dir: Option<PathBuf>,
 }
 
 impl Default for FilesConfig {
     fn default() -> Self {
-        FilesConfig { download_dir: None, max_size: 16 << 30, max_transfers: 8, auto_accept: false }
+        FilesConfig { download_dir: None, max_size: 16 << 30, max_transfers: 8, auto_accept: false, state_dir: None }
     }
 }
 
 /// Which way a transfer goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Direction {
     Send,
@@ -65,15 +72,35 @@ pub(crate) enum Cmd {
     Accept(PathBuf),
     Decline,
     Cancel,
-    /// The sender opened a new channel for this transfer (after a break); its offer.
-    Channel(DataChannel, Messages, peerchat_files::FileMessage),
+    /// The sender opened a new channel for this transfer (after a break), from peer
+    /// `String` (another id than before when the sender restarted); its offer.
+    Channel(DataChannel, Messages, peerchat_files::FileMessage, String),
 }
 
 /// The session's handle on one transfer.
 pub(crate) struct Handle {
+    /// The other side's peer id of the moment (empty while a restored transfer waits).
     pub(crate) peer_id: String,
     pub(crate) direction: Direction,
     pub(crate) cmd: mpsc::Sender<Cmd>,
+    /// The other side's certificate fingerprint, for a transfer that can resume after a
+    /// restart of either side (whose peer id then changes).
+    pub(crate) fingerprint: Option<String>,
+}
+
+/// Who the other side of a transfer is across restarts: its certificate's fingerprint
+/// (as SDP writes it) and its name in the room.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Who {
+    pub(crate) fingerprint: String,
+    pub(crate) name: String,
+}
+
+impl Who {
+    /// `r`'s, once its fingerprint is known.
+    pub(crate) fn of(r: &RemotePeer) -> Option<Who> {
+        Some(Who { fingerprint: r.security()?.remote.to_string(), name: r.name().to_string() })
+    }
 }
 
 /// Bytes read from or written to a file at a time (chunks are 16 KiB; file calls run on
@@ -116,16 +143,33 @@ impl ChatSession {
             });
         }
         let mut started = Vec::new();
+        let full = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
         for r in remotes {
             let id = new_id();
             let machine = Outgoing::new(&id, &name, meta.len(), tokio::time::Instant::now())
                 .map_err(|e| ChatError::File(e.to_string()))?;
-            let file =
-                tokio::fs::File::open(path).await.map_err(|e| ChatError::File(format!("{}: {e}", path.display())))?;
+            let file = std::fs::File::open(path).map_err(|e| ChatError::File(format!("{}: {e}", path.display())))?;
             let (tx, rx) = mpsc::channel(CMD_QUEUE);
-            self.register(&id, r.id(), Direction::Send, tx)?;
-            let file = read_ahead::ReadAhead::new(file.into_std().await, meta.len());
-            let task = send::Transfer { inner: inner.clone(), remote: r.clone(), machine, file, cmds: rx };
+            let who = Who::of(&r);
+            register(inner, &id, r.id(), Direction::Send, tx, who.as_ref().map(|w| w.fingerprint.clone()))?;
+            if let Some(w) = &who {
+                store::Store::new(inner.files.state_dir.clone()).save(&store::Record {
+                    id: id.clone(),
+                    direction: Direction::Send,
+                    room: inner.room.clone(),
+                    me: inner.name.clone(),
+                    fingerprint: w.fingerprint.clone(),
+                    peer_name: w.name.clone(),
+                    name: name.clone(),
+                    size: meta.len(),
+                    path: full.clone(),
+                    final_path: None,
+                    modified: store::modified(&meta),
+                    saved_ms: store::now_ms(),
+                });
+            }
+            let file = read_ahead::ReadAhead::new(file, meta.len());
+            let task = send::Transfer::new(inner.clone(), Some(r.clone()), who, machine, file, rx);
             let ev = ChatEvent::FileSending {
                 id: id.clone(),
                 peer_id: r.id().to_string(),
@@ -158,10 +202,6 @@ impl ChatSession {
         self.command(id, None, Cmd::Cancel).await
     }
 
-    fn register(&self, id: &str, peer_id: &str, direction: Direction, cmd: mpsc::Sender<Cmd>) -> Result<(), ChatError> {
-        register(&self.inner, id, peer_id, direction, cmd)
-    }
-
     async fn command(&self, id: &str, want: Option<Direction>, cmd: Cmd) -> Result<(), ChatError> {
         let tx = {
             let g = self.inner.lock();
@@ -181,12 +221,13 @@ pub(crate) fn register(
     peer_id: &str,
     direction: Direction,
     cmd: mpsc::Sender<Cmd>,
+    fingerprint: Option<String>,
 ) -> Result<(), ChatError> {
     let mut g = inner.lock();
     if g.transfers.len() >= inner.files.max_transfers {
         return Err(ChatError::TooManyTransfers(inner.files.max_transfers));
     }
-    g.transfers.insert(id.to_string(), Handle { peer_id: peer_id.to_string(), direction, cmd });
+    g.transfers.insert(id.to_string(), Handle { peer_id: peer_id.to_string(), direction, cmd, fingerprint });
     Ok(())
 }
 
@@ -194,11 +235,6 @@ pub(crate) fn register(
 fn new_id() -> String {
     let bytes: [u8; 16] = rand::random();
     bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Whether the remote peer can carry a transfer now.
-fn connected(r: &peerchat_peer::RemotePeer) -> bool {
-    r.state() == PeerState::Connected
 }
 
 /// The event for a transfer that ended without a verified file.

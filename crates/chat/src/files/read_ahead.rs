@@ -71,6 +71,18 @@ impl ReadAhead {
     }
 }
 
+impl ReadAhead {
+    /// The `len` bytes at `offset` in one piece (rehashing after a restart).
+    pub(crate) async fn block(&self, offset: u64, len: usize) -> io::Result<Vec<u8>> {
+        let file = self.file.clone();
+        let read = tokio::task::spawn_blocking(move || {
+            let mut b = vec![0u8; len];
+            file.read_exact_at(&mut b, offset).map(|()| b)
+        });
+        read.await.map_err(io::Error::other)?
+    }
+}
+
 /// Reads the block at `start`, cut into chunks of `cut` bytes, on the blocking pool.
 fn spawn_read(file: Arc<std::fs::File>, start: u64, size: u64, cut: usize) -> JoinHandle<Block> {
     tokio::task::spawn_blocking(move || read_block(&file, start, size, cut.max(1)))

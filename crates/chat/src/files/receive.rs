@@ -16,7 +16,7 @@ use tokio::time::Instant;
 
 use super::progress::Progress;
 use super::write_behind::WriteBehind;
-use super::{disk, failed, recv, register, sleep_until, Channel, Cmd, Direction, CMD_QUEUE};
+use super::{disk, failed, recv, register, sleep_until, Channel, Cmd, Direction, Who, CMD_QUEUE};
 use crate::event::ChatEvent;
 use crate::shared::Inner;
 
@@ -41,15 +41,23 @@ pub(crate) fn incoming_channel(inner: &Arc<Inner>, peer_id: &str, dc: DataChanne
             return;
         };
         let id = offer.id().unwrap_or_default().to_string();
+        let remote = i.peer.remotes().await.into_iter().find(|r| r.id() == peer_id);
+        let who = remote.as_ref().and_then(Who::of);
+        // The same transfer goes on: from the same peer, or from one with the same
+        // certificate (the sender restarted, with a new peer id).
         let existing = {
             let g = i.lock();
             g.transfers
                 .get(&id)
-                .filter(|h| h.peer_id == peer_id && h.direction == Direction::Receive)
+                .filter(|h| h.direction == Direction::Receive)
+                .filter(|h| {
+                    h.peer_id == peer_id
+                        || h.fingerprint.is_some() && h.fingerprint.as_ref() == who.as_ref().map(|w| &w.fingerprint)
+                })
                 .map(|h| h.cmd.clone())
         };
         if let Some(tx) = existing {
-            let _ = tx.send(Cmd::Channel(dc, messages, offer)).await;
+            let _ = tx.send(Cmd::Channel(dc, messages, offer, peer_id)).await;
             return;
         }
         let machine = match Incoming::from_offer(&offer, i.files.max_size, Instant::now()) {
@@ -57,13 +65,13 @@ pub(crate) fn incoming_channel(inner: &Arc<Inner>, peer_id: &str, dc: DataChanne
             Err(why) => return refuse(&i, &dc, &mut messages, &id, &peer_id, why).await,
         };
         let (tx, rx) = mpsc::channel(CMD_QUEUE);
-        if let Err(e) = register(&i, &id, &peer_id, Direction::Receive, tx.clone()) {
+        let fingerprint = who.as_ref().map(|w| w.fingerprint.clone());
+        if let Err(e) = register(&i, &id, &peer_id, Direction::Receive, tx.clone(), fingerprint) {
             return refuse(&i, &dc, &mut messages, &id, &peer_id, TransferError::Io(e.to_string())).await;
         }
         let name = machine.name().to_string();
         let size = machine.size();
-        let task =
-            Transfer { inner: i.clone(), peer_id: peer_id.clone(), machine, cmds: rx, file: None, generation: 0 };
+        let task = Transfer::new(i.clone(), peer_id.clone(), who, machine, rx, None);
         i.tasks.spawn(task.run(Some((dc, messages))));
         i.emit(ChatEvent::FileOffer { id: id.clone(), peer_id, name, size }).await;
         if i.files.auto_accept {
@@ -83,39 +91,71 @@ async fn refuse(inner: &Inner, dc: &DataChannel, messages: &mut Messages, id: &s
 }
 
 /// The partial file being written: where it will go, where it is, its writer.
-struct Part {
-    fin: PathBuf,
-    part: PathBuf,
-    writer: WriteBehind,
+pub(crate) struct Part {
+    pub(crate) fin: PathBuf,
+    pub(crate) part: PathBuf,
+    pub(crate) writer: WriteBehind,
 }
 
-struct Transfer {
+pub(crate) struct Transfer {
     inner: Arc<Inner>,
+    /// The sender's peer id of the moment (empty while a restored transfer waits).
     peer_id: String,
+    /// Who the sender is across restarts, when known.
+    who: Option<Who>,
     machine: Incoming,
     cmds: mpsc::Receiver<Cmd>,
     file: Option<Part>,
     /// Counts the channels: a sync asked for on one channel is confirmed only on it.
     generation: u64,
+    /// The session ended and the transfer is kept for the next one.
+    suspended: bool,
 }
 
 impl Transfer {
-    async fn run(mut self, first: Option<(DataChannel, Messages)>) {
+    pub(crate) fn new(
+        inner: Arc<Inner>,
+        peer_id: String,
+        who: Option<Who>,
+        machine: Incoming,
+        cmds: mpsc::Receiver<Cmd>,
+        file: Option<Part>,
+    ) -> Transfer {
+        Transfer { inner, peer_id, who, machine, cmds, file, generation: 0, suspended: false }
+    }
+
+    /// The session is ending: a transfer kept across restarts is suspended (it goes on in
+    /// the next session), any other is cancelled.
+    fn session_ended(&mut self) -> Vec<Action> {
+        if self.who.is_some() && self.inner.files.state_dir.is_some() && self.file.is_some() {
+            self.suspended = true;
+            return Vec::new();
+        }
+        self.machine.cancel()
+    }
+
+    pub(crate) async fn run(mut self, first: Option<(DataChannel, Messages)>) {
         let id = self.machine.id().to_string();
         let mut chan = first.map(|(dc, messages)| Channel { dc, messages });
         let mut progress = Progress::default();
         let mut outcome = None;
-        while outcome.is_none() {
+        while outcome.is_none() && !self.suspended {
             let deadline = self.machine.next_deadline();
             let mut chunk = None;
             let actions = tokio::select! {
-                _ = self.inner.cancel.cancelled() => self.machine.cancel(),
+                _ = self.inner.cancel.cancelled() => self.session_ended(),
                 cmd = self.cmds.recv() => match cmd {
                     Some(Cmd::Accept(dir)) => self.accept(dir).await,
                     Some(Cmd::Decline) => self.machine.decline(None),
                     Some(Cmd::Cancel) | None => self.machine.cancel(),
-                    Some(Cmd::Channel(dc, messages, offer)) => {
+                    Some(Cmd::Channel(dc, messages, offer, from)) => {
                         self.generation += 1;
+                        if from != self.peer_id {
+                            self.peer_id.clone_from(&from);
+                            if let Some(h) = self.inner.lock().transfers.get_mut(self.machine.id()) {
+                                h.peer_id = from;
+                            }
+                        }
                         if let Some(old) = chan.replace(Channel { dc, messages }) {
                             old.dc.close().await;
                         }
@@ -162,7 +202,19 @@ impl Transfer {
                 }
             }
         }
+        if self.suspended {
+            // Kept for the next session: the channel closes, the file stays as it is.
+            self.inner.lock().transfers.remove(&id);
+            if let Some(c) = chan {
+                c.dc.close().await;
+            }
+            if let Some(p) = self.file.take() {
+                let _ = p.writer.close().await;
+            }
+            return;
+        }
         self.inner.lock().transfers.remove(&id);
+        super::store::Store::new(self.inner.files.state_dir.clone()).remove(&id);
         let told = outcome.as_ref().is_some_and(|(_, said)| *said);
         if let Some(mut c) = chan {
             super::close(&c.dc, &mut c.messages, told).await;
@@ -217,6 +269,22 @@ impl Transfer {
         }
         match disk::create_part(&dir, self.machine.name(), self.machine.size()).await {
             Ok((fin, part, file)) => {
+                if let Some(w) = &self.who {
+                    super::store::Store::new(self.inner.files.state_dir.clone()).save(&super::store::Record {
+                        id: self.machine.id().to_string(),
+                        direction: Direction::Receive,
+                        room: self.inner.room.clone(),
+                        me: self.inner.name.clone(),
+                        fingerprint: w.fingerprint.clone(),
+                        peer_name: w.name.clone(),
+                        name: self.machine.name().to_string(),
+                        size: self.machine.size(),
+                        path: part.clone(),
+                        final_path: Some(fin.clone()),
+                        modified: None,
+                        saved_ms: super::store::now_ms(),
+                    });
+                }
                 let writer = WriteBehind::new(file.into_std().await);
                 self.file = Some(Part { fin, part, writer });
                 self.machine.accept(Instant::now())

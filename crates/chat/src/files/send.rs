@@ -2,19 +2,21 @@
 //! channel of the moment. It opens a channel whenever the peer is `connected` and the
 //! machine wants one, reads and sends what the machine asks for (a send is never cut
 //! short: the stream of bytes must match what the machine counted), hands it the
-//! receiver's messages, and reports progress and the end.
+//! receiver's messages, and reports progress and the end. A transfer that knows who the
+//! other side is across restarts ([`Who`]) outlives that peer leaving: it waits, within
+//! the machine's bounds, for a peer with the same certificate and name to connect.
 
 use std::sync::Arc;
 
 use peerchat_files::outgoing::Action;
 use peerchat_files::{FileMessage, Outcome, Outgoing, TransferError, LABEL};
-use peerchat_peer::{ChannelInit, DataChannelOptions, Message, PeerState, RemotePeer};
-use tokio::sync::mpsc;
+use peerchat_peer::{ChannelInit, DataChannelOptions, Message, PeerState, RemotePeer, StateChanges};
+use tokio::sync::{broadcast, mpsc};
 use tokio::time::Instant;
 
 use super::progress::Progress;
 use super::read_ahead::ReadAhead;
-use super::{connected, failed, recv, sleep_until, Channel, Cmd, Direction};
+use super::{failed, recv, sleep_until, Channel, Cmd, Direction, Who, IO_BUFFER};
 use crate::event::ChatEvent;
 use crate::shared::Inner;
 
@@ -24,28 +26,68 @@ const OPEN_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 const RETRY_OPEN: std::time::Duration = std::time::Duration::from_secs(1);
 
 pub(crate) struct Transfer {
-    pub(crate) inner: Arc<Inner>,
-    pub(crate) remote: RemotePeer,
-    pub(crate) machine: Outgoing,
+    inner: Arc<Inner>,
+    /// The receiver of the moment (none while waiting for it to come back), and its
+    /// state changes.
+    remote: Option<(RemotePeer, StateChanges)>,
+    /// Who the receiver is across restarts, when known.
+    who: Option<Who>,
+    arrivals: broadcast::Receiver<RemotePeer>,
+    machine: Outgoing,
     /// Read a block ahead of what goes out.
-    pub(crate) file: ReadAhead,
-    pub(crate) cmds: mpsc::Receiver<Cmd>,
+    file: ReadAhead,
+    cmds: mpsc::Receiver<Cmd>,
+    /// The session ended and the transfer is kept for the next one.
+    suspended: bool,
 }
 
 impl Transfer {
+    pub(crate) fn new(
+        inner: Arc<Inner>,
+        remote: Option<RemotePeer>,
+        who: Option<Who>,
+        machine: Outgoing,
+        file: ReadAhead,
+        cmds: mpsc::Receiver<Cmd>,
+    ) -> Transfer {
+        let arrivals = inner.arrivals.subscribe();
+        let remote = remote.map(|r| {
+            let changes = r.state_changes();
+            (r, changes)
+        });
+        Transfer { inner, remote, who, arrivals, machine, file, cmds, suspended: false }
+    }
+
+    fn connected(&self) -> bool {
+        self.remote.as_ref().is_some_and(|(r, _)| r.state() == PeerState::Connected)
+    }
+
+    fn peer_id(&self) -> String {
+        self.remote.as_ref().map(|(r, _)| r.id().to_string()).unwrap_or_default()
+    }
+
+    /// The session is ending: a transfer kept across restarts is suspended (it goes on in
+    /// the next session), any other is cancelled.
+    fn session_ended(&mut self) -> Vec<Action> {
+        if self.who.is_some() && self.inner.files.state_dir.is_some() {
+            self.suspended = true;
+            return Vec::new();
+        }
+        self.machine.cancel()
+    }
+
     pub(crate) async fn run(mut self) {
         let id = self.machine.id().to_string();
-        let peer_id = self.remote.id().to_string();
-        let mut changes = self.remote.state_changes();
         let mut chan: Option<Channel> = None;
         let mut progress = Progress::default();
         let mut outcome = None;
         // After a channel failed to open, the next try waits until then.
         let mut retry: Option<Instant> = None;
-        while outcome.is_none() {
+        while outcome.is_none() && !self.suspended {
             let may_try = retry.is_none_or(|at| Instant::now() >= at);
-            if self.machine.wants_channel() && chan.is_none() && connected(&self.remote) && may_try {
-                if let Some(c) = open(&self.remote).await {
+            let remote = self.remote.as_ref().map(|(r, _)| r.clone()).filter(|_| self.connected());
+            if let (true, None, Some(r), true) = (self.machine.wants_channel(), &chan, remote, may_try) {
+                if let Some(c) = open(&r).await {
                     retry = None;
                     let max = c.dc.max_message_size();
                     chan = Some(c);
@@ -78,18 +120,28 @@ impl Transfer {
                 };
                 outcome = self.apply(actions, &mut chan).await;
                 if outcome.is_none() {
-                    outcome = self.poll_events(&mut chan, &mut changes, false, None).await;
+                    outcome = self.poll_events(&mut chan, false, None).await;
                 }
             } else {
-                outcome = self.poll_events(&mut chan, &mut changes, true, retry).await;
+                outcome = self.poll_events(&mut chan, true, retry).await;
             }
             let p = self.machine.progress();
             if let Some(r) = progress.at(Instant::now(), p.bytes, p.size) {
-                let ev = super::progress_event(&id, &peer_id, Direction::Send, r);
+                let ev = super::progress_event(&id, &self.peer_id(), Direction::Send, r);
                 self.inner.emit(ev).await;
             }
         }
+        if self.suspended {
+            // Kept for the next session: the channel closes, the record stays.
+            self.inner.lock().transfers.remove(&id);
+            if let Some(c) = chan {
+                c.dc.close().await;
+            }
+            return;
+        }
         self.inner.lock().transfers.remove(&id);
+        super::store::Store::new(self.inner.files.state_dir.clone()).remove(&id);
+        let peer_id = self.peer_id();
         let told = outcome.as_ref().is_some_and(|(_, said)| *said);
         if let Some(mut c) = chan {
             super::close(&c.dc, &mut c.messages, told).await;
@@ -108,14 +160,13 @@ impl Transfer {
     async fn poll_events(
         &mut self,
         chan: &mut Option<Channel>,
-        changes: &mut peerchat_peer::StateChanges,
         block: bool,
         wake: Option<Instant>,
     ) -> Option<(Outcome, bool)> {
         let deadline = self.machine.next_deadline();
         let actions = tokio::select! {
             biased;
-            _ = self.inner.cancel.cancelled() => self.machine.cancel(),
+            _ = self.inner.cancel.cancelled() => self.session_ended(),
             cmd = self.cmds.recv() => match cmd {
                 Some(Cmd::Cancel) | None => self.machine.cancel(),
                 Some(_) => Vec::new(),
@@ -132,18 +183,35 @@ impl Transfer {
                     Vec::new()
                 }
             },
-            c = changes.next() => match c {
-                None => vec![Action::Finish(Outcome::Failed(TransferError::PeerLeft))],
-                Some(c) if c.to == PeerState::Closed => vec![Action::Finish(Outcome::Failed(TransferError::PeerLeft))],
-                Some(c) if c.to != PeerState::Connected => {
+            c = changes(&mut self.remote) => match c {
+                Some(c) if c.to == PeerState::Connected => Vec::new(),
+                // Gone: the end, unless it can come back as itself (a restart).
+                None | Some(peerchat_peer::StateChange { to: PeerState::Closed, .. }) if self.who.is_none() => {
+                    vec![Action::Finish(Outcome::Failed(TransferError::PeerLeft))]
+                }
+                c => {
+                    if c.is_none_or(|c| c.to == PeerState::Closed) {
+                        self.remote = None;
+                    }
                     if let Some(c) = chan.take() {
                         c.dc.close().await;
                     }
                     self.machine.channel_lost(Instant::now());
+                    // It may be back already, under another id.
+                    for r in self.inner.peer.remotes().await {
+                        if r.state() == PeerState::Connected {
+                            self.arrived(r, chan).await;
+                        }
+                    }
                     Vec::new()
                 }
-                Some(_) => Vec::new(),
             },
+            r = self.arrivals.recv() => {
+                if let Ok(r) = r {
+                    self.arrived(r, chan).await;
+                }
+                Vec::new()
+            }
             _ = sleep_until(deadline) => self.machine.tick(Instant::now()),
             _ = sleep_until(wake) => Vec::new(),
             _ = std::future::ready(()), if !block => Vec::new(),
@@ -166,10 +234,59 @@ impl Transfer {
                         }
                     }
                 }
+                Action::Rehash(offset) => {
+                    let more = match self.rehash(offset).await {
+                        Ok(()) => self.machine.rehashed(Instant::now()),
+                        Err(e) => self.machine.read_failed(e.to_string()),
+                    };
+                    return Box::pin(self.apply(more, chan)).await;
+                }
                 Action::Finish(o) => return Some((o, said)),
             }
         }
         None
+    }
+
+    /// A peer connected: the receiver coming back as itself (the same certificate and
+    /// name under a new peer id: it restarted) replaces the one before, which may not
+    /// even know yet that it is gone.
+    async fn arrived(&mut self, r: RemotePeer, chan: &mut Option<Channel>) {
+        let same = self.remote.as_ref().is_some_and(|(old, _)| old.id() == r.id());
+        if same || self.who.is_none() || Who::of(&r) != self.who {
+            return;
+        }
+        tracing::info!(peer = %r.id(), "a file transfer's receiver is back");
+        if let Some(c) = chan.take() {
+            c.dc.close().await;
+        }
+        self.machine.channel_lost(Instant::now());
+        let changes = r.state_changes();
+        let id = r.id().to_string();
+        self.remote = Some((r, changes));
+        if let Some(h) = self.inner.lock().transfers.get_mut(self.machine.id()) {
+            h.peer_id = id;
+        }
+    }
+
+    /// Gives the machine the file's first `len` bytes again (a transfer restored after a
+    /// restart resumes there).
+    async fn rehash(&mut self, len: u64) -> std::io::Result<()> {
+        let mut at = 0;
+        while at < len {
+            let n = (len - at).min(IO_BUFFER as u64) as usize;
+            let block = self.file.block(at, n).await?;
+            self.machine.rehash(&block);
+            at += n as u64;
+        }
+        Ok(())
+    }
+}
+
+/// The next state change of the receiver of the moment; never, while there is none.
+async fn changes(remote: &mut Option<(RemotePeer, StateChanges)>) -> Option<peerchat_peer::StateChange> {
+    match remote {
+        Some((_, changes)) => changes.next().await,
+        None => std::future::pending().await,
     }
 }
 

@@ -26,6 +26,8 @@ impl Backend {
                 s.download_dir.clone().map(PathBuf::from).unwrap_or_else(|| self.config.downloads.clone()),
             ),
             max_size: s.max_file_mib.saturating_mul(1 << 20),
+            // Kept beside the certificate that identifies this app to its peers.
+            state_dir: Some(self.config.data_dir.join("transfers")),
             ..FilesConfig::default()
         }
     }
