@@ -18,7 +18,8 @@ pub enum Action {
     Send(FileMessage),
     /// Append the bytes just given to [`Incoming::chunk`] to the partial file.
     Write,
-    /// Flush the partial file to disk, then send `confirm` for `offset`.
+    /// Make the partial file durable up to `offset` (flush and sync); once that is done,
+    /// tell [`Incoming::synced`] and send `confirm` for `offset`.
     Confirm(u64),
     /// Cut the partial file to `offset` bytes (the transfer resumes there).
     Truncate(u64),
@@ -48,8 +49,11 @@ pub struct Incoming {
     phase: Phase,
     accepted: bool,
     received: u64,
-    /// The last confirm point: written, flushed and confirmed.
+    /// The last confirm point made durable (synced to disk): where a break resumes.
     durable: u64,
+    /// Resumed: no bytes since the `accept` yet (the sender may be hashing its file
+    /// again first), so the wait for them is the longer one.
+    resuming: bool,
     hasher: Sha256,
     snapshots: Snapshots,
     since: Instant,
@@ -82,6 +86,7 @@ impl Incoming {
             accepted: false,
             received: 0,
             durable: 0,
+            resuming: false,
             hasher: Sha256::new(),
             snapshots: Snapshots::new(),
             since: now,
@@ -100,6 +105,7 @@ impl Incoming {
             accepted: true,
             received: 0,
             durable: 0,
+            resuming: false,
             hasher: Sha256::new(),
             snapshots: Snapshots::new(),
             since: now,
@@ -189,6 +195,7 @@ impl Incoming {
                 self.hasher = hasher;
                 self.received = self.durable;
                 self.phase = Phase::Receiving;
+                self.resuming = true;
                 self.since = now;
                 vec![
                     Action::Truncate(self.durable),
@@ -221,6 +228,7 @@ impl Incoming {
             let got = self.received + len;
             return self.fail(TransferError::SizeMismatch { got, want: self.size });
         }
+        self.resuming = false;
         let mut out = vec![Action::Write];
         // Hash up to each confirm point the chunk crosses, and keep the state there.
         let mut rest = data;
@@ -232,13 +240,20 @@ impl Incoming {
             rest = &rest[take..];
             if self.received.is_multiple_of(CONFIRM_EVERY) || self.received == self.size {
                 self.snapshots.keep(self.received, &self.hasher);
-                self.snapshots.confirmed(self.received);
-                self.durable = self.received;
                 out.push(Action::Confirm(self.received));
             }
         }
         self.since = now;
         out
+    }
+
+    /// The partial file is durable up to `offset` (a confirm point this machine asked
+    /// for): a break now resumes there.
+    pub fn synced(&mut self, offset: u64) {
+        if offset > self.durable && offset <= self.received && self.snapshots.has(offset) {
+            self.durable = offset;
+            self.snapshots.confirmed(offset);
+        }
     }
 
     /// A message from the sender.
@@ -302,6 +317,7 @@ impl Incoming {
     pub fn next_deadline(&self) -> Option<Instant> {
         match self.phase {
             Phase::Offered => Some(self.since + OFFER_WAIT),
+            Phase::Receiving if self.resuming => Some(self.since + RESUME_WAIT),
             Phase::Receiving => Some(self.since + STALL),
             Phase::Paused => Some(self.since + RESUME_WAIT),
             Phase::Finished | Phase::Rehashing => None,
@@ -321,6 +337,7 @@ impl Incoming {
                 let why = TransferError::ConnectionLost(RESUME_WAIT.as_secs());
                 vec![Action::Finish(Outcome::Failed(why))]
             }
+            _ if self.resuming => self.fail(TransferError::Stalled(RESUME_WAIT.as_secs())),
             _ => self.fail(TransferError::Stalled(STALL.as_secs())),
         }
     }

@@ -120,6 +120,7 @@ fn after_a_break_it_resumes_at_the_last_confirm_point_and_cuts_what_came_after()
     let size = 3 * CONFIRM_EVERY;
     let mut i = accepted(size, t0);
     feed(&mut i, CONFIRM_EVERY + 500, t0);
+    i.synced(CONFIRM_EVERY);
     i.channel_lost(t0);
     let again = FileMessage::Offer { id: ID.into(), name: "a.bin".into(), size, resume: true };
     let out = i.on_message(again, t0);
@@ -213,11 +214,13 @@ impl Wire {
                 Action::Send(_) => {}
                 Action::Write => self.disk.extend_from_slice(chunk.expect("a write follows a chunk")),
                 Action::Truncate(n) => self.disk.truncate(n as usize),
+                // The "disk" is durable at once.
                 Action::Confirm(n) if self.up => {
+                    self.inc.synced(n);
                     let back = self.out.on_message(FileMessage::Confirm { id: ID.into(), offset: n }, now);
                     self.deliver_to_receiver(back, now);
                 }
-                Action::Confirm(_) => {}
+                Action::Confirm(n) => self.inc.synced(n),
                 Action::Finish(o) => self.receiver_done = Some(o),
             }
         }
@@ -330,4 +333,36 @@ fn a_file_survives_a_restart_of_each_side_and_arrives_verified() {
     let want = sha(&w.file);
     assert_eq!(w.receiver_done, Some(Outcome::Verified { sha256: want.clone() }));
     assert_eq!(w.sender_done, Some(Outcome::Verified { sha256: want }));
+}
+
+#[test]
+fn a_break_resumes_from_the_last_point_made_durable_not_one_still_being_synced() {
+    let t0 = Instant::now();
+    let mut i = accepted(4 * CONFIRM_EVERY, t0);
+    let out = feed(&mut i, 2 * CONFIRM_EVERY + 10, t0);
+    assert!(out.contains(&Action::Confirm(2 * CONFIRM_EVERY)));
+    // Only the first point's sync finished before the channel broke.
+    i.synced(CONFIRM_EVERY);
+    i.channel_lost(t0);
+    let again = FileMessage::Offer { id: ID.into(), name: "a.bin".into(), size: 4 * CONFIRM_EVERY, resume: true };
+    let out = i.on_message(again, t0);
+    assert_eq!(out[0], Action::Truncate(CONFIRM_EVERY));
+    // A sync the machine never asked for changes nothing.
+    i.synced(3 * CONFIRM_EVERY);
+    assert_eq!(i.progress().bytes, CONFIRM_EVERY);
+}
+
+#[test]
+fn after_a_resume_the_first_bytes_may_take_as_long_as_the_sender_hashing_its_file_again() {
+    let t0 = Instant::now();
+    let mut i = accepted(4 * CONFIRM_EVERY, t0);
+    feed(&mut i, CONFIRM_EVERY, t0);
+    i.synced(CONFIRM_EVERY);
+    i.channel_lost(t0);
+    let again = FileMessage::Offer { id: ID.into(), name: "a.bin".into(), size: 4 * CONFIRM_EVERY, resume: true };
+    i.on_message(again, t0);
+    assert_eq!(i.next_deadline(), Some(t0 + RESUME_WAIT));
+    assert!(i.tick(t0 + STALL).is_empty(), "not stalled while the sender prepares");
+    feed(&mut i, 1000, t0);
+    assert_eq!(i.next_deadline(), Some(t0 + STALL), "once bytes flow, the usual stall bound");
 }

@@ -117,6 +117,11 @@ impl Outgoing {
         self.resume_at(offset, now)
     }
 
+    /// Whether the receiver accepted (a transfer worth keeping across a restart).
+    pub fn is_accepted(&self) -> bool {
+        self.accepted
+    }
+
     pub fn id(&self) -> &str {
         &self.id
     }

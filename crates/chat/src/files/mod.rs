@@ -152,24 +152,25 @@ impl ChatSession {
             let (tx, rx) = mpsc::channel(CMD_QUEUE);
             let who = Who::of(&r);
             register(inner, &id, r.id(), Direction::Send, tx, who.as_ref().map(|w| w.fingerprint.clone()))?;
-            if let Some(w) = &who {
-                store::Store::new(inner.files.state_dir.clone()).save(&store::Record {
-                    id: id.clone(),
-                    direction: Direction::Send,
-                    room: inner.room.clone(),
-                    me: inner.name.clone(),
-                    fingerprint: w.fingerprint.clone(),
-                    peer_name: w.name.clone(),
-                    name: name.clone(),
-                    size: meta.len(),
-                    path: full.clone(),
-                    final_path: None,
-                    modified: store::modified(&meta),
-                    saved_ms: store::now_ms(),
-                });
-            }
+            let record = who.as_ref().map(|w| store::Record {
+                id: id.clone(),
+                direction: Direction::Send,
+                room: inner.room.clone(),
+                me: inner.name.clone(),
+                fingerprint: w.fingerprint.clone(),
+                peer_name: w.name.clone(),
+                name: name.clone(),
+                size: meta.len(),
+                path: full.clone(),
+                final_path: None,
+                modified: store::modified(&meta),
+                saved_ms: store::now_ms(),
+            });
             let file = read_ahead::ReadAhead::new(file, meta.len());
-            let task = send::Transfer::new(inner.clone(), Some(r.clone()), who, machine, file, rx);
+            let mut task = send::Transfer::new(inner.clone(), Some(r.clone()), who, machine, file, rx);
+            if let Some(record) = record {
+                task = task.keeping(record, false);
+            }
             let ev = ChatEvent::FileSending {
                 id: id.clone(),
                 peer_id: r.id().to_string(),
@@ -226,6 +227,9 @@ pub(crate) fn register(
     let mut g = inner.lock();
     if g.transfers.len() >= inner.files.max_transfers {
         return Err(ChatError::TooManyTransfers(inner.files.max_transfers));
+    }
+    if g.transfers.contains_key(id) {
+        return Err(ChatError::File(format!("transfer {id} is already under way")));
     }
     g.transfers.insert(id.to_string(), Handle { peer_id: peer_id.to_string(), direction, cmd, fingerprint });
     Ok(())

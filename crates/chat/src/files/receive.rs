@@ -15,6 +15,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::progress::Progress;
+use super::store::Store;
 use super::write_behind::WriteBehind;
 use super::{disk, failed, recv, register, sleep_until, Channel, Cmd, Direction, Who, CMD_QUEUE};
 use crate::event::ChatEvent;
@@ -94,7 +95,8 @@ async fn refuse(inner: &Inner, dc: &DataChannel, messages: &mut Messages, id: &s
 pub(crate) struct Part {
     pub(crate) fin: PathBuf,
     pub(crate) part: PathBuf,
-    pub(crate) writer: WriteBehind,
+    /// None once closed (before `done` goes out).
+    pub(crate) writer: Option<WriteBehind>,
 }
 
 pub(crate) struct Transfer {
@@ -180,15 +182,16 @@ impl Transfer {
                     }
                 },
                 synced = synced(&mut self.file) => match synced.result {
-                    // Durable: confirmed on the channel that carried it, if still open.
-                    Ok(offset) if synced.tag == self.generation => {
-                        if let Some(c) = chan.as_ref() {
+                    // Durable: a break resumes there; confirmed on the channel that
+                    // carried it, if still open.
+                    Ok(offset) => {
+                        self.machine.synced(offset);
+                        if let Some(c) = chan.as_ref().filter(|_| synced.tag == self.generation) {
                             let id = self.machine.id().to_string();
                             let _ = c.dc.send(FileMessage::Confirm { id, offset }.to_json()).await;
                         }
                         Vec::new()
                     }
-                    Ok(_) => Vec::new(),
                     Err(e) => self.machine.write_failed(e.to_string()),
                 },
                 _ = sleep_until(deadline) => self.machine.tick(Instant::now()),
@@ -208,13 +211,12 @@ impl Transfer {
             if let Some(c) = chan {
                 c.dc.close().await;
             }
-            if let Some(p) = self.file.take() {
-                let _ = p.writer.close().await;
+            if let Some(w) = self.file.take().and_then(|p| p.writer) {
+                let _ = w.close().await;
             }
             return;
         }
         self.inner.lock().transfers.remove(&id);
-        super::store::Store::new(self.inner.files.state_dir.clone()).remove(&id);
         let told = outcome.as_ref().is_some_and(|(_, said)| *said);
         if let Some(mut c) = chan {
             super::close(&c.dc, &mut c.messages, told).await;
@@ -222,6 +224,8 @@ impl Transfer {
         if let Some(ev) = self.end(&id, outcome.map(|(o, _)| o)).await {
             self.inner.emit(ev).await;
         }
+        // Forgotten only once the file has its name (or the transfer failed).
+        Store::new(self.inner.files.state_dir.clone()).remove(&id, Direction::Receive).await;
     }
 
     /// Closes the partial file (everything written reaches the disk first) and, when
@@ -229,7 +233,8 @@ impl Transfer {
     async fn end(&mut self, id: &str, outcome: Option<Outcome>) -> Option<ChatEvent> {
         let part = self.file.take();
         let (names, closed) = match part {
-            Some(Part { fin, part, writer }) => (Some((fin, part)), writer.close().await),
+            Some(Part { fin, part, writer: Some(w) }) => (Some((fin, part)), w.close().await),
+            Some(Part { fin, part, writer: None }) => (Some((fin, part)), Ok(())),
             None => (None, Ok(())),
         };
         let peer_id = &self.peer_id;
@@ -270,22 +275,24 @@ impl Transfer {
         match disk::create_part(&dir, self.machine.name(), self.machine.size()).await {
             Ok((fin, part, file)) => {
                 if let Some(w) = &self.who {
-                    super::store::Store::new(self.inner.files.state_dir.clone()).save(&super::store::Record {
-                        id: self.machine.id().to_string(),
-                        direction: Direction::Receive,
-                        room: self.inner.room.clone(),
-                        me: self.inner.name.clone(),
-                        fingerprint: w.fingerprint.clone(),
-                        peer_name: w.name.clone(),
-                        name: self.machine.name().to_string(),
-                        size: self.machine.size(),
-                        path: part.clone(),
-                        final_path: Some(fin.clone()),
-                        modified: None,
-                        saved_ms: super::store::now_ms(),
-                    });
+                    Store::new(self.inner.files.state_dir.clone())
+                        .save(super::store::Record {
+                            id: self.machine.id().to_string(),
+                            direction: Direction::Receive,
+                            room: self.inner.room.clone(),
+                            me: self.inner.name.clone(),
+                            fingerprint: w.fingerprint.clone(),
+                            peer_name: w.name.clone(),
+                            name: self.machine.name().to_string(),
+                            size: self.machine.size(),
+                            path: part.clone(),
+                            final_path: Some(fin.clone()),
+                            modified: None,
+                            saved_ms: super::store::now_ms(),
+                        })
+                        .await;
                 }
-                let writer = WriteBehind::new(file.into_std().await);
+                let writer = Some(WriteBehind::new(file.into_std().await));
                 self.file = Some(Part { fin, part, writer });
                 self.machine.accept(Instant::now())
             }
@@ -299,6 +306,14 @@ impl Transfer {
         }
     }
 
+    /// Writes what is queued, syncs and closes the partial file.
+    async fn close_writer(&mut self) -> std::io::Result<()> {
+        match self.file.as_mut().and_then(|p| p.writer.take()) {
+            Some(w) => w.close().await,
+            None => Ok(()),
+        }
+    }
+
     /// Does what the machine decided; the outcome if it ended, and whether this side
     /// said the last word. `chunk` is the bytes the machine was just given.
     async fn apply(
@@ -309,7 +324,18 @@ impl Transfer {
     ) -> Option<(Outcome, bool)> {
         let mut said = false;
         for a in actions {
-            let writer = self.file.as_mut().map(|p| &mut p.writer);
+            if let Action::Send(FileMessage::Done { ok: true, id, .. }) = &a {
+                // The sender hears the file arrived only once all of it is on disk.
+                if let Err(e) = self.close_writer().await {
+                    let why = TransferError::Io(format!("cannot write the file: {e}"));
+                    let done = FileMessage::Done { id: id.clone(), ok: false, reason: Some(why.to_string()) };
+                    if let Some(c) = chan.as_ref() {
+                        let _ = c.dc.send(done.to_json()).await;
+                    }
+                    return Some((Outcome::Failed(why), true));
+                }
+            }
+            let writer = self.file.as_mut().and_then(|p| p.writer.as_mut());
             let result = match (a, writer) {
                 (Action::Send(m), _) => {
                     said = true;
@@ -328,7 +354,11 @@ impl Transfer {
                 },
                 // Confirmed once durable (`synced` in the loop).
                 (Action::Confirm(offset), Some(w)) => w.sync(offset, self.generation).await,
-                (Action::Truncate(offset), Some(w)) => w.truncate(offset).await,
+                (Action::Truncate(offset), Some(w)) => {
+                    // Syncs asked for before it are not confirmed any more.
+                    self.generation += 1;
+                    w.truncate(offset).await
+                }
                 (Action::Finish(o), _) => return Some((o, said)),
                 (_, None) => Err(std::io::Error::other("bytes with no file to write them to")),
             };
@@ -341,10 +371,10 @@ impl Transfer {
     }
 }
 
-/// The next sync the writer finished; never, while there is no file.
+/// The next sync the writer finished; never, while there is no file or it is closed.
 async fn synced(file: &mut Option<Part>) -> super::write_behind::Synced {
-    match file {
-        Some(p) => p.writer.synced().await,
+    match file.as_mut().and_then(|p| p.writer.as_mut()) {
+        Some(w) => w.synced().await,
         None => std::future::pending().await,
     }
 }

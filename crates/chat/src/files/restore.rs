@@ -24,7 +24,7 @@ use crate::shared::Inner;
 pub(crate) async fn restore(inner: &Arc<Inner>) -> Vec<ChatEvent> {
     let store = Store::new(inner.files.state_dir.clone());
     let mut said = Vec::new();
-    for r in store.load(&inner.room, &inner.name) {
+    for r in store.load(&inner.room, &inner.name).await {
         let (id, direction) = (r.id.clone(), r.direction);
         let (tx, rx) = mpsc::channel(CMD_QUEUE);
         let taken = match direction {
@@ -38,13 +38,13 @@ pub(crate) async fn restore(inner: &Arc<Inner>) -> Vec<ChatEvent> {
                     bytes
                 }
                 Err(e) => {
-                    store.remove(&id);
+                    store.remove(&id, direction).await;
                     said.push(failed(&id, "", direction, &TransferError::Io(e.to_string()), None));
                     continue;
                 }
             },
             Err(why) => {
-                store.remove(&id);
+                store.remove(&id, direction).await;
                 let part = (direction == Direction::Receive).then_some(r.path.as_path());
                 said.push(failed(&id, "", direction, &why, part.filter(|p| p.exists())));
                 continue;
@@ -68,7 +68,8 @@ async fn sender(inner: &Arc<Inner>, r: &Record, cmds: mpsc::Receiver<Cmd>) -> Re
     }
     let machine = Outgoing::restored(&r.id, &r.name, r.size, Instant::now())?;
     let who = Who { fingerprint: r.fingerprint.clone(), name: r.peer_name.clone() };
-    let task = send::Transfer::new(inner.clone(), None, Some(who), machine, ReadAhead::new(file, r.size), cmds);
+    let task = send::Transfer::new(inner.clone(), None, Some(who), machine, ReadAhead::new(file, r.size), cmds)
+        .keeping(r.clone(), true);
     Ok((0, Box::pin(task.run())))
 }
 
@@ -99,7 +100,7 @@ async fn receiver(inner: &Arc<Inner>, r: &Record, cmds: mpsc::Receiver<Cmd>) -> 
     }
     machine.rehashed(Instant::now());
     let file = Arc::try_unwrap(file).map_err(|_| TransferError::Io("the partial file is still in use".into()))?;
-    let part = Part { fin, part: r.path.clone(), writer: WriteBehind::new(file) };
+    let part = Part { fin, part: r.path.clone(), writer: Some(WriteBehind::new(file)) };
     let who = Who { fingerprint: r.fingerprint.clone(), name: r.peer_name.clone() };
     let task = receive::Transfer::new(inner.clone(), String::new(), Some(who), machine, cmds, Some(part));
     Ok((point, Box::pin(task.run(None))))

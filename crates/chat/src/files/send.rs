@@ -16,6 +16,7 @@ use tokio::time::Instant;
 
 use super::progress::Progress;
 use super::read_ahead::ReadAhead;
+use super::store::{Record, Store};
 use super::{failed, recv, sleep_until, Channel, Cmd, Direction, Who, IO_BUFFER};
 use crate::event::ChatEvent;
 use crate::shared::Inner;
@@ -39,6 +40,9 @@ pub(crate) struct Transfer {
     cmds: mpsc::Receiver<Cmd>,
     /// The session ended and the transfer is kept for the next one.
     suspended: bool,
+    /// What is kept for a restart once the receiver accepted, and whether it is.
+    record: Option<Record>,
+    kept: bool,
 }
 
 impl Transfer {
@@ -55,7 +59,18 @@ impl Transfer {
             let changes = r.state_changes();
             (r, changes)
         });
-        Transfer { inner, remote, who, arrivals, machine, file, cmds, suspended: false }
+        Transfer { inner, remote, who, arrivals, machine, file, cmds, suspended: false, record: None, kept: false }
+    }
+
+    /// Keeps `record` for a restart (once the receiver accepted; `kept`: it already is).
+    pub(crate) fn keeping(mut self, record: Record, kept: bool) -> Transfer {
+        self.record = Some(record);
+        self.kept = kept;
+        self
+    }
+
+    fn store(&self) -> Store {
+        Store::new(self.inner.files.state_dir.clone())
     }
 
     fn connected(&self) -> bool {
@@ -69,7 +84,7 @@ impl Transfer {
     /// The session is ending: a transfer kept across restarts is suspended (it goes on in
     /// the next session), any other is cancelled.
     fn session_ended(&mut self) -> Vec<Action> {
-        if self.who.is_some() && self.inner.files.state_dir.is_some() {
+        if self.kept && self.record.is_some() && self.inner.files.state_dir.is_some() {
             self.suspended = true;
             return Vec::new();
         }
@@ -84,9 +99,14 @@ impl Transfer {
         // After a channel failed to open, the next try waits until then.
         let mut retry: Option<Instant> = None;
         while outcome.is_none() && !self.suspended {
-            let may_try = retry.is_none_or(|at| Instant::now() >= at);
-            let remote = self.remote.as_ref().map(|(r, _)| r.clone()).filter(|_| self.connected());
-            if let (true, None, Some(r), true) = (self.machine.wants_channel(), &chan, remote, may_try) {
+            // A retry time that passed is spent: waiting on it again would never block.
+            if retry.is_some_and(|at| Instant::now() >= at) {
+                retry = None;
+            }
+            let may_try = retry.is_none();
+            let wants = self.machine.wants_channel() && chan.is_none() && may_try && self.connected();
+            let remote = self.remote.as_ref().filter(|_| wants).map(|(r, _)| r.clone());
+            if let Some(r) = remote {
                 if let Some(c) = open(&r).await {
                     retry = None;
                     let max = c.dc.max_message_size();
@@ -125,6 +145,12 @@ impl Transfer {
             } else {
                 outcome = self.poll_events(&mut chan, true, retry).await;
             }
+            if !self.kept && self.machine.is_accepted() {
+                if let Some(r) = self.record.clone() {
+                    self.store().save(r).await;
+                }
+                self.kept = true;
+            }
             let p = self.machine.progress();
             if let Some(r) = progress.at(Instant::now(), p.bytes, p.size) {
                 let ev = super::progress_event(&id, &self.peer_id(), Direction::Send, r);
@@ -140,7 +166,7 @@ impl Transfer {
             return;
         }
         self.inner.lock().transfers.remove(&id);
-        super::store::Store::new(self.inner.files.state_dir.clone()).remove(&id);
+        self.store().remove(&id, Direction::Send).await;
         let peer_id = self.peer_id();
         let told = outcome.as_ref().is_some_and(|(_, said)| *said);
         if let Some(mut c) = chan {

@@ -60,27 +60,34 @@ impl Store {
         Store { dir }
     }
 
-    /// Keeps `r` (replacing an earlier record of the same transfer).
-    pub(crate) fn save(&self, r: &Record) {
-        let Some(dir) = &self.dir else { return };
-        if let Err(e) = write(dir, r) {
-            tracing::warn!(transfer = %r.id, dir = %dir.display(), error = %e, "cannot keep the transfer for a restart");
+    /// Keeps `r` (replacing an earlier record of the same transfer), on the blocking pool.
+    pub(crate) async fn save(&self, r: Record) {
+        let Some(dir) = self.dir.clone() else { return };
+        let (id, shown) = (r.id.clone(), dir.display().to_string());
+        match tokio::task::spawn_blocking(move || write(&dir, &r)).await.map_err(std::io::Error::other) {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) | Err(e) => {
+                tracing::warn!(transfer = %id, dir = %shown, error = %e, "cannot keep the transfer for a restart")
+            }
         }
     }
 
-    /// Forgets transfer `id`.
-    pub(crate) fn remove(&self, id: &str) {
-        let Some(dir) = &self.dir else { return };
-        match std::fs::remove_file(record_path(dir, id)) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => tracing::warn!(transfer = %id, error = %e, "cannot remove the transfer's record"),
-        }
+    /// Forgets transfer `id` going `direction`, on the blocking pool.
+    pub(crate) async fn remove(&self, id: &str, direction: Direction) {
+        let Some(dir) = self.dir.clone() else { return };
+        let path = record_path(&dir, id, direction);
+        let _ = tokio::task::spawn_blocking(move || remove_file(&path)).await;
     }
 
     /// The records of the session in `room` named `me`, newest first; records too old,
-    /// beyond [`MAX_RECORDS`] or unreadable are removed.
-    pub(crate) fn load(&self, room: &str, me: &str) -> Vec<Record> {
+    /// beyond [`MAX_RECORDS`] or unreadable are removed. On the blocking pool.
+    pub(crate) async fn load(&self, room: &str, me: &str) -> Vec<Record> {
+        let this = self.clone();
+        let (room, me) = (room.to_string(), me.to_string());
+        tokio::task::spawn_blocking(move || this.load_now(&room, &me)).await.unwrap_or_default()
+    }
+
+    fn load_now(&self, room: &str, me: &str) -> Vec<Record> {
         let Some(dir) = &self.dir else { return Vec::new() };
         let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
         let now = now_ms();
@@ -100,7 +107,7 @@ impl Store {
         }
         all.sort_by_key(|r| std::cmp::Reverse(r.saved_ms));
         for r in all.iter().skip(MAX_RECORDS) {
-            self.remove(&r.id);
+            remove_file(&record_path(dir, &r.id, r.direction));
         }
         all.truncate(MAX_RECORDS);
         all.retain(|r| r.room == room && r.me == me);
@@ -108,8 +115,24 @@ impl Store {
     }
 }
 
-fn record_path(dir: &Path, id: &str) -> PathBuf {
-    dir.join(format!("{id}.json"))
+/// A transfer's record: its id and direction (one id may be used both ways).
+fn record_path(dir: &Path, id: &str, direction: Direction) -> PathBuf {
+    dir.join(format!("{id}-{}.json", stem(direction)))
+}
+
+fn stem(direction: Direction) -> &'static str {
+    match direction {
+        Direction::Send => "send",
+        Direction::Receive => "receive",
+    }
+}
+
+fn remove_file(path: &Path) {
+    match std::fs::remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => tracing::warn!(record = %path.display(), error = %e, "cannot remove a transfer's record"),
+    }
 }
 
 fn read(path: &Path) -> Option<Record> {
@@ -118,19 +141,20 @@ fn read(path: &Path) -> Option<Record> {
         return None;
     }
     let r: Record = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
-    // The file's name is the id; a record that says otherwise is not ours.
-    (path.file_stem()? == r.id.as_str() && peerchat_files::is_valid_id(&r.id)).then_some(r)
+    // The file's name is the id and direction; a record that says otherwise is not ours.
+    let named = path.file_stem()? == format!("{}-{}", r.id, stem(r.direction)).as_str();
+    (named && peerchat_files::is_valid_id(&r.id)).then_some(r)
 }
 
 fn write(dir: &Path, r: &Record) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
     std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
-    let tmp = dir.join(format!(".{}.tmp", r.id));
+    let tmp = dir.join(format!(".{}-{}.tmp", r.id, stem(r.direction)));
     let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp)?;
     f.write_all(&serde_json::to_vec(r).map_err(std::io::Error::other)?)?;
     f.sync_data()?;
-    std::fs::rename(&tmp, record_path(dir, &r.id))
+    std::fs::rename(&tmp, record_path(dir, &r.id, r.direction))
 }
 
 pub(crate) fn now_ms() -> u64 {
@@ -163,37 +187,55 @@ mod tests {
         }
     }
 
-    #[test]
-    fn records_are_kept_per_session_and_removed_when_done() {
+    #[tokio::test]
+    async fn records_are_kept_per_session_and_removed_when_done() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::new(Some(dir.path().join("transfers")));
-        store.save(&record("a1", "lobby", now_ms()));
-        store.save(&record("b2", "other", now_ms()));
-        assert_eq!(store.load("lobby", "ada"), vec![record("a1", "lobby", store.load("lobby", "ada")[0].saved_ms)]);
-        assert!(store.load("lobby", "bob").is_empty(), "another name's records are not ours");
-        store.remove("a1");
-        assert!(store.load("lobby", "ada").is_empty());
+        store.save(record("a1", "lobby", now_ms())).await;
+        store.save(record("b2", "other", now_ms())).await;
+        assert_eq!(
+            store.load("lobby", "ada").await,
+            vec![record("a1", "lobby", store.load("lobby", "ada").await[0].saved_ms)]
+        );
+        assert!(store.load("lobby", "bob").await.is_empty(), "another name's records are not ours");
+        store.remove("a1", Direction::Send).await;
+        assert!(store.load("lobby", "ada").await.is_empty());
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(dir.path().join("transfers/b2.json")).unwrap().permissions().mode();
+        let mode = std::fs::metadata(dir.path().join("transfers/b2-send.json")).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
     }
 
-    #[test]
-    fn old_damaged_or_misnamed_records_are_removed() {
+    #[tokio::test]
+    async fn old_damaged_or_misnamed_records_are_removed() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::new(Some(dir.path().to_path_buf()));
-        store.save(&record("old", "lobby", now_ms() - KEEP.as_millis() as u64 - 1));
+        store.save(record("old", "lobby", now_ms() - KEEP.as_millis() as u64 - 1)).await;
         std::fs::write(dir.path().join("bad.json"), b"{not json").unwrap();
-        std::fs::write(dir.path().join("x.json"), serde_json::to_vec(&record("y", "lobby", now_ms())).unwrap())
+        std::fs::write(dir.path().join("x-send.json"), serde_json::to_vec(&record("y", "lobby", now_ms())).unwrap())
             .unwrap();
-        assert!(store.load("lobby", "ada").is_empty());
+        assert!(store.load("lobby", "ada").await.is_empty());
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "all three removed");
     }
 
-    #[test]
-    fn no_folder_keeps_nothing() {
+    #[tokio::test]
+    async fn one_id_both_ways_keeps_two_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(Some(dir.path().to_path_buf()));
+        let mut theirs = record("same", "lobby", now_ms());
+        theirs.direction = Direction::Receive;
+        store.save(record("same", "lobby", now_ms())).await;
+        store.save(theirs).await;
+        assert_eq!(store.load("lobby", "ada").await.len(), 2);
+        store.remove("same", Direction::Send).await;
+        let left = store.load("lobby", "ada").await;
+        assert_eq!(left.len(), 1);
+        assert_eq!(left[0].direction, Direction::Receive);
+    }
+
+    #[tokio::test]
+    async fn no_folder_keeps_nothing() {
         let store = Store::new(None);
-        store.save(&record("a1", "lobby", now_ms()));
-        assert!(store.load("lobby", "ada").is_empty());
+        store.save(record("a1", "lobby", now_ms())).await;
+        assert!(store.load("lobby", "ada").await.is_empty());
     }
 }
