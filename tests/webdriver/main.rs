@@ -7,6 +7,7 @@ mod support;
 mod wd;
 
 mod a_file_crosses_a_network_cut_between_windows_verified;
+mod a_file_goes_on_after_the_receiving_app_restarts;
 mod a_receipt_before_its_line_still_marks_it;
 mod bad_key_is_explained;
 mod closing_a_window_removes_its_peer;
