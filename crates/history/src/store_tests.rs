@@ -1,0 +1,157 @@
+use super::*;
+
+fn line(room: &str, id: &str, at_ms: i64, text: &str) -> NewLine {
+    NewLine {
+        room: room.into(),
+        line_id: id.into(),
+        direction: Direction::Received,
+        sender: "bob".into(),
+        sender_key: Some("sha-256 AB:CD".into()),
+        text: text.into(),
+        at_ms,
+        via: "p2p".into(),
+        state: "received".into(),
+    }
+}
+
+fn texts(p: &Page) -> Vec<&str> {
+    p.lines.iter().map(|l| l.line.text.as_str()).collect()
+}
+
+#[test]
+fn lines_survive_closing_and_opening_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("data/history.sqlite3");
+    let mut h = History::open(&path).unwrap();
+    h.add(&line("lobby", "b-1", 1_000, "hello")).unwrap();
+    let mut mine = line("lobby", "a-1", 2_000, "hi bob");
+    mine.direction = Direction::Sent;
+    mine.state = "sent".into();
+    h.add(&mine).unwrap();
+    assert!(h.set_state("lobby", "a-1", Direction::Sent, "delivered").unwrap());
+    drop(h);
+    let h = History::open(&path).unwrap();
+    let p = h.page("lobby", None, 10).unwrap();
+    assert_eq!(texts(&p), ["hi bob", "hello"]);
+    assert_eq!(p.lines[0].line.state, "delivered");
+    assert_eq!(p.lines[0].line.direction, Direction::Sent);
+    assert_eq!(p.older, None);
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+    assert_eq!(std::fs::metadata(path.parent().unwrap()).unwrap().permissions().mode() & 0o777, 0o700);
+}
+
+#[test]
+fn pages_go_back_in_time_without_gaps_or_repeats() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = History::open(&dir.path().join("h.sqlite3")).unwrap();
+    // Two lines share each time stamp: the order falls back on the place in the history.
+    for i in 0..25 {
+        h.add(&line("lobby", &format!("l{i}"), 1_000 + i / 2, &format!("{i}"))).unwrap();
+    }
+    h.add(&line("other", "x", 5_000, "elsewhere")).unwrap();
+    let mut seen = Vec::new();
+    let mut before = None;
+    loop {
+        let p = h.page("lobby", before, 10).unwrap();
+        assert!(p.lines.len() <= 10);
+        seen.extend(texts(&p).iter().map(|t| t.parse::<i64>().unwrap()));
+        match p.older {
+            Some(c) => before = Some(c),
+            None => break,
+        }
+    }
+    assert_eq!(seen, (0..25).rev().collect::<Vec<_>>());
+}
+
+#[test]
+fn a_repeat_is_kept_once_and_oversized_lines_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = History::open(&dir.path().join("h.sqlite3")).unwrap();
+    assert!(h.add(&line("lobby", "b-1", 1, "once")).unwrap().is_some());
+    assert_eq!(h.add(&line("lobby", "b-1", 1, "once")).unwrap(), None);
+    let e = h.add(&line("lobby", "b-2", 2, &"x".repeat(MAX_TEXT_BYTES + 1))).unwrap_err();
+    assert_eq!(e.kind(), "history_refused");
+    let e = h.add(&line(&"r".repeat(2000), "b-3", 3, "x")).unwrap_err();
+    assert_eq!(e.kind(), "history_refused");
+    assert_eq!(texts(&h.page("lobby", None, 10).unwrap()), ["once"]);
+}
+
+#[test]
+fn clearing_a_room_and_pruning_old_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = History::open(&dir.path().join("h.sqlite3")).unwrap();
+    for (i, room) in ["a", "a", "b", "b"].iter().enumerate() {
+        h.add(&line(room, &format!("{i}"), i as i64 * 100, &format!("{room}{i}"))).unwrap();
+    }
+    assert_eq!(h.clear_room("a").unwrap(), 2);
+    assert!(h.page("a", None, 10).unwrap().lines.is_empty());
+    assert_eq!(h.prune(250).unwrap(), 1);
+    assert_eq!(texts(&h.page("b", None, 10).unwrap()), ["b3"]);
+}
+
+#[test]
+fn a_file_from_the_first_version_opens_with_its_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("h.sqlite3");
+    {
+        // What version 1 wrote, by hand.
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.execute_batch(crate::migrations::STEPS[0]).unwrap();
+        c.pragma_update(None, "user_version", 1).unwrap();
+        c.execute(
+            "INSERT INTO lines (room, line_id, direction, sender, text, at_ms, via, state)
+             VALUES ('lobby', 'old-1', 'received', 'ann', 'from before', 7, 'server', 'received')",
+            [],
+        )
+        .unwrap();
+    }
+    let h = History::open(&path).unwrap();
+    assert_eq!(h.version().unwrap(), crate::migrations::latest());
+    let p = h.page("lobby", None, 10).unwrap();
+    assert_eq!(texts(&p), ["from before"]);
+    assert_eq!(p.lines[0].line.sender_key, None);
+}
+
+#[test]
+fn a_new_file_gets_every_step_and_a_newer_file_is_refused_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("h.sqlite3");
+    assert_eq!(History::open(&path).unwrap().version().unwrap(), crate::migrations::latest());
+    {
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.pragma_update(None, "user_version", 99).unwrap();
+    }
+    let before = std::fs::read(&path).unwrap();
+    match History::open(&path) {
+        Err(HistoryError::TooNew { found: 99, .. }) => {}
+        other => panic!("{:?}", other.err()),
+    }
+    assert_eq!(std::fs::read(&path).unwrap(), before, "a newer file is never changed");
+}
+
+#[test]
+fn a_damaged_file_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("h.sqlite3");
+    std::fs::write(&path, vec![0x5a; 8192]).unwrap();
+    let e = History::open(&path).err().expect("a file of junk is not a history");
+    assert_eq!(e.kind(), "history_corrupt", "{e}");
+}
+
+#[test]
+fn a_database_another_program_holds_is_reported_as_locked() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("h.sqlite3");
+    drop(History::open(&path).unwrap());
+    let other = rusqlite::Connection::open(&path).unwrap();
+    other.execute_batch("PRAGMA locking_mode = EXCLUSIVE; BEGIN EXCLUSIVE;").unwrap();
+    let e = History::open(&path).err().expect("the other program holds it");
+    assert_eq!(e.kind(), "history_locked", "{e}");
+}
+
+#[test]
+fn a_full_disk_is_its_own_kind() {
+    let e = HistoryError::from(std::io::Error::from_raw_os_error(28));
+    assert_eq!(e.kind(), "history_full");
+}
