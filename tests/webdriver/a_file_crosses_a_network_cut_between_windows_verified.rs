@@ -14,24 +14,8 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
-use crate::support::{screenshots, serial, two_windows, Driver, Home, UI_WAIT};
+use crate::support::{screenshots, serial, transfer, two_windows, Driver, Home, UI_WAIT};
 use crate::wd;
-
-/// The state of the transfer row in the current window (`verified`, `failed`, or `""`),
-/// and its progress bar's value and maximum.
-async fn transfer(s: &wd::Session) -> wd::Result<Option<(String, f64, f64)>> {
-    let v = s
-        .js(
-            "const li = document.querySelector('[data-testid=transfer]');
-             if (!li) return null;
-             const bar = li.querySelector('progress');
-             return [li.dataset.state || '', bar.value, bar.max];",
-            serde_json::json!([]),
-        )
-        .await?;
-    Ok(v.as_array()
-        .map(|a| (a[0].as_str().unwrap_or("").to_string(), a[1].as_f64().unwrap_or(0.0), a[2].as_f64().unwrap_or(0.0))))
-}
 
 /// Tags the rule so a run killed before it could remove it is cleaned up by the next.
 const TAG: &str = "peerchat-e2e-file-cut";

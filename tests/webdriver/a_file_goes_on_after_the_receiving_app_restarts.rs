@@ -9,23 +9,8 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
-use crate::support::{serial, wait_connected_to, Driver, Home, UI_WAIT};
+use crate::support::{serial, transfer, wait_connected_to, Driver, Home, UI_WAIT};
 use crate::wd;
-
-/// The transfer row's state (`verified`, `failed` or `""`), bar value and maximum.
-async fn transfer(s: &wd::Session) -> wd::Result<Option<(String, f64, f64)>> {
-    let v = s
-        .js(
-            "const li = document.querySelector('[data-testid=transfer]');
-             if (!li) return null;
-             const bar = li.querySelector('progress');
-             return [li.dataset.state || '', bar.value, bar.max];",
-            serde_json::json!([]),
-        )
-        .await?;
-    Ok(v.as_array()
-        .map(|a| (a[0].as_str().unwrap_or("").to_string(), a[1].as_f64().unwrap_or(0.0), a[2].as_f64().unwrap_or(0.0))))
-}
 
 /// The transfer row's text.
 async fn row_text(s: &wd::Session) -> String {

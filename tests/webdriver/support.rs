@@ -264,3 +264,19 @@ pub fn keyring_store(server_url: &str, key: &str) {
     child.stdin.take().unwrap().write_all(key.as_bytes()).unwrap();
     assert!(child.wait().unwrap().success());
 }
+
+/// The state of the (first) transfer row in the current window (`verified`, `failed`,
+/// or `""`), and its progress bar's value and maximum.
+pub async fn transfer(s: &wd::Session) -> wd::Result<Option<(String, f64, f64)>> {
+    let v = s
+        .js(
+            "const li = document.querySelector('[data-testid=transfer]');
+             if (!li) return null;
+             const bar = li.querySelector('progress');
+             return [li.dataset.state || '', bar.value, bar.max];",
+            serde_json::json!([]),
+        )
+        .await?;
+    Ok(v.as_array()
+        .map(|a| (a[0].as_str().unwrap_or("").to_string(), a[1].as_f64().unwrap_or(0.0), a[2].as_f64().unwrap_or(0.0))))
+}

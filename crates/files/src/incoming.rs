@@ -78,31 +78,17 @@ impl Incoming {
         if *size > max_size {
             return Err(TransferError::TooLarge { size: *size, max: max_size });
         }
-        Ok(Incoming {
-            id: id.clone(),
-            name: name::clean(offered),
-            size: *size,
-            phase: Phase::Offered,
-            accepted: false,
-            received: 0,
-            durable: 0,
-            resuming: false,
-            hasher: Sha256::new(),
-            snapshots: Snapshots::new(),
-            since: now,
-        })
+        Ok(Incoming::start(id, offered, *size, Phase::Offered, now))
     }
 
-    /// A transfer this side accepted before it restarted. The I/O gives it the partial
-    /// file's bytes up to a confirm point ([`Incoming::rehash`], then
-    /// [`Incoming::rehashed`]); it then waits for the sender to offer again.
-    pub fn restored(id: &str, name: &str, size: u64, now: Instant) -> Incoming {
+    /// A transfer in `phase` with nothing received yet; accepted unless still offered.
+    fn start(id: &str, offered: &str, size: u64, phase: Phase, now: Instant) -> Incoming {
         Incoming {
             id: id.to_string(),
-            name: name::clean(name),
+            name: name::clean(offered),
             size,
-            phase: Phase::Rehashing,
-            accepted: true,
+            phase,
+            accepted: phase != Phase::Offered,
             received: 0,
             durable: 0,
             resuming: false,
@@ -110,6 +96,13 @@ impl Incoming {
             snapshots: Snapshots::new(),
             since: now,
         }
+    }
+
+    /// A transfer this side accepted before it restarted. The I/O gives it the partial
+    /// file's bytes up to a confirm point ([`Incoming::rehash`], then
+    /// [`Incoming::rehashed`]); it then waits for the sender to offer again.
+    pub fn restored(id: &str, name: &str, size: u64, now: Instant) -> Incoming {
+        Incoming::start(id, name, size, Phase::Rehashing, now)
     }
 
     /// The partial file's bytes, in order from its start, while rehashing.

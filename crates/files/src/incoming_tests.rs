@@ -186,6 +186,19 @@ struct Wire {
 }
 
 impl Wire {
+    /// `file` offered on a channel that carries 16 KiB messages (the chunks are that
+    /// size), and accepted.
+    fn accepted(file: Vec<u8>, t0: Instant) -> Wire {
+        let mut out = Outgoing::new(ID, "big.bin", file.len() as u64, t0).unwrap();
+        let first = out.channel_open(16 * 1024, t0);
+        let outgoing::Action::Send(offer) = &first[0] else { panic!("no offer: {first:?}") };
+        let mut inc = Incoming::from_offer(offer, MAX, t0).unwrap();
+        let accept = inc.accept(t0);
+        let mut w = Wire { out, inc, file, disk: Vec::new(), up: true, sender_done: None, receiver_done: None };
+        w.deliver_to_sender(accept, None, t0);
+        w
+    }
+
     fn deliver_to_receiver(&mut self, actions: Vec<outgoing::Action>, now: Instant) {
         for a in actions {
             match a {
@@ -245,15 +258,7 @@ impl Wire {
 fn a_file_crosses_two_breaks_resuming_each_time_and_arrives_verified() {
     let t0 = Instant::now();
     let size = 5 * CONFIRM_EVERY + 12_345;
-    let file: Vec<u8> = (0..size).map(|i| (i * 31 % 251) as u8).collect();
-    let mut out = Outgoing::new(ID, "big.bin", size, t0).unwrap();
-    // Channels that carry 16 KiB messages: the chunks are that size.
-    let first = out.channel_open(16 * 1024, t0);
-    let outgoing::Action::Send(offer) = &first[0] else { panic!() };
-    let mut inc = Incoming::from_offer(offer, MAX, t0).unwrap();
-    let accept = inc.accept(t0);
-    let mut w = Wire { out, inc, file, disk: Vec::new(), up: true, sender_done: None, receiver_done: None };
-    w.deliver_to_sender(accept, None, t0);
+    let mut w = Wire::accepted((0..size).map(|i| (i * 31 % 251) as u8).collect(), t0);
     let mut lowest_after_resume = Vec::new();
     for chunks_before_break in [100, 150] {
         w.pump(chunks_before_break, t0);
@@ -286,14 +291,7 @@ fn a_file_crosses_two_breaks_resuming_each_time_and_arrives_verified() {
 fn a_file_survives_a_restart_of_each_side_and_arrives_verified() {
     let t0 = Instant::now();
     let size = 6 * CONFIRM_EVERY + 777;
-    let file: Vec<u8> = (0..size).map(|i| (i * 17 % 253) as u8).collect();
-    let mut out = Outgoing::new(ID, "big.bin", size, t0).unwrap();
-    let first = out.channel_open(16 * 1024, t0);
-    let outgoing::Action::Send(offer) = &first[0] else { panic!() };
-    let mut inc = Incoming::from_offer(offer, MAX, t0).unwrap();
-    let accept = inc.accept(t0);
-    let mut w = Wire { out, inc, file, disk: Vec::new(), up: true, sender_done: None, receiver_done: None };
-    w.deliver_to_sender(accept, None, t0);
+    let mut w = Wire::accepted((0..size).map(|i| (i * 17 % 253) as u8).collect(), t0);
     let mut resumed_at = Vec::new();
 
     // The receiver restarts: all it has is the partial file on disk.
