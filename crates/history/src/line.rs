@@ -50,6 +50,8 @@ pub struct Line {
     /// Its place in the history (increasing as lines are added).
     pub seq: i64,
     pub line: NewLine,
+    /// Names of the members it still waits for (the outbox), for a line we sent.
+    pub waiting: Vec<String>,
 }
 
 /// Where a page ends: the next page holds the lines before it.
@@ -57,6 +59,24 @@ pub struct Line {
 pub struct Cursor {
     pub(crate) at_ms: i64,
     pub(crate) seq: i64,
+}
+
+impl Cursor {
+    /// Everything said before `at_ms` (a session's first page: the lines before it began).
+    pub fn before(at_ms: i64) -> Cursor {
+        Cursor { at_ms, seq: 0 }
+    }
+
+    /// The cursor as text, for a window to hand back for the next page.
+    pub fn token(&self) -> String {
+        format!("{}.{}", self.at_ms, self.seq)
+    }
+
+    /// A cursor from [`Cursor::token`]'s text; `None` for anything else.
+    pub fn from_token(token: &str) -> Option<Cursor> {
+        let (at, seq) = token.split_once('.')?;
+        Some(Cursor { at_ms: at.parse().ok()?, seq: seq.parse().ok()? })
+    }
 }
 
 /// Lines of a room, newest first, and where the next (older) page starts if any.

@@ -23,6 +23,44 @@ pub(crate) const STEPS: &[&str] = &[
         UNIQUE (room, line_id, direction)
     );
     CREATE INDEX lines_by_time ON lines (room, at_ms, seq);",
+    // 2: a line is one line of the room whichever way it went (two windows of one app
+    // in a room see the same line sent and received: it is kept once, as sent), the
+    // members of each room known by their certificate's fingerprint, and the outbox:
+    // lines waiting for a member who was away when they were said.
+    "CREATE TABLE lines2 (
+        seq INTEGER PRIMARY KEY,
+        room TEXT NOT NULL,
+        line_id TEXT NOT NULL,
+        direction TEXT NOT NULL CHECK (direction IN ('sent', 'received')),
+        sender TEXT NOT NULL,
+        sender_key TEXT,
+        text TEXT NOT NULL,
+        at_ms INTEGER NOT NULL,
+        via TEXT NOT NULL,
+        state TEXT NOT NULL,
+        UNIQUE (room, line_id)
+    );
+    INSERT OR IGNORE INTO lines2 SELECT * FROM lines ORDER BY direction = 'received', seq;
+    DROP TABLE lines;
+    ALTER TABLE lines2 RENAME TO lines;
+    CREATE INDEX lines_by_time ON lines (room, at_ms, seq);
+    CREATE TABLE members (
+        room TEXT NOT NULL,
+        key TEXT NOT NULL,
+        name TEXT NOT NULL,
+        last_seen_ms INTEGER NOT NULL,
+        PRIMARY KEY (room, key)
+    );
+    CREATE TABLE outbox (
+        room TEXT NOT NULL,
+        line_id TEXT NOT NULL,
+        key TEXT NOT NULL,
+        name TEXT NOT NULL,
+        text TEXT NOT NULL,
+        at_ms INTEGER NOT NULL,
+        PRIMARY KEY (room, line_id, key)
+    );
+    CREATE INDEX outbox_by_key ON outbox (room, key, at_ms);",
 ];
 
 /// The version this build writes.

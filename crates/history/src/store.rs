@@ -22,7 +22,7 @@ const BUSY_WAIT: Duration = Duration::from_secs(2);
 
 /// The history of every room.
 pub struct History {
-    conn: Connection,
+    pub(crate) conn: Connection,
 }
 
 impl History {
@@ -120,17 +120,27 @@ impl History {
             let (seq, direction, mut line) = row?;
             line.direction = Direction::parse(&direction)
                 .ok_or_else(|| HistoryError::Corrupt(format!("line {seq} has direction {direction:?}")))?;
-            lines.push(Line { seq, line });
+            lines.push(Line { seq, line, waiting: Vec::new() });
         }
         let more = lines.len() > limit;
         lines.truncate(limit);
+        drop(stmt);
+        for l in lines.iter_mut().filter(|l| l.line.direction == Direction::Sent) {
+            l.waiting = self.waiting_names(room, &l.line.line_id)?;
+        }
         let older = lines.last().filter(|_| more).map(|l| Cursor { at_ms: l.line.at_ms, seq: l.seq });
         Ok(Page { lines, older })
     }
 
-    /// Forgets every line of `room`; how many.
+    /// Forgets every line of `room`; how many. Lines still waiting in the outbox stay
+    /// there (clearing what was said does not take back what is on its way).
     pub fn clear_room(&mut self, room: &str) -> Result<usize, HistoryError> {
         Ok(self.conn.execute("DELETE FROM lines WHERE room = ?1", params![room])?)
+    }
+
+    /// The newest line's time in `room`, if any.
+    pub fn latest_at(&self, room: &str) -> Result<Option<i64>, HistoryError> {
+        Ok(self.conn.query_row("SELECT MAX(at_ms) FROM lines WHERE room = ?1", params![room], |r| r.get(0))?)
     }
 
     /// Forgets every line said before `before_ms` (ms since the epoch); how many.
@@ -152,7 +162,7 @@ fn check(l: &NewLine) -> Result<(), HistoryError> {
     l.sender_key.as_deref().map_or(Ok(()), |k| field("sender key", k))
 }
 
-fn field(what: &str, v: &str) -> Result<(), HistoryError> {
+pub(crate) fn field(what: &str, v: &str) -> Result<(), HistoryError> {
     if v.len() > MAX_FIELD_BYTES {
         return Err(HistoryError::Refused(format!("a {what} of {} bytes (at most {MAX_FIELD_BYTES})", v.len())));
     }

@@ -30,7 +30,8 @@ fn lines_survive_closing_and_opening_again() {
     h.add(&mine).unwrap();
     assert!(h.set_state("lobby", "a-1", Direction::Sent, "delivered").unwrap());
     drop(h);
-    let h = History::open(&path).unwrap();
+    let mut h = History::open(&path).unwrap();
+    assert_eq!(h.add(&line("lobby", "a-1", 2_000, "hi bob")).unwrap(), None, "seen by another window too");
     let p = h.page("lobby", None, 10).unwrap();
     assert_eq!(texts(&p), ["hi bob", "hello"]);
     assert_eq!(p.lines[0].line.state, "delivered");
@@ -62,6 +63,15 @@ fn pages_go_back_in_time_without_gaps_or_repeats() {
         }
     }
     assert_eq!(seen, (0..25).rev().collect::<Vec<_>>());
+    // A session's first page holds only what was said before it began; a cursor goes
+    // to the window and back as text.
+    let first = h.page("lobby", Some(Cursor::before(1_003)), 100).unwrap();
+    assert_eq!(texts(&first), ["5", "4", "3", "2", "1", "0"]);
+    let c = Cursor::before(1_003);
+    assert_eq!(Cursor::from_token(&c.token()), Some(c));
+    assert_eq!(Cursor::from_token("1.x"), None);
+    assert_eq!(h.latest_at("lobby").unwrap(), Some(1_012));
+    assert_eq!(h.latest_at("nowhere").unwrap(), None);
 }
 
 #[test]
@@ -99,18 +109,26 @@ fn a_file_from_the_first_version_opens_with_its_lines() {
         let c = rusqlite::Connection::open(&path).unwrap();
         c.execute_batch(crate::migrations::STEPS[0]).unwrap();
         c.pragma_update(None, "user_version", 1).unwrap();
-        c.execute(
+        c.execute_batch(
             "INSERT INTO lines (room, line_id, direction, sender, text, at_ms, via, state)
-             VALUES ('lobby', 'old-1', 'received', 'ann', 'from before', 7, 'server', 'received')",
-            [],
+             VALUES ('lobby', 'old-1', 'received', 'ann', 'from before', 7, 'server', 'received');
+             INSERT INTO lines (room, line_id, direction, sender, text, at_ms, via, state)
+             VALUES ('lobby', 'w-1', 'received', 'me 2', 'between windows', 8, 'p2p', 'received');
+             INSERT INTO lines (room, line_id, direction, sender, text, at_ms, via, state)
+             VALUES ('lobby', 'w-1', 'sent', 'me', 'between windows', 8, 'p2p', 'delivered');",
         )
         .unwrap();
     }
-    let h = History::open(&path).unwrap();
+    let mut h = History::open(&path).unwrap();
     assert_eq!(h.version().unwrap(), crate::migrations::latest());
     let p = h.page("lobby", None, 10).unwrap();
-    assert_eq!(texts(&p), ["from before"]);
-    assert_eq!(p.lines[0].line.sender_key, None);
+    assert_eq!(texts(&p), ["between windows", "from before"]);
+    assert_eq!(p.lines[0].line.direction, Direction::Sent, "a line two windows saw is kept once, as sent");
+    assert_eq!(p.lines[0].line.state, "delivered");
+    assert_eq!(p.lines[1].line.sender_key, None);
+    // The later versions' tables are there and work.
+    h.saw_member("lobby", "sha-256 AA", "ann", 9).unwrap();
+    assert_eq!(h.members("lobby", 0).unwrap().len(), 1);
 }
 
 #[test]
