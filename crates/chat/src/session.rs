@@ -151,8 +151,7 @@ impl ChatSession {
         if p2p.is_empty() && server.is_empty() && queued.is_empty() {
             return Err(ChatError::NoPeers);
         }
-        let n = inner.counter.fetch_add(1, Ordering::Relaxed) + 1;
-        let id = format!("{}-{n}", self.peer_id());
+        let id = self.next_line_id();
         let chat = ChatMessage::Chat { id: id.clone(), text: text.to_string() };
         let wire = chat.to_json();
         {
@@ -199,6 +198,44 @@ impl ChatSession {
             self.inner.sends.spawn_on(task, &self.inner.runtime);
         }
         Ok(sent)
+    }
+
+    /// A new id for a line of ours, unique to this session (for a line kept for someone
+    /// away and sent later with [`ChatSession::deliver`]).
+    pub fn next_line_id(&self) -> String {
+        let n = self.inner.counter.fetch_add(1, Ordering::Relaxed) + 1;
+        format!("{}-{n}", self.peer_id())
+    }
+
+    /// Sends line `id` to `peer_id` alone: a line that waited for this peer while it was
+    /// away. Tracked like any line: sent on the peer's chat channel as soon as it is
+    /// open, again until acknowledged, then [`ChatEvent::Delivered`]; or `not_delivered`
+    /// after 10 s.
+    pub fn deliver(&self, peer_id: &str, id: &str, text: &str) -> Result<(), ChatError> {
+        let inner = &self.inner;
+        if inner.cancel.is_cancelled() {
+            return Err(ChatError::Ended);
+        }
+        if text.len() > MAX_TEXT_BYTES {
+            return Err(ChatError::TooLong { len: text.len(), max: MAX_TEXT_BYTES });
+        }
+        let wire = ChatMessage::Chat { id: id.to_string(), text: text.to_string() }.to_json();
+        {
+            let mut g = inner.lock();
+            if !g.names.contains(peer_id) {
+                return Err(ChatError::UnknownPeer(peer_id.to_string()));
+            }
+            let now = tokio::time::Instant::now();
+            g.receipts.track(peer_id, id, &wire, now).map_err(|_| ChatError::Backlog(g.receipts.len()))?;
+            g.receipts.kick(peer_id, now);
+        }
+        inner.receipts_changed.notify_one();
+        Ok(())
+    }
+
+    /// Whether our chat channel to `peer_id` is open.
+    pub fn channel_open(&self, peer_id: &str) -> bool {
+        self.inner.lock().outs.get(peer_id).is_some_and(|dc| dc.is_open())
     }
 
     /// Leaves the room cleanly: queued sends get a moment to finish, then `unsubscribe`
