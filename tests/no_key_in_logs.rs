@@ -62,7 +62,7 @@ async fn no_key_in_logs() {
     })
     .await;
     assert_eq!(opened, Ok(true));
-    b.send_message("chat-2", "hello").unwrap();
+    b.send_message("chat-2", "hello").await.unwrap();
     b.shutdown().await;
     server.shutdown();
     while let Ok(ev) = rx.try_recv() {

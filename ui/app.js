@@ -40,6 +40,7 @@
   joinScreen.init({ key: keyScreen, chat: chatScreen });
   chatScreen.init({ join: joinScreen });
   settingsDialog.init({ key: keyScreen, join: joinScreen });
+  window.PeerchatHistory.init();
 
   // Ctrl+W (Cmd+W) closes this window; its session leaves the room first.
   document.addEventListener("keydown", (ev) => {

@@ -10,7 +10,8 @@
   const { invoke, $, show, screen } = window.PeerchatCommon;
   const { explain } = window.PeerchatErrors;
   const state = window.PeerchatState;
-  const { addMessage, markLine, addSystem, clearLog } = window.PeerchatLog;
+  const { addMessage, markLine, setWaiting, addSystem, clearLog } = window.PeerchatLog;
+  const history = window.PeerchatHistory;
   let joinScreen = null; // join.js, given by init
 
   const peers = new window.PeerchatPeers( // peers.js
@@ -29,10 +30,13 @@
     $("signalling-security").hidden = !info.unencrypted;
     document.title = "peerchat · " + info.name + " · " + info.room;
     screen("chat");
+    show($("chat-error"), "");
+    history.start(info);
   }
 
   function resetChat() {
     state.setJoined(null);
+    history.reset();
     peers.clear();
     $("signalling-security").hidden = true;
     clearLog();
@@ -87,9 +91,17 @@
       case "signalling":
         $("reconnecting-banner").hidden = ev.state !== "reconnecting";
         break;
-      case "delivered":
+      case "delivered": {
+        const li = $("message-log").querySelector(`li[data-id="${CSS.escape(ev.id)}"]`);
+        const status = li && li.querySelector(".msg-status");
+        const wasWaiting = !!status && /waiting for/.test(status.textContent);
         markLine(ev.id, "delivered", "✓", "received by " + peerName(ev.peerId));
+        // A line kept for people who were away: say whom it still waits for.
+        if (wasWaiting) {
+          invoke("line_waiting", { id: ev.id }).then((names) => setWaiting(ev.id, names)).catch(() => {});
+        }
         break;
+      }
       case "error":
         if (ev.fatal) {
           resetChat();
@@ -168,7 +180,16 @@
         const sent = await invoke("send_message", { text });
         input.value = "";
         show($("chat-error"), "");
-        addMessage({ self: true, id: sent.id, sender: state.joined().name, text, via: sent.p2p.length ? "p2p" : "server", at: Date.now() });
+        const waiting = sent.waiting.length ? "waiting for " + sent.waiting.join(", ") : "";
+        const nobodyNow = !sent.p2p.length && !sent.server.length && !sent.queued.length;
+        addMessage({
+          self: true, id: sent.id, sender: state.joined().name, text, at: Date.now(), status: waiting,
+          state: waiting && nobodyNow ? "waiting" : undefined,
+          via: sent.p2p.length ? "p2p" : nobodyNow ? "outbox" : "server",
+        });
+        if (sent.notKept.length) {
+          show($("chat-error"), "Not kept for " + sent.notKept.join(", ") + ": too many lines already wait for them (see Settings).");
+        }
       } catch (e) {
         show($("chat-error"), explain(e));
       }

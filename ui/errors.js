@@ -19,7 +19,7 @@
     keyring_unavailable: "The system keyring is not available, so the key cannot be saved. You can keep it for this session only.",
     keyring_denied: "The system keyring refused access (is it locked?). You can keep the key for this session only.",
     no_key: "No key is saved for this server yet.",
-    no_peers: "Nobody else is in the room yet; the message was not sent.",
+    no_peers: "Nobody else is in the room yet, and nobody who was here before is waiting for it; the message was not sent.",
     key_revoked: "The server revoked this key.",
     too_many_connections: "This key has too many connections right now.",
     rate_limited: "Too many messages too fast; reconnecting to the server in a moment.",
@@ -29,6 +29,12 @@
     slow_down: "Too many room changes in a short time; try again in a moment.",
     over_message_quota: "This key has used up its message quota.",
     over_signal_quota: "This key has used up its signalling quota: new direct connections cannot be set up for now.",
+    history_locked: "The chat history is in use by another program (is peerchat open twice with the same data folder?). Chatting works; lines are not kept until it is free.",
+    history_corrupt: "The chat history file is damaged, so earlier lines cannot be shown and new ones are not kept. Chatting works. Move history.sqlite3 out of the app's data folder to start a new history.",
+    history_full: "The disk is full: new lines are not kept in the history. Chatting works.",
+    history_too_new: "The chat history was written by a newer peerchat; this version leaves it untouched and keeps no history. Chatting works.",
+    history_refused: "A line was too large for the history and was not kept. Chatting works.",
+    history_io: "The chat history cannot be read or written. Chatting works; lines are not kept.",
   };
 
   function explain(err) {

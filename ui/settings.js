@@ -1,6 +1,7 @@
 // The settings dialog (opened from the join screen): server URL, display name, ICE
 // servers (TURN credentials go to the keyring and are never shown back), the network
-// path policy, and unencrypted ws://. Saving stores them, reads the app's status again
+// path policy, unencrypted ws://, how long history is kept, the bounds on lines kept for
+// people who are away, and notifications. Saving stores them, reads the app's status again
 // and shows the key screen if the new server has no key, else the join screen.
 "use strict";
 
@@ -30,6 +31,11 @@
       $("set-ice").value = s.iceServers.map((i) => [i.urls.join(","), i.username || ""].join(" ").trim()).join("\n");
       $("set-policy").value = s.iceTransportPolicy || "all";
       $("set-plaintext").checked = !!s.allowPlaintext;
+      $("set-history").value = s.historyDays === null || s.historyDays === undefined ? "" : String(s.historyDays);
+      if ($("set-history").selectedIndex < 0) $("set-history").value = "";
+      $("set-outbox-lines").value = s.outboxPerMember;
+      $("set-outbox-days").value = s.outboxDays;
+      $("set-notifications").checked = !!s.notifications;
       show($("settings-error"), "");
       $("settings-dialog").showModal();
     });
@@ -53,6 +59,10 @@
             iceServers,
             iceTransportPolicy: $("set-policy").value,
             allowPlaintext: $("set-plaintext").checked,
+            historyDays: $("set-history").value === "" ? null : Number($("set-history").value),
+            outboxPerMember: Number($("set-outbox-lines").value),
+            outboxDays: Number($("set-outbox-days").value),
+            notifications: $("set-notifications").checked,
           },
         });
         // Read before the dialog closes, so a failure is shown where the person looks.

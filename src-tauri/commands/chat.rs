@@ -33,8 +33,8 @@ pub async fn send_message(
     window: tauri::WebviewWindow,
     backend: BackendState<'_>,
     text: String,
-) -> Result<peerchat_chat::Sent, CommandError> {
-    backend.send_message(window.label(), &text)
+) -> Result<peerchat_desktop::backend::SentView, CommandError> {
+    backend.send_message(window.label(), &text).await
 }
 
 #[tauri::command]

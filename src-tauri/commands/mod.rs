@@ -3,6 +3,7 @@
 
 pub mod chat;
 pub mod files;
+pub mod history;
 pub mod keys;
 pub mod settings;
 pub mod windows;

@@ -28,7 +28,7 @@ async fn bad_input_gets_typed_errors() {
     assert_eq!(b.join("main", "  ", "ann", sink.clone()).await.unwrap_err().kind, "invalid_input");
     assert_eq!(b.join("main", "lobby", &"n".repeat(65), sink.clone()).await.unwrap_err().kind, "invalid_input");
     assert_eq!(b.join("main", "lob\u{7}by", "ann", sink).await.unwrap_err().kind, "invalid_input");
-    assert_eq!(b.send_message("main", "hello").unwrap_err().kind, "not_joined");
+    assert_eq!(b.send_message("main", "hello").await.unwrap_err().kind, "not_joined");
 
     let good = Settings { display_name: "ann".into(), ..Settings::default() };
     b.set_settings(good.clone()).unwrap();

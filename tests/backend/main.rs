@@ -6,6 +6,7 @@ mod support;
 mod auto_join_names_do_not_stack;
 mod bad_input_gets_typed_errors;
 mod embedded_server_is_loopback_only;
+mod history_and_outbox_survive_restarts;
 mod key_commands;
 mod keyring_unavailable_offers_session_keys;
 mod local_server_cannot_be_impersonated;

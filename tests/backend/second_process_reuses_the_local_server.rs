@@ -19,7 +19,7 @@ async fn second_process_reuses_the_local_server() {
     second.backend.join("main", "lobby", "ben", s2).await.unwrap();
     w1.wait_for("channel", |e| matches!(e, ChatEvent::ChannelOpen { .. })).await;
     w2.wait_for("channel", |e| matches!(e, ChatEvent::ChannelOpen { .. })).await;
-    second.backend.send_message("main", "hi from the other process").unwrap();
+    second.backend.send_message("main", "hi from the other process").await.unwrap();
     let got = w1.wait_for("ben's line", |e| matches!(e, ChatEvent::Message { kind: MessageKind::Chat, .. })).await;
     assert!(matches!(got, ChatEvent::Message { ref text, via: Via::P2p, .. } if text == "hi from the other process"));
     second.backend.shutdown().await;
@@ -69,7 +69,7 @@ async fn the_other_process_takes_over_when_the_server_process_quits() {
     assert_eq!(second.backend.local_server_is_ours().await, Some(true));
     assert_eq!(second.backend.joined("main").unwrap().peer_id, ben.peer_id);
 
-    second.backend.send_message("main", "still here").unwrap();
+    second.backend.send_message("main", "still here").await.unwrap();
     b2.wait_for(
         "ben's line",
         |e| matches!(e, ChatEvent::Message { kind: MessageKind::Chat, text, .. } if text == "still here"),

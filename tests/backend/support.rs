@@ -38,14 +38,19 @@ pub fn app_with(store: Arc<dyn SecretStore>, port: u16) -> TestApp {
     }
     let dir = tempfile::tempdir().unwrap();
     let settings_path = dir.path().join("settings.json");
+    TestApp { backend: backend_in(dir.path(), store, port), _dir: dir, settings_path }
+}
+
+/// A backend keeping its settings and data in `dir` (a restarted app: the same `dir`).
+pub fn backend_in(dir: &std::path::Path, store: Arc<dyn SecretStore>, port: u16) -> Arc<Backend> {
     let config = BackendConfig {
-        settings_path: settings_path.clone(),
-        data_dir: dir.path().join("data"),
+        settings_path: dir.join("settings.json"),
+        data_dir: dir.join("data"),
         local_port: port,
         auto_room: None,
-        downloads: dir.path().join("Downloads"),
+        downloads: dir.join("Downloads"),
     };
-    TestApp { backend: Arc::new(Backend::new(config, store)), _dir: dir, settings_path }
+    Arc::new(Backend::new(config, store))
 }
 
 pub fn app() -> (TestApp, MemoryStore) {

@@ -61,7 +61,7 @@ fn app_instance() {
                     None => break,
                 },
                 cmd = commands.recv() => match cmd.as_deref().map(|c| c.split_once(' ').unwrap_or((c, ""))) {
-                    Some(("send", text)) => println!("{}", json!({"sent": b.send_message("main", text).unwrap()})),
+                    Some(("send", text)) => println!("{}", json!({"sent": b.send_message("main", text).await.unwrap()})),
                     Some(("path", peer)) => println!("{}", json!({"path": b.peer_path("main", peer).await.unwrap()})),
                     _ => break,
                 },

@@ -39,15 +39,15 @@ async fn two_windows_chat_peer_to_peer() {
     w2.wait_for("channel to alice", |e| matches!(e, ChatEvent::ChannelOpen { peer_id, .. } if *peer_id == a.peer_id))
         .await;
 
-    let sent = b.send_message("main", "<img src=x onerror=alert(1)>").unwrap();
-    assert_eq!(sent.p2p, vec![c.peer_id.clone()]);
-    assert!(sent.server.is_empty());
+    let sent = b.send_message("main", "<img src=x onerror=alert(1)>").await.unwrap();
+    assert_eq!(sent.sent.p2p, vec![c.peer_id.clone()]);
+    assert!(sent.sent.server.is_empty());
     let got = w2.wait_for("alice's line", |e| matches!(e, ChatEvent::Message { kind: MessageKind::Chat, .. })).await;
     match got {
         ChatEvent::Message { from, name, via, text, id, .. } => {
             assert_eq!((from.as_str(), name.as_str(), via), (a.peer_id.as_str(), "alice", Via::P2p));
             assert_eq!(text, "<img src=x onerror=alert(1)>", "text arrives verbatim");
-            assert_eq!(id.as_deref(), Some(sent.id.as_str()));
+            assert_eq!(id.as_deref(), Some(sent.sent.id.as_str()));
         }
         other => panic!("unexpected {other:?}"),
     }
@@ -58,7 +58,7 @@ async fn two_windows_chat_peer_to_peer() {
     w1.wait_for("bob leaving", |e| matches!(e, ChatEvent::PeerLeft { peer_id } if *peer_id == c.peer_id)).await;
     assert!(started.elapsed().as_secs() < 10, "left after {:?}", started.elapsed());
     assert!(b.joined("chat-2").is_none());
-    let err = b.send_message("main", "anyone?").unwrap_err();
+    let err = b.send_message("main", "anyone?").await.unwrap_err();
     assert_eq!(err.kind, "no_peers");
     b.shutdown().await;
 }

@@ -12,6 +12,7 @@ mod a_receipt_before_its_line_still_marks_it;
 mod bad_key_is_explained;
 mod closing_a_window_removes_its_peer;
 mod first_run_key_is_kept_in_the_keyring;
+mod history_and_a_line_left_for_someone_away;
 mod safety_numbers_match_and_verification_is_kept;
 mod server_restart_mid_chat;
 mod the_path_is_shown_in_words;

@@ -76,6 +76,17 @@ impl ChatSession {
         crate::security::view(&self.inner, peer_id)
     }
 
+    /// `(peer id, fingerprint)` of every peer in the room whose certificate is known:
+    /// who is here, by an identity that outlives their session.
+    pub fn fingerprints(&self) -> Vec<(String, String)> {
+        let g = self.inner.lock();
+        g.security
+            .iter()
+            .filter(|(id, _)| g.names.contains(id))
+            .map(|(id, s)| (id.clone(), s.remote.to_string()))
+            .collect()
+    }
+
     /// The person compared `peer_id`'s safety number with them: remember its
     /// certificate under its name (kept in the trust store), and report it `verified`.
     pub async fn verify(&self, peer_id: &str) -> Result<SecurityView, ChatError> {

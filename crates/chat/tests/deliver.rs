@@ -36,10 +36,15 @@ async fn a_kept_line_reaches_the_returning_peer_alone_and_is_acknowledged() {
     let ack = next_matching(&mut a_events, |e| matches!(e, ChatEvent::Delivered { .. })).await;
     assert_eq!(ack, ChatEvent::Delivered { peer_id: b_id.clone(), id: id.clone() });
     assert!(a.channel_open(&b_id));
+    let known = a.fingerprints();
+    assert_eq!(known.len(), 1, "{known:?}");
+    assert_eq!(known[0].0, b_id);
+    assert_eq!(Some(known[0].1.clone()), a.security(&b_id).map(|v| v.fingerprint));
     // Cy, who comes next, was not the one it waited for: a line said to everyone
     // afterwards is the first chat line cy sees.
     let (c, mut c_events) = ChatSession::start(ChatConfig::new(opts(), "room", "cy")).await.unwrap();
-    next_matching(&mut a_events, |e| matches!(e, ChatEvent::ChannelOpen { peer_id, .. } if *peer_id == c.peer_id())).await;
+    next_matching(&mut a_events, |e| matches!(e, ChatEvent::ChannelOpen { peer_id, .. } if *peer_id == c.peer_id()))
+        .await;
     a.send_line("for all").unwrap();
     let got = next_matching(&mut c_events, |e| matches!(e, ChatEvent::Message { kind: MessageKind::Chat, .. })).await;
     assert!(matches!(got, ChatEvent::Message { ref text, .. } if text == "for all"), "{got:?}");

@@ -63,6 +63,7 @@ pub fn all_kinds() -> impl Iterator<Item = &'static str> {
         peerchat_chat::ChatError::KINDS,
         peerchat_chat::Problem::KINDS,
         peerchat_peer::PeerError::KINDS,
+        peerchat_history::HistoryError::KINDS,
     ]
     .into_iter()
     .flatten()

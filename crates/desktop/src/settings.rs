@@ -52,6 +52,14 @@ pub struct Settings {
     pub download_dir: Option<String>,
     /// Largest file accepted, in MiB; bigger offers are declined.
     pub max_file_mib: u64,
+    /// Days the history keeps a line: `None` keeps it for good, `Some(0)` keeps none.
+    pub history_days: Option<u32>,
+    /// Lines kept at most for one member of a room who is away.
+    pub outbox_per_member: u32,
+    /// Days a line waits for a member who is away before it is given up.
+    pub outbox_days: u32,
+    /// Desktop notifications for lines that arrive while the window is not focused.
+    pub notifications: bool,
 }
 
 impl Default for Settings {
@@ -65,9 +73,22 @@ impl Default for Settings {
             ice_transport_policy: IceTransportPolicy::All,
             download_dir: None,
             max_file_mib: DEFAULT_MAX_FILE_MIB,
+            history_days: None,
+            outbox_per_member: DEFAULT_OUTBOX_PER_MEMBER,
+            outbox_days: DEFAULT_OUTBOX_DAYS,
+            notifications: true,
         }
     }
 }
+
+/// Longest a history can be kept by days (beyond it: keep for good), ~100 years.
+pub const MAX_HISTORY_DAYS: u32 = 36_500;
+/// Lines kept for one member who is away, by default and at most.
+pub const DEFAULT_OUTBOX_PER_MEMBER: u32 = 100;
+pub const MAX_OUTBOX_PER_MEMBER: u32 = 1_000;
+/// Days a line waits for someone away, by default and at most.
+pub const DEFAULT_OUTBOX_DAYS: u32 = 7;
+pub const MAX_OUTBOX_DAYS: u32 = 90;
 
 /// Largest file accepted by default, in MiB (16 GiB).
 pub const DEFAULT_MAX_FILE_MIB: u64 = 16 * 1024;
@@ -126,6 +147,15 @@ impl Settings {
         }
         if !(1..=MAX_FILE_MIB).contains(&self.max_file_mib) {
             return bad(format!("the largest file must be 1 to {MAX_FILE_MIB} MiB"));
+        }
+        if self.history_days.is_some_and(|d| d > MAX_HISTORY_DAYS) {
+            return bad(format!("history is kept at most {MAX_HISTORY_DAYS} days (or for good)"));
+        }
+        if !(1..=MAX_OUTBOX_PER_MEMBER).contains(&self.outbox_per_member) {
+            return bad(format!("1 to {MAX_OUTBOX_PER_MEMBER} lines may wait for someone away"));
+        }
+        if !(1..=MAX_OUTBOX_DAYS).contains(&self.outbox_days) {
+            return bad(format!("a line may wait 1 to {MAX_OUTBOX_DAYS} days for someone away"));
         }
         if self.ice_servers.len() > MAX_ICE_SERVERS {
             return bad(format!("at most {MAX_ICE_SERVERS} ICE servers"));
@@ -195,6 +225,10 @@ mod tests {
             ice_transport_policy: IceTransportPolicy::Relay,
             download_dir: Some("/home/ada/Inbox".into()),
             max_file_mib: 100,
+            history_days: Some(30),
+            outbox_per_member: 10,
+            outbox_days: 3,
+            notifications: false,
         };
         s.save(&path).unwrap();
         assert_eq!(Settings::load(&path), Some(s.clone()));
@@ -235,6 +269,17 @@ mod tests {
             assert!(bad.validate().is_err(), "largest file {mib} MiB");
         }
         assert!(Settings { max_file_mib: MAX_FILE_MIB, ..s.clone() }.validate().is_ok());
+        for (days, ok) in
+            [(None, true), (Some(0), true), (Some(MAX_HISTORY_DAYS), true), (Some(MAX_HISTORY_DAYS + 1), false)]
+        {
+            assert_eq!(Settings { history_days: days, ..s.clone() }.validate().is_ok(), ok, "history {days:?} days");
+        }
+        for (n, ok) in [(0, false), (1, true), (MAX_OUTBOX_PER_MEMBER, true), (MAX_OUTBOX_PER_MEMBER + 1, false)] {
+            assert_eq!(Settings { outbox_per_member: n, ..s.clone() }.validate().is_ok(), ok, "{n} lines waiting");
+        }
+        for (d, ok) in [(0, false), (1, true), (MAX_OUTBOX_DAYS, true), (MAX_OUTBOX_DAYS + 1, false)] {
+            assert_eq!(Settings { outbox_days: d, ..s.clone() }.validate().is_ok(), ok, "waiting {d} days");
+        }
 
         // Every size limit: at the limit passes, one over is refused.
         let stun = |u: String| IceServer { urls: vec![u], username: None, credential: None };

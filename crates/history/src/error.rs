@@ -26,6 +26,10 @@ pub enum HistoryError {
 }
 
 impl HistoryError {
+    /// Every name [`HistoryError::kind`] returns.
+    pub const KINDS: &'static [&'static str] =
+        &["history_locked", "history_corrupt", "history_full", "history_too_new", "history_refused", "history_io"];
+
     /// The kind, as the UI's error words know it.
     pub fn kind(&self) -> &'static str {
         match self {

@@ -28,7 +28,8 @@ fn lines_survive_closing_and_opening_again() {
     mine.direction = Direction::Sent;
     mine.state = "sent".into();
     h.add(&mine).unwrap();
-    assert!(h.set_state("lobby", "a-1", Direction::Sent, "delivered").unwrap());
+    assert!(h.mark_delivered("lobby", "a-1").unwrap());
+    assert!(!h.mark_delivered("lobby", "b-1").unwrap(), "a line we received is not ours to mark");
     drop(h);
     let mut h = History::open(&path).unwrap();
     assert_eq!(h.add(&line("lobby", "a-1", 2_000, "hi bob")).unwrap(), None, "seen by another window too");
@@ -172,4 +173,27 @@ fn a_database_another_program_holds_is_reported_as_locked() {
 fn a_full_disk_is_its_own_kind() {
     let e = HistoryError::from(std::io::Error::from_raw_os_error(28));
     assert_eq!(e.kind(), "history_full");
+    let all = [
+        HistoryError::Locked,
+        HistoryError::Corrupt(String::new()),
+        HistoryError::Full,
+        HistoryError::TooNew { found: 2, known: 1 },
+        HistoryError::Refused(String::new()),
+        HistoryError::Io(String::new()),
+    ];
+    let kinds: Vec<_> = all.iter().map(HistoryError::kind).collect();
+    assert_eq!(kinds, HistoryError::KINDS, "KINDS lists every kind");
+}
+
+#[test]
+fn a_failure_to_reach_someone_stays_visible_after_another_receipt() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = History::open(&dir.path().join("h.sqlite3")).unwrap();
+    let mut mine = line("lobby", "a-1", 1, "hi all");
+    mine.direction = Direction::Sent;
+    mine.state = "sent".into();
+    h.add(&mine).unwrap();
+    assert!(h.set_state("lobby", "a-1", Direction::Sent, "not_delivered").unwrap());
+    assert!(!h.mark_delivered("lobby", "a-1").unwrap());
+    assert_eq!(h.page("lobby", None, 1).unwrap().lines[0].line.state, "not_delivered");
 }

@@ -4,8 +4,11 @@
 
 mod failover;
 mod files;
+mod flights;
+mod history;
 mod ice;
 mod keys;
+mod recorder;
 mod sessions;
 mod trust;
 
@@ -20,6 +23,7 @@ use crate::embedded::{local_url, Embedded};
 use crate::error::CommandError;
 use crate::keystore::{mask, KeySource, KeyVault, SecretStore};
 use crate::settings::Settings;
+pub use history::{HistoryPage, LineView, SentView};
 pub use sessions::{EventSink, JoinInfo, PathView};
 
 /// How the backend is set up (paths and ports come from here, so tests isolate them).
@@ -91,6 +95,8 @@ pub struct Backend {
     /// Leaves started by closed windows.
     leaving: tokio_util::task::TaskTracker,
     identity: trust::Identity,
+    /// The history, opened at the first join (again after a failure).
+    history: tokio::sync::Mutex<Option<peerchat_history::HistoryHandle>>,
 }
 
 impl Backend {
@@ -106,6 +112,7 @@ impl Backend {
             next_session: Default::default(),
             leaving: tokio_util::task::TaskTracker::new(),
             identity: trust::Identity::open(&config.data_dir),
+            history: tokio::sync::Mutex::new(None),
             config,
         }
     }

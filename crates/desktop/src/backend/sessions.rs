@@ -5,7 +5,7 @@
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, MutexGuard};
 
-use peerchat_chat::{ChatConfig, ChatEvent, ChatSession, Sent};
+use peerchat_chat::{ChatConfig, ChatEvent, ChatSession};
 use peerchat_peer::PeerOptions;
 use serde::Serialize;
 
@@ -28,6 +28,9 @@ pub struct JoinInfo {
     /// The signalling connection leaves this machine unencrypted (`ws://` to another
     /// host, which the person allowed): the UI says so.
     pub unencrypted: bool,
+    /// Why this session has no history (the chat works without).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub history_problem: Option<CommandError>,
 }
 
 /// The path to one peer, for the peer's details view: the SDK's figures plus the
@@ -45,6 +48,7 @@ pub(crate) struct Entry {
     id: u64,
     pub(crate) session: ChatSession,
     info: JoinInfo,
+    pub(crate) log: super::history::RoomLog,
     /// The window's event sink, for what the backend itself has to say in it.
     pub(crate) sink: EventSink,
 }
@@ -99,6 +103,8 @@ impl Backend {
         options.ice_transport_policy = self.settings().ice_transport_policy;
         options.tls = self.tls_options(&url);
         options.certificate = self.identity.certificate.clone();
+        let started_ms = super::history::now_ms();
+        let (log, history_problem) = self.room_log(&room, started_ms).await;
         let mut config = ChatConfig::new(options, &room, &name);
         config.server_fallback = true;
         config.trust = self.identity.trust.clone();
@@ -111,9 +117,11 @@ impl Backend {
             unencrypted: peerchat_peer::is_exposed_plaintext(&url),
             server_url: url,
             local,
+            history_problem,
         };
         let id = self.next_session.fetch_add(1, Ordering::Relaxed);
-        let entry = Entry { id, session: session.clone(), info: info.clone(), sink: sink.clone() };
+        let mut recorder = super::recorder::Recorder::new(log.clone(), session.clone());
+        let entry = Entry { id, session: session.clone(), info: info.clone(), log, sink: sink.clone() };
         self.sessions_lock().insert(window.to_string(), entry);
         // Remember the room, and the name if the person chose it: the numbered name an
         // extra window gets by default ("ada 2") is not a choice, and saving it would
@@ -136,7 +144,9 @@ impl Backend {
                     let adopt = me.clone();
                     tokio::spawn(async move { adopt.adopt_local_server().await });
                 }
-                if !sink(ev) {
+                let (pass, problem) = recorder.see(&ev).await;
+                let shown = problem.is_none_or(|p| sink(p));
+                if !shown || (pass == super::recorder::Pass::On && !sink(ev)) {
                     tracing::info!(%window, "window gone; leaving");
                     break;
                 }
@@ -175,11 +185,6 @@ impl Backend {
             e.session.leave().await;
             tracing::info!(window, peer = %e.info.peer_id, "left");
         }
-    }
-
-    /// Sends a chat line from this window to everyone in its room.
-    pub fn send_message(&self, window: &str, text: &str) -> Result<Sent, CommandError> {
-        Ok(self.session(window)?.send_line(text)?)
     }
 
     /// The path to `peer_id` as this window's session sees it now (`None`: not
