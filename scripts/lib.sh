@@ -64,4 +64,4 @@ BUILD_PACKAGES=(build-essential pkg-config libwebkit2gtk-4.1-dev libdbus-1-dev)
 # redis-server (instances sharing rooms), and iproute2/iptables for the NAT routers;
 # socat, the plain TCP copy the file benchmark compares with.
 TEST_PACKAGES=(xvfb xauth dbus-daemon dbus-x11 gnome-keyring libsecret-tools webkit2gtk-driver
-  nginx coturn redis-server iproute2 iptables socat)
+  nginx coturn redis-server iproute2 iptables socat dunst)

@@ -56,6 +56,9 @@ pub fn run() {
     };
     let app = tauri::Builder::default()
         .plugin(tauri_plugin_dialog::init())
+        .plugin(tauri_plugin_notification::init())
+        // Each window's size and position, as the person left them.
+        .plugin(tauri_plugin_window_state::Builder::default().build())
         .invoke_handler(tauri::generate_handler![
             commands::keys::app_status,
             commands::keys::save_key,
@@ -110,7 +113,15 @@ pub fn run() {
             Ok(())
         })
         .on_window_event(|window, event| match event {
+            WindowEvent::Focused(focused) => {
+                window.state::<Arc<Backend>>().window_focus(window.label(), *focused);
+            }
             WindowEvent::Destroyed => {
+                // Kept at once, not only when the app exits (a crash later keeps it).
+                use tauri_plugin_window_state::{AppHandleExt, StateFlags};
+                if let Err(e) = window.app_handle().save_window_state(StateFlags::all()) {
+                    tracing::warn!(error = %e, "the window's size and place could not be kept");
+                }
                 let backend = window.state::<Arc<Backend>>().inner().clone();
                 let label = window.label().to_string();
                 tauri::async_runtime::spawn(async move { backend.close_window(&label) });

@@ -13,6 +13,14 @@
   const { addMessage, markLine, setWaiting, addSystem, clearLog } = window.PeerchatLog;
   const history = window.PeerchatHistory;
   let joinScreen = null; // join.js, given by init
+  let unread = 0; // lines that came while the window did not have the focus
+
+  // "(3) peerchat · ada · lobby": the unread count while the window is in the background.
+  function setTitle() {
+    const info = state.joined();
+    const base = info ? "peerchat · " + info.name + " · " + info.room : "peerchat";
+    document.title = (unread ? "(" + unread + ") " : "") + base;
+  }
 
   const peers = new window.PeerchatPeers( // peers.js
     $("peer-list"),
@@ -28,7 +36,8 @@
     $("me").textContent = me;
     $("me").title = me; // the line is cut with an ellipsis in a narrow window
     $("signalling-security").hidden = !info.unencrypted;
-    document.title = "peerchat · " + info.name + " · " + info.room;
+    unread = 0;
+    setTitle();
     screen("chat");
     show($("chat-error"), "");
     history.start(info);
@@ -45,7 +54,8 @@
     $("trust-warning").hidden = true;
     window.PeerchatFiles.reset();
     show($("chat-error"), "");
-    document.title = "peerchat";
+    unread = 0;
+    setTitle();
   }
 
   function onEvent(ev) {
@@ -78,6 +88,10 @@
         break;
       case "message":
         if (ev.kind === "chat") {
+          if (!document.hasFocus()) {
+            unread += 1;
+            setTitle();
+          }
           addMessage({ self: false, from: ev.from, sender: ev.name || ev.from, text: ev.text, via: ev.via, at: ev.atMs });
         }
         break;
@@ -165,6 +179,11 @@
       }
       joinScreen.showJoinScreen();
       if (failed) show($("join-error"), explain(failed));
+    });
+
+    window.addEventListener("focus", () => {
+      unread = 0;
+      setTitle();
     });
 
     $("new-window").addEventListener("click", () => {

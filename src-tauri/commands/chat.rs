@@ -1,10 +1,12 @@
-//! Chat commands: join (events stream back over a Tauri `Channel`), send, leave, and
+//! Chat commands: join (events stream back over a Tauri `Channel`; lines that arrive in
+//! a window without focus are also desktop notifications), send, leave, and
 //! a peer's details view: its path, its safety number, marking it verified.
 
 use std::sync::Arc;
 
 use peerchat_chat::{ChatEvent, SecurityView};
 use tauri::ipc::Channel;
+use tauri::Manager;
 
 use super::BackendState;
 use peerchat_desktop::backend::{JoinInfo, PathView};
@@ -18,8 +20,23 @@ pub async fn join(
     name: String,
     on_event: Channel<ChatEvent>,
 ) -> Result<JoinInfo, CommandError> {
-    let sink = Arc::new(move |ev: ChatEvent| on_event.send(ev).is_ok());
+    let (me, label, app) = (backend.inner().clone(), window.label().to_string(), window.app_handle().clone());
+    let sink = Arc::new(move |ev: ChatEvent| {
+        if let Some(n) = me.notice_for(&label, &ev) {
+            notify(&app, n);
+        }
+        on_event.send(ev).is_ok()
+    });
     backend.inner().join(window.label(), &room, &name, sink).await
+}
+
+/// Shows a desktop notification (a failure, such as no notification service on the
+/// session bus, is logged: the line is in the window all the same).
+fn notify(app: &tauri::AppHandle, n: peerchat_desktop::notices::Notice) {
+    use tauri_plugin_notification::NotificationExt;
+    if let Err(e) = app.notification().builder().title(n.title).body(n.body).show() {
+        tracing::warn!(error = %e, "the desktop notification could not be shown");
+    }
 }
 
 #[tauri::command]

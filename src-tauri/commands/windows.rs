@@ -21,6 +21,10 @@ pub fn create<R: Runtime>(app: &AppHandle<R>, label: &str, slot: Option<u32>) ->
         b = b.position(20.0 + 480.0 * f64::from(i), 40.0);
     }
     b.title("peerchat")
+        // The page's title (with its unread count) is the window's.
+        .on_document_title_changed(|w, title| {
+            let _ = w.set_title(&title);
+        })
         .inner_size(460.0, 680.0)
         .min_inner_size(360.0, 420.0)
         .build()

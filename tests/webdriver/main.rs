@@ -8,6 +8,7 @@ mod wd;
 
 mod a_file_crosses_a_network_cut_between_windows_verified;
 mod a_file_goes_on_after_the_receiving_app_restarts;
+mod a_line_in_the_background_is_a_notification;
 mod a_receipt_before_its_line_still_marks_it;
 mod bad_key_is_explained;
 mod closing_a_window_removes_its_peer;
@@ -16,6 +17,7 @@ mod history_and_a_line_left_for_someone_away;
 mod safety_numbers_match_and_verification_is_kept;
 mod server_restart_mid_chat;
 mod the_path_is_shown_in_words;
+mod the_window_size_is_remembered;
 mod two_app_processes_chat;
 mod two_windows_chat_over_a_datachannel;
 mod ui_cannot_call_what_it_is_not_granted;

@@ -166,6 +166,17 @@ impl Session {
         self.call("POST", "/window", Some(json!({"handle": handle}))).await.map(|_| ())
     }
 
+    /// The current window's outer size (width, height).
+    pub async fn window_size(&self) -> Result<(i64, i64)> {
+        let v = self.call("GET", "/window/rect", None).await?;
+        Ok((v["width"].as_i64().unwrap_or_default(), v["height"].as_i64().unwrap_or_default()))
+    }
+
+    /// Resizes the current window.
+    pub async fn set_window_size(&self, width: i64, height: i64) -> Result<()> {
+        self.call("POST", "/window/rect", Some(json!({"width": width, "height": height}))).await.map(|_| ())
+    }
+
     /// The text of an open `alert()`, if any.
     pub async fn alert_text(&self) -> Option<String> {
         self.call("GET", "/alert/text", None).await.ok().and_then(|v| v.as_str().map(str::to_string))

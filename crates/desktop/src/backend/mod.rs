@@ -8,6 +8,7 @@ mod flights;
 mod history;
 mod ice;
 mod keys;
+mod notify;
 mod recorder;
 mod sessions;
 mod trust;
@@ -97,6 +98,7 @@ pub struct Backend {
     identity: trust::Identity,
     /// The history, opened at the first join (again after a failure).
     history: tokio::sync::Mutex<Option<peerchat_history::HistoryHandle>>,
+    notices: Mutex<crate::notices::Notices>,
 }
 
 impl Backend {
@@ -113,6 +115,7 @@ impl Backend {
             leaving: tokio_util::task::TaskTracker::new(),
             identity: trust::Identity::open(&config.data_dir),
             history: tokio::sync::Mutex::new(None),
+            notices: Mutex::default(),
             config,
         }
     }

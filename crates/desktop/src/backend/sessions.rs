@@ -161,6 +161,7 @@ impl Backend {
     /// A window closed: its session leaves in the background; [`Backend::shutdown`]
     /// waits for such leaves, so closing the last window still says goodbye.
     pub fn close_window(self: &Arc<Self>, window: &str) {
+        self.notices.lock().unwrap_or_else(|p| p.into_inner()).forget(window);
         let (me, window) = (self.clone(), window.to_string());
         self.leaving.spawn(async move { me.leave(&window).await });
     }
