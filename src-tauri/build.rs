@@ -10,6 +10,7 @@ const COMMANDS: &[&str] = &[
     "join",
     "leave",
     "send_message",
+    "typing",
     "peer_path",
     "peer_security",
     "verify_peer",

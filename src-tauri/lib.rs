@@ -68,6 +68,7 @@ pub fn run() {
             commands::chat::join,
             commands::chat::leave,
             commands::chat::send_message,
+            commands::chat::typing,
             commands::chat::peer_path,
             commands::chat::peer_security,
             commands::chat::verify_peer,

@@ -41,6 +41,7 @@
   chatScreen.init({ join: joinScreen });
   settingsDialog.init({ key: keyScreen, join: joinScreen });
   window.PeerchatHistory.init();
+  window.PeerchatTyping.init();
 
   // Ctrl+W (Cmd+W) closes this window; its session leaves the room first.
   document.addEventListener("keydown", (ev) => {

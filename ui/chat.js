@@ -12,6 +12,7 @@
   const state = window.PeerchatState;
   const { addMessage, markLine, setWaiting, addSystem, clearLog } = window.PeerchatLog;
   const history = window.PeerchatHistory;
+  const typing = window.PeerchatTyping;
   let joinScreen = null; // join.js, given by init
   let unread = 0; // lines that came while the window did not have the focus
 
@@ -46,6 +47,7 @@
   function resetChat() {
     state.setJoined(null);
     history.reset();
+    typing.clear();
     peers.clear();
     $("signalling-security").hidden = true;
     clearLog();
@@ -88,6 +90,7 @@
         break;
       case "message":
         if (ev.kind === "chat") {
+          typing.stop(ev.from);
           if (!document.hasFocus()) {
             unread += 1;
             setTitle();
@@ -95,7 +98,11 @@
           addMessage({ self: false, from: ev.from, sender: ev.name || ev.from, text: ev.text, via: ev.via, at: ev.atMs });
         }
         break;
+      case "typing":
+        typing.start(ev.peerId, peerName(ev.peerId));
+        break;
       case "peer-left": {
+        typing.stop(ev.peerId);
         const p = peers.remove(ev.peerId);
         if (p) addSystem((p.name || ev.peerId) + " left");
         $("peer-empty").hidden = peers.size > 0;

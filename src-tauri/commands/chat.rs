@@ -55,6 +55,11 @@ pub async fn send_message(
 }
 
 #[tauri::command]
+pub async fn typing(window: tauri::WebviewWindow, backend: BackendState<'_>) -> Result<bool, CommandError> {
+    backend.typing(window.label())
+}
+
+#[tauri::command]
 pub async fn peer_path(
     window: tauri::WebviewWindow,
     backend: BackendState<'_>,

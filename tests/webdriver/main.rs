@@ -20,4 +20,5 @@ mod the_path_is_shown_in_words;
 mod the_window_size_is_remembered;
 mod two_app_processes_chat;
 mod two_windows_chat_over_a_datachannel;
+mod typing_is_shown_in_the_other_window;
 mod ui_cannot_call_what_it_is_not_granted;

@@ -81,6 +81,7 @@ fn human(v: &Value) -> String {
         "message" => format!("<{}> {} [{}]", s(v, "name"), s(v, "text"), s(v, "via")),
         "signalling" => format!("* signalling {}", s(v, "state")),
         "delivered" => format!("* delivered to {}", s(v, "peerId")),
+        "typing" => format!("* {} is typing", s(v, "peerId")),
         "path" => {
             let route = s(v, "route");
             let route = match route.as_str() {

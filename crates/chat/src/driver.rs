@@ -62,6 +62,7 @@ async fn on_event(inner: &Arc<Inner>, ev: PeerEvent) -> bool {
                 let mut g = inner.lock();
                 let renamed = g.names.remove(&id);
                 g.security.remove(&id);
+                g.typing.forget(&id);
                 g.left.first_sight(&id);
                 g.acks_from.remove(&id);
                 (g.outs.remove(&id), g.receipts.peer_gone(&id), renamed)

@@ -76,6 +76,9 @@ pub enum ChatEvent {
     /// A peer's safety number and where it stands (`unverified`, `verified`, or
     /// `changed`: a verified name shows another certificate, warn loudly).
     Security(crate::security::SecurityView),
+    /// A peer is writing a line (reported at most once a second per peer; show it for
+    /// [`crate::typing::SHOWN_FOR`] or until its next line).
+    Typing { peer_id: String },
     /// A peer acknowledged our chat line `id` (peers that announced receipts).
     Delivered { peer_id: String, id: String },
     /// We offer a file to a peer (one transfer per peer): `name` is the file's name.

@@ -16,6 +16,7 @@
 //! * Each peer's safety number is reported ([`ChatEvent::Security`]) with where it
 //!   stands against the peers the person verified ([`trust`]);
 //!   [`ChatSession::verify`] remembers one.
+//! * [`ChatSession::typing`] tells the peers the person is writing ([`typing`]).
 
 mod config;
 mod driver;
@@ -31,6 +32,7 @@ mod seen;
 mod session;
 mod shared;
 pub mod trust;
+pub mod typing;
 pub mod wire;
 
 pub use config::ChatConfig;

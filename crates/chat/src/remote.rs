@@ -243,6 +243,13 @@ async fn read_channel(inner: &Arc<Inner>, from: &str, messages: &mut Messages) {
                 }
                 continue;
             }
+            Some(ChatMessage::Typing) => {
+                let report = inner.lock().typing.may_report(from, tokio::time::Instant::now());
+                if report {
+                    inner.emit(ChatEvent::Typing { peer_id: from.to_string() }).await;
+                }
+                continue;
+            }
             _ => continue,
         };
         if let Err(why) = check_line(&id, &text) {

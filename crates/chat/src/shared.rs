@@ -33,6 +33,8 @@ pub(crate) struct Shared {
     pub(crate) security: HashMap<String, peerchat_peer::PeerSecurity>,
     /// File transfers under way, both ways, by id (at most `files.max_transfers`).
     pub(crate) transfers: HashMap<String, crate::files::Handle>,
+    /// The typing notes' limits, both ways.
+    pub(crate) typing: crate::typing::Typing,
 }
 
 impl Shared {
@@ -46,6 +48,7 @@ impl Shared {
             acks_from: HashSet::new(),
             security: HashMap::new(),
             transfers: HashMap::new(),
+            typing: crate::typing::Typing::default(),
         }
     }
 }

@@ -33,6 +33,8 @@ pub enum ChatMessage {
     /// Receipt for a chat line (every copy of it), sent on the receiver's own "messages"
     /// channel by peers that announced `receipts`.
     Ack { id: String },
+    /// The sender is writing a line (on its "messages" channel; at most every 3 s).
+    Typing,
     /// Any other `type`, ignored by receivers.
     #[serde(other)]
     Unknown,
@@ -84,7 +86,9 @@ mod tests {
         assert_eq!(c.to_json(), r#"{"type":"chat","id":"1","text":"hi"}"#);
         assert_eq!(ChatMessage::parse(&c.to_json()), Some(c.clone()));
         assert_eq!(ChatMessage::from_value(c.to_value()), Some(c));
-        assert_eq!(ChatMessage::parse(r#"{"type":"typing","x":1}"#), Some(ChatMessage::Unknown));
+        assert_eq!(ChatMessage::parse(r#"{"type":"poll","x":1}"#), Some(ChatMessage::Unknown));
+        assert_eq!(ChatMessage::Typing.to_json(), r#"{"type":"typing"}"#);
+        assert_eq!(ChatMessage::parse(r#"{"type":"typing","x":1}"#), Some(ChatMessage::Typing));
         assert_eq!(
             ChatMessage::parse(r#"{"type":"ping","t":1}"#),
             Some(ChatMessage::Unknown),

@@ -188,6 +188,12 @@ impl Backend {
         }
     }
 
+    /// The person is writing a line in this window: the peers hear of it (at most every
+    /// few seconds); whether a note went out.
+    pub fn typing(&self, window: &str) -> Result<bool, CommandError> {
+        Ok(self.session(window)?.typing()?)
+    }
+
     /// The path to `peer_id` as this window's session sees it now (`None`: not
     /// connected peer to peer).
     pub async fn peer_path(&self, window: &str, peer_id: &str) -> Result<Option<PathView>, CommandError> {
