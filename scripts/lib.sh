@@ -62,6 +62,7 @@ BUILD_PACKAGES=(build-essential pkg-config libwebkit2gtk-4.1-dev libdbus-1-dev)
 # Real servers the tests start on free ports or in network namespaces: nginx (TLS in front
 # of the signalling server, and the load balancer in front of several), coturn (TURN),
 # redis-server (instances sharing rooms), and iproute2/iptables for the NAT routers;
-# socat, the plain TCP copy the file benchmark compares with.
+# socat, the plain TCP copy the file benchmark compares with; dunst, a real notification
+# server for the desktop-notification test.
 TEST_PACKAGES=(xvfb xauth dbus-daemon dbus-x11 gnome-keyring libsecret-tools webkit2gtk-driver
   nginx coturn redis-server iproute2 iptables socat dunst)

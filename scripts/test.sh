@@ -10,6 +10,8 @@ apt_install "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
 ensure_rust
 # node-datachannel: the interop test's W3C-API peer (and the bench's reference).
 ensure_npm_tools tools/bench-ref
+# axe-core: the accessibility check the WebDriver suite runs inside the app's webview.
+ensure_npm_tools tools/a11y
 
 log "cargo fmt --check"
 cargo fmt --all -- --check

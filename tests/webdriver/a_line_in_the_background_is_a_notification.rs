@@ -12,6 +12,9 @@ use crate::wd;
 /// dunst on the test's D-Bus session and display, ended with the test.
 struct Dunst {
     _child: tokio::process::Child,
+    /// Notifications up to this id were there before (another test's app may have
+    /// had dunst started by D-Bus activation).
+    before: i64,
 }
 
 impl Dunst {
@@ -28,11 +31,18 @@ impl Dunst {
             Ok(ok.unwrap_or(false).then_some(()))
         })
         .await;
-        Dunst { _child: child }
+        let before = Self::history().await.iter().map(|n| n.0).max().unwrap_or(0);
+        Dunst { _child: child, before }
     }
 
-    /// (summary, body) of every notification dunst has shown, oldest first.
-    async fn shown() -> Vec<(String, String)> {
+    /// (summary, body) of every notification dunst has shown since it started here,
+    /// oldest first.
+    async fn shown(&self) -> Vec<(String, String)> {
+        Self::history().await.into_iter().filter(|n| n.0 > self.before).map(|(_, s, b)| (s, b)).collect()
+    }
+
+    /// (id, summary, body) of every notification in dunst's history, oldest first.
+    async fn history() -> Vec<(i64, String, String)> {
         // Notifications on screen move to the history when closed.
         let _ = tokio::process::Command::new("dunstctl").arg("close-all").status().await;
         let out = tokio::process::Command::new("dunstctl").arg("history").output().await.unwrap();
@@ -48,7 +58,7 @@ impl Dunst {
             })
             .collect();
         all.sort();
-        all.into_iter().map(|(_, s, b)| (s, b)).collect()
+        all
     }
 }
 
@@ -59,7 +69,7 @@ async fn has_focus(s: &wd::Session) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_line_in_the_background_is_a_notification() {
     let _one = serial().await;
-    let _dunst = Dunst::start().await;
+    let dunst = Dunst::start().await;
     let pat = Home::new();
     let quinn = Home { dir: tempfile::tempdir().unwrap(), local_port: pat.local_port };
     pat.write_settings(json!({ "displayName": "pat" }));
@@ -76,7 +86,7 @@ async fn a_line_in_the_background_is_a_notification() {
     s2.type_into("message-input", "are you there?\u{E007}").await.unwrap();
     wait_message(&s1, "are you there?").await;
     let first = ("quinn in #lobby".to_string(), "are you there?".to_string());
-    wd::until("the notification", UI_WAIT, || async { Ok(Dunst::shown().await.contains(&first).then_some(())) }).await;
+    wd::until("the notification", UI_WAIT, || async { Ok(dunst.shown().await.contains(&first).then_some(())) }).await;
     let title = s1.js("return document.title", json!([])).await.unwrap();
     assert_eq!(title.as_str(), Some("(1) peerchat · pat · lobby"));
 
@@ -88,7 +98,7 @@ async fn a_line_in_the_background_is_a_notification() {
     s2.type_into("message-input", "good\u{E007}").await.unwrap();
     let second = ("quinn in #lobby".to_string(), "good".to_string());
     let all = wd::until("the second notification", UI_WAIT, || async {
-        let all = Dunst::shown().await;
+        let all = dunst.shown().await;
         Ok(all.contains(&second).then_some(all))
     })
     .await;

@@ -90,10 +90,16 @@ pub struct Driver {
 
 impl Driver {
     pub async fn start(home: &Home) -> Driver {
+        Driver::start_with(home, &[]).await
+    }
+
+    /// As [`Driver::start`], with more environment for the app (`GTK_THEME`, say).
+    pub async fn start_with(home: &Home, env: &[(&str, &str)]) -> Driver {
         let (port, native) = (free_port(), free_port());
         let bin = std::env::var("TAURI_DRIVER").unwrap_or_else(|_| "tauri-driver".into());
         let child = Command::new(&bin)
             .args(["--port", &port.to_string(), "--native-port", &native.to_string()])
+            .envs(env.iter().copied())
             .env("XDG_CONFIG_HOME", home.dir.path().join("config"))
             .env("XDG_DATA_HOME", home.dir.path().join("data"))
             .env("XDG_CACHE_HOME", home.dir.path().join("cache"))
