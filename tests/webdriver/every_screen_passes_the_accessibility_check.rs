@@ -6,7 +6,7 @@
 
 use serde_json::json;
 
-use crate::support::{serial, shown, two_windows, wait_message, Driver, Home, UI_WAIT};
+use crate::support::{screenshots, serial, shown, two_windows, wait_message, Driver, Home, UI_WAIT};
 use crate::wd;
 
 /// axe-core's source, installed by scripts/test.sh (tools/a11y, pinned).
@@ -63,6 +63,7 @@ async fn every_screen_passes_the_accessibility_check() {
     s.click("open-settings").await.unwrap();
     shown(&s, "the settings", "settings-save").await;
     all.extend(violations(&s, &axe, "settings dialog").await);
+    screenshots(&s, "settings-dialog").await;
     s.quit().await;
 
     // The chat, in two windows with lines, a peer's details and the history mark.

@@ -43,6 +43,13 @@ async fn status_of(s: &wd::Session, text: &str) -> wd::Result<String> {
     Ok(v.as_str().unwrap_or_default().to_string())
 }
 
+/// Closes the app's window as the person does (the close command behind Ctrl+W): its
+/// session leaves the room at once. Then ends the WebDriver session.
+async fn close_app(s: wd::Session) {
+    let _ = s.js("window.__TAURI__.core.invoke('close_window'); return true;", json!([])).await;
+    s.quit().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn history_and_a_line_left_for_someone_away() {
     let _one = serial().await;
@@ -60,8 +67,8 @@ async fn history_and_a_line_left_for_someone_away() {
     s2.type_into("message-input", "hi pat\u{E007}").await.unwrap();
     wait_message(&s1, "hi pat").await;
 
-    // Quinn quits; pat leaves a line.
-    s2.quit().await;
+    // Quinn quits (closes the window, as a person does); pat leaves a line.
+    close_app(s2).await;
     wd::until("quinn gone from pat's list", UI_WAIT, || async {
         Ok((!peer_names(&s1).await?.iter().any(|n| n == "quinn")).then_some(()))
     })
@@ -71,7 +78,7 @@ async fn history_and_a_line_left_for_someone_away() {
     assert_eq!(status_of(&s1, "see you tomorrow").await.unwrap(), "waiting for quinn");
 
     // Pat's app closes and starts again: yesterday's conversation is there.
-    s1.quit().await;
+    close_app(s1).await;
     let s1 = d1.launch(&["--room", "lobby"]).await;
     let lines = wd::until("pat's history", UI_WAIT, || async {
         let l = history_lines(&s1).await?;
