@@ -10,7 +10,7 @@
   const { invoke, $, show, screen } = window.PeerchatCommon;
   const { explain } = window.PeerchatErrors;
   const state = window.PeerchatState;
-  const { addMessage, markLine, setWaiting, addSystem, clearLog } = window.PeerchatLog;
+  const { addMessage, markLine, setWaiting, waitingText, addSystem, clearLog } = window.PeerchatLog;
   const history = window.PeerchatHistory;
   const typing = window.PeerchatTyping;
   let joinScreen = null; // join.js, given by init
@@ -95,7 +95,8 @@
             unread += 1;
             setTitle();
           }
-          addMessage({ self: false, from: ev.from, sender: ev.name || ev.from, text: ev.text, via: ev.via, at: ev.atMs });
+          const written = ev.writtenMs && ev.writtenMs < ev.atMs ? ev.writtenMs : ev.atMs;
+          addMessage({ self: false, from: ev.from, sender: ev.name || ev.from, text: ev.text, via: ev.via, at: written, arrived: ev.atMs });
         }
         break;
       case "typing":
@@ -206,13 +207,17 @@
         const sent = await invoke("send_message", { text });
         input.value = "";
         show($("chat-error"), "");
-        const waiting = sent.waiting.length ? "waiting for " + sent.waiting.join(", ") : "";
+        const waiting = waitingText(false, sent.waiting);
         const nobodyNow = !sent.p2p.length && !sent.server.length && !sent.queued.length;
         addMessage({
           self: true, id: sent.id, sender: state.joined().name, text, at: Date.now(), status: waiting,
           state: waiting && nobodyNow ? "waiting" : undefined,
           via: sent.p2p.length ? "p2p" : nobodyNow ? "outbox" : "server",
         });
+        // A receipt may have come before this reply: say whom it still waits for.
+        if (sent.waiting.length) {
+          invoke("line_waiting", { id: sent.id }).then((names) => setWaiting(sent.id, names)).catch(() => {});
+        }
         if (sent.notKept.length) {
           show($("chat-error"), "Not kept for " + sent.notKept.join(", ") + ": too many lines already wait for them (see Settings).");
         }

@@ -9,9 +9,12 @@
   const { invoke, $, show } = window.PeerchatCommon;
   const { explain } = window.PeerchatErrors;
   const { addHistory, setOlder } = window.PeerchatLog;
-  let generation = 0; // a page that arrives after the session changed is dropped
+  let generation = 0; // a page that arrives after the session changed (or a clear) is dropped
+  let loading = false; // one page at a time
 
   async function loadPage(before) {
+    if (loading) return;
+    loading = true;
     const mine = generation;
     let page;
     try {
@@ -19,20 +22,21 @@
     } catch (e) {
       if (mine === generation) show($("chat-error"), explain(e));
       return;
+    } finally {
+      loading = false;
     }
     if (mine !== generation) return;
     addHistory(page.lines, !before);
     setOlder(page.older ? () => loadPage(page.older) : null);
   }
 
-  // The chat screen opened for a session: its history, or why there is none.
+  // The chat screen opened for a session: its history (what there is of it), and why
+  // there is none or not all of it.
   function start(info) {
     generation += 1;
+    loading = false;
     setOlder(null);
-    if (info.historyProblem) {
-      show($("chat-error"), explain(info.historyProblem));
-      return;
-    }
+    if (info.historyProblem) show($("chat-error"), explain(info.historyProblem));
     loadPage(null);
   }
 
@@ -50,6 +54,7 @@
     $("clear-history-cancel").addEventListener("click", () => dialog.close());
     $("clear-history-confirm").addEventListener("click", async () => {
       dialog.close();
+      generation += 1; // a page still on its way would bring cleared lines back
       try {
         await invoke("clear_history");
         for (const li of $("message-log").querySelectorAll(".history-line, .session-start")) li.remove();

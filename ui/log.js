@@ -1,6 +1,6 @@
 // The chat screen's message log: our lines and other people's (their text set with
 // textContent only), system lines ("ada left"), the last 1,000 lines kept, scrolled to
-// the end when it was there; the delivery marks on our own lines (marks.js); lines from
+// the end when it was there (lines of this session; history pages stay); the delivery marks on our own lines (marks.js); lines from
 // the history above a "this session starts here" mark, older pages on request. New lines
 // from others are announced to screen readers in a live region of their own, so the
 // history a page shows is never read out.
@@ -12,7 +12,7 @@
   const MAX_LINES = 1000;
 
   // A line element. `status` is the starting text of our own line's delivery status.
-  function lineElement({ self, id, from, sender, text, via, at, status, state }) {
+  function lineElement({ self, id, from, sender, text, via, at, arrived, status, state }) {
     const li = document.createElement("li");
     li.className = "msg " + (self ? "self" : "remote");
     li.dataset.testid = "message";
@@ -33,6 +33,11 @@
     time.textContent = today
       ? d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })
       : d.toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
+    if (arrived && arrived - at > 60000) {
+      // A line that waited for us: written then, arrived now.
+      time.title = "written " + d.toLocaleString() + ", arrived " + new Date(arrived).toLocaleString();
+      time.textContent += " (arrived later)";
+    }
     const badge = document.createElement("span");
     badge.className = "msg-via";
     const badges = {
@@ -105,10 +110,15 @@
 
   function statusText(l) {
     if (!l.mine) return "";
-    const waiting = l.waiting.length ? "waiting for " + l.waiting.join(", ") : "";
     if (l.state === "not_delivered") return "not delivered";
-    if (l.state === "delivered") return waiting ? "✓ · " + waiting : "✓";
-    return waiting || "sent";
+    return waitingText(l.state === "delivered", l.waiting) || "sent";
+  }
+
+  // Our line's status: ✓ once someone has it, and whom it still waits for.
+  function waitingText(delivered, names) {
+    const waiting = names.length ? "waiting for " + names.join(", ") : "";
+    if (delivered) return waiting ? "✓ · " + waiting : "✓";
+    return waiting;
   }
 
   // The "Show older lines" button at the top, while there are older lines.
@@ -144,9 +154,7 @@
     const li = $("message-log").querySelector(`li[data-id="${CSS.escape(id)}"]`);
     const s = li && li.querySelector(".msg-status");
     if (!s || li.dataset.delivery === "failed") return;
-    const delivered = li.dataset.delivery === "delivered";
-    const waiting = names.length ? "waiting for " + names.join(", ") : "";
-    s.textContent = delivered ? (waiting ? "✓ · " + waiting : "✓") : waiting;
+    s.textContent = waitingText(li.dataset.delivery === "delivered", names);
   }
 
   function addSystem(text) {
@@ -167,8 +175,11 @@
     const log = $("message-log");
     const atEnd = log.scrollTop + log.clientHeight >= log.scrollHeight - 30;
     log.append(li);
-    while (log.querySelectorAll("li.msg").length > MAX_LINES) {
-      const old = log.querySelector("li.msg");
+    // Lines of this session beyond the bound go, oldest first; the history pages the
+    // person asked for stay (the "older lines" cursor stays right).
+    const live = "li.msg:not(.history-line):not(.session-start)";
+    while (log.querySelectorAll(live).length > MAX_LINES) {
+      const old = log.querySelector(live);
       if (old.dataset.id) marks.detach(old.dataset.id);
       old.remove();
     }
@@ -182,5 +193,5 @@
     marks.clear();
   }
 
-  window.PeerchatLog = { addMessage, addHistory, setOlder, markLine, setWaiting, addSystem, clearLog };
+  window.PeerchatLog = { addMessage, addHistory, setOlder, markLine, setWaiting, waitingText, addSystem, clearLog };
 })();

@@ -40,6 +40,21 @@ impl Apps {
     }
 }
 
+/// Waits until the window knows the other's safety number and its channel is open (in
+/// either order).
+async fn connected(w: &mut Window) {
+    let (mut security, mut channel) = (false, false);
+    while !(security && channel) {
+        let ev = w
+            .wait_for("the safety number and the channel", |e| {
+                matches!(e, ChatEvent::Security(_) | ChatEvent::ChannelOpen { .. })
+            })
+            .await;
+        security |= matches!(ev, ChatEvent::Security(_));
+        channel |= matches!(ev, ChatEvent::ChannelOpen { .. });
+    }
+}
+
 async fn chat_line(w: &mut Window, text: &str) -> ChatEvent {
     let what = format!("the line {text:?}");
     w.wait_for(&what, |e| matches!(e, ChatEvent::Message { kind: MessageKind::Chat, text: t, .. } if t == text)).await
@@ -49,10 +64,9 @@ async fn chat_line(w: &mut Window, text: &str) -> ChatEvent {
 async fn history_and_the_outbox_survive_restarts_of_both_apps() {
     let apps = Apps::new();
     let (ann, mut aw, _) = apps.start(true).await;
-    let (ben, mut bw, ben_info) = apps.start(false).await;
-    aw.wait_for("ben's safety number", |e| matches!(e, ChatEvent::Security(v) if v.peer_id == ben_info.peer_id)).await;
-    aw.wait_for("the channel to ben", |e| matches!(e, ChatEvent::ChannelOpen { .. })).await;
-    bw.wait_for("the channel to ann", |e| matches!(e, ChatEvent::ChannelOpen { .. })).await;
+    let (ben, mut bw, _) = apps.start(false).await;
+    connected(&mut aw).await;
+    connected(&mut bw).await;
 
     let hello = ann.send_message("main", "hello ben").await.unwrap();
     assert!(hello.waiting.is_empty(), "ben is here");
@@ -115,6 +129,13 @@ async fn history_and_the_outbox_survive_restarts_of_both_apps() {
     }
     let page = ann.history_page("main", None).await.unwrap();
     assert!(page.lines.iter().take(3).all(|l| l.state == "delivered" && l.waiting.is_empty()), "{page:?}");
+    // The whole history, as another reader of the file sees it (this session's lines
+    // too): the line nobody could keep reached no one, and says so.
+    let file = peerchat_history::History::open(&apps.ann_dir.path().join("data/history.sqlite3")).unwrap();
+    let all = file.page("lobby", None, 50).unwrap();
+    let too_many = all.lines.iter().find(|l| l.line.text == "one too many").expect("kept");
+    assert_eq!((too_many.line.state.as_str(), too_many.line.via.as_str()), ("not_delivered", "outbox"));
+    assert_eq!(all.lines.len(), 6);
     // Ben's own history from before his restart is there too.
     let bens: Vec<String> = ben.history_page("main", None).await.unwrap().lines.into_iter().map(|l| l.text).collect();
     assert_eq!(bens, ["hi ann", "hello ben"]);
@@ -142,6 +163,37 @@ async fn a_damaged_history_is_reported_and_the_chat_goes_on() {
     assert_eq!(ann.clear_history("main").await.unwrap_err().kind, "history_corrupt");
     let before = std::fs::read(data.join("history.sqlite3")).unwrap();
     assert_eq!(before, vec![0x5a; 16 * 1024], "the damaged file is left as it was");
+    ben.shutdown().await;
+    ann.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_returning_member_gets_every_waiting_line_a_few_at_a_time() {
+    let apps = Apps::new();
+    let (ann, mut aw, _) = apps.start(true).await;
+    let (ben, mut bw, _) = apps.start(false).await;
+    connected(&mut aw).await;
+    connected(&mut bw).await;
+    ben.shutdown().await;
+    aw.wait_for("ben leaving", |e| matches!(e, ChatEvent::PeerLeft { .. })).await;
+    // More than go out at once (16): the rest follow as receipts come back.
+    let mut texts: Vec<String> = (0..40).map(|i| format!("line {i}")).collect();
+    for t in &texts {
+        assert_eq!(ann.send_message("main", t).await.unwrap().waiting, ["ben"]);
+    }
+    let (ben, mut bw, _) = apps.start(false).await;
+    while !texts.is_empty() {
+        let got = bw.wait_for("a kept line", |e| matches!(e, ChatEvent::Message { kind: MessageKind::Chat, .. })).await;
+        let ChatEvent::Message { text, written_ms, at_ms, .. } = got else { unreachable!() };
+        assert!(written_ms.is_some_and(|w| w <= at_ms), "when it was written comes with it");
+        assert!(texts.contains(&text), "{text:?} came, or came twice");
+        texts.retain(|t| *t != text);
+    }
+    let mut receipts = 0;
+    while receipts < 40 {
+        aw.wait_for("a receipt", |e| matches!(e, ChatEvent::Delivered { .. })).await;
+        receipts += 1;
+    }
     ben.shutdown().await;
     ann.shutdown().await;
 }

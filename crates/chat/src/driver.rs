@@ -94,28 +94,29 @@ async fn on_event(inner: &Arc<Inner>, ev: PeerEvent) -> bool {
 }
 
 async fn on_server_message(inner: &Arc<Inner>, from: String, data: Value) {
-    let (kind, id, text) = match ChatMessage::from_value(data.clone()) {
+    let (kind, id, text, written_ms) = match ChatMessage::from_value(data.clone()) {
         // The name in a hello is not used: presence carries the name the server checked.
         Some(ChatMessage::Hello { receipts, .. }) => {
             let mut g = inner.lock();
             if receipts && !g.left.contains(&from) {
                 g.acks_from.insert(from.clone());
             }
-            (MessageKind::Hello, None, data.to_string())
+            (MessageKind::Hello, None, data.to_string(), None)
         }
-        Some(ChatMessage::Chat { id, text }) => {
+        Some(ChatMessage::Chat { id, text, at }) => {
             if let Err(why) = check_line(&id, &text) {
                 let msg = format!("a chat line from {from} was refused: {why}");
                 inner.emit(ChatEvent::error(Problem::BadMessage.kind(), msg, Some(&from))).await;
                 return;
             }
-            if !inner.first_sight(&id) {
+            if !inner.first_sight(&from, &id) {
                 return;
             }
-            (MessageKind::Chat, Some(id), text)
+            (MessageKind::Chat, Some(id), text, at)
         }
-        _ => (MessageKind::Data, None, data.to_string()),
+        _ => (MessageKind::Data, None, data.to_string(), None),
     };
     let name = inner.name_of(&from);
-    inner.emit(ChatEvent::Message { from, name, via: Via::Server, kind, id, text, at_ms: now_ms() }).await;
+    let ev = ChatEvent::Message { from, name, via: Via::Server, kind, id, text, at_ms: now_ms(), written_ms };
+    inner.emit(ev).await;
 }

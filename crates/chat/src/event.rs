@@ -14,6 +14,16 @@ pub enum Via {
     Server,
 }
 
+impl Via {
+    /// The name it serialises as (`p2p`, `server`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Via::P2p => "p2p",
+            Via::Server => "server",
+        }
+    }
+}
+
 /// What a received message is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -46,7 +56,8 @@ pub enum ChatEvent {
     /// Our chat channel to this peer is open.
     ChannelOpen { peer_id: String, label: &'static str },
     /// A message arrived. `name` is the sender's latest known name; `at_ms` the local
-    /// receive time (milliseconds since the Unix epoch).
+    /// receive time (milliseconds since the Unix epoch); `written_ms`, for a chat line
+    /// that waited for us while we were away, when the sender wrote it (their clock).
     Message {
         from: String,
         name: String,
@@ -56,6 +67,8 @@ pub enum ChatEvent {
         id: Option<String>,
         text: String,
         at_ms: u64,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        written_ms: Option<u64>,
     },
     /// A remote peer left the room.
     PeerLeft { peer_id: String },
@@ -215,6 +228,7 @@ mod tests {
             id: Some("x".into()),
             text: "hi".into(),
             at_ms: 5,
+            written_ms: None,
         };
         assert_eq!(
             serde_json::to_value(&ev).unwrap(),

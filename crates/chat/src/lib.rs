@@ -39,6 +39,6 @@ pub use config::ChatConfig;
 pub use error::ChatError;
 pub use event::{ChatEvent, MessageKind, Problem, Via};
 pub use files::{Direction, FileSent, FilesConfig};
-pub use security::SecurityView;
+pub use security::{Person, SecurityView};
 pub use session::{ChatEvents, ChatSession, Sent};
 pub use wire::{ChatMessage, LABEL, MAX_TEXT_BYTES};

@@ -230,8 +230,8 @@ async fn left_connected(r: &RemotePeer, changes: &mut StateChanges) {
 async fn read_channel(inner: &Arc<Inner>, from: &str, messages: &mut Messages) {
     while let Some(msg) = messages.recv().await {
         let Message::Text(t) = msg else { continue };
-        let (id, text) = match ChatMessage::parse(&t) {
-            Some(ChatMessage::Chat { id, text }) => (id, text),
+        let (id, text, written_ms) = match ChatMessage::parse(&t) {
+            Some(ChatMessage::Chat { id, text, at }) => (id, text, at),
             Some(ChatMessage::Ack { id }) => {
                 let settled = {
                     let mut g = inner.lock();
@@ -259,7 +259,7 @@ async fn read_channel(inner: &Arc<Inner>, from: &str, messages: &mut Messages) {
         }
         // Every copy is acknowledged: the ack of an earlier one may have been lost.
         inner.send_soon(from, ChatMessage::Ack { id: id.clone() }.to_json());
-        if inner.first_sight(&id) {
+        if inner.first_sight(from, &id) {
             let name = inner.name_of(from);
             let ev = ChatEvent::Message {
                 from: from.to_string(),
@@ -269,6 +269,7 @@ async fn read_channel(inner: &Arc<Inner>, from: &str, messages: &mut Messages) {
                 id: Some(id),
                 text,
                 at_ms: now_ms(),
+                written_ms,
             };
             inner.emit(ev).await;
         }

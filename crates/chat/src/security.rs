@@ -27,6 +27,14 @@ pub struct SecurityView {
     pub trust: Trust,
 }
 
+/// Someone in the room ([`ChatSession::people`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Person {
+    pub peer_id: String,
+    pub name: String,
+    pub fingerprint: Option<String>,
+}
+
 /// Follows `r`'s fingerprints until it or the session ends.
 pub(crate) async fn follow(inner: &Arc<Inner>, r: &RemotePeer) {
     let mut updates = r.security_updates();
@@ -76,14 +84,17 @@ impl ChatSession {
         crate::security::view(&self.inner, peer_id)
     }
 
-    /// `(peer id, fingerprint)` of every peer in the room whose certificate is known:
-    /// who is here, by an identity that outlives their session.
-    pub fn fingerprints(&self) -> Vec<(String, String)> {
+    /// Everyone in the room now: peer id, the name they chose, and their certificate's
+    /// fingerprint once known (an identity that outlives their session).
+    pub fn people(&self) -> Vec<Person> {
         let g = self.inner.lock();
-        g.security
-            .iter()
-            .filter(|(id, _)| g.names.contains(id))
-            .map(|(id, s)| (id.clone(), s.remote.to_string()))
+        g.names
+            .ids()
+            .map(|id| Person {
+                peer_id: id.clone(),
+                name: g.names.raw(id).unwrap_or_default().to_string(),
+                fingerprint: g.security.get(id).map(|s| s.remote.to_string()),
+            })
             .collect()
     }
 

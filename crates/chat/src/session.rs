@@ -126,6 +126,12 @@ impl ChatSession {
     /// acks arrive as [`ChatEvent::Delivered`]. Callable from any thread, inside a
     /// runtime or not.
     pub fn send_line(&self, text: &str) -> Result<Sent, ChatError> {
+        self.send_line_as(&self.next_line_id(), text)
+    }
+
+    /// [`ChatSession::send_line`] with the id given (from
+    /// [`ChatSession::next_line_id`]), for a caller that keeps the line before it goes out.
+    pub fn send_line_as(&self, id: &str, text: &str) -> Result<Sent, ChatError> {
         let inner = &self.inner;
         if inner.cancel.is_cancelled() {
             return Err(ChatError::Ended);
@@ -151,8 +157,8 @@ impl ChatSession {
         if p2p.is_empty() && server.is_empty() && queued.is_empty() {
             return Err(ChatError::NoPeers);
         }
-        let id = self.next_line_id();
-        let chat = ChatMessage::Chat { id: id.clone(), text: text.to_string() };
+        let id = id.to_string();
+        let chat = ChatMessage::Chat { id: id.clone(), text: text.to_string(), at: None };
         let wire = chat.to_json();
         {
             // Every copy is tracked or none: a full table refuses the whole line.
@@ -207,11 +213,11 @@ impl ChatSession {
         format!("{}-{n}", self.peer_id())
     }
 
-    /// Sends line `id` to `peer_id` alone: a line that waited for this peer while it was
-    /// away. Tracked like any line: sent on the peer's chat channel as soon as it is
-    /// open, again until acknowledged, then [`ChatEvent::Delivered`]; or `not_delivered`
-    /// after 10 s.
-    pub fn deliver(&self, peer_id: &str, id: &str, text: &str) -> Result<(), ChatError> {
+    /// Sends line `id`, written at `at_ms`, to `peer_id` alone: a line that waited for
+    /// this peer while it was away. Tracked like any line: sent on the peer's chat
+    /// channel as soon as it is open, again until acknowledged, then
+    /// [`ChatEvent::Delivered`]; or `not_delivered` after 10 s.
+    pub fn deliver(&self, peer_id: &str, id: &str, text: &str, at_ms: u64) -> Result<(), ChatError> {
         let inner = &self.inner;
         if inner.cancel.is_cancelled() {
             return Err(ChatError::Ended);
@@ -219,7 +225,7 @@ impl ChatSession {
         if text.len() > MAX_TEXT_BYTES {
             return Err(ChatError::TooLong { len: text.len(), max: MAX_TEXT_BYTES });
         }
-        let wire = ChatMessage::Chat { id: id.to_string(), text: text.to_string() }.to_json();
+        let wire = ChatMessage::Chat { id: id.to_string(), text: text.to_string(), at: Some(at_ms) }.to_json();
         {
             let mut g = inner.lock();
             if !g.names.contains(peer_id) {

@@ -89,8 +89,12 @@ impl Inner {
         }
     }
 
-    pub(crate) fn first_sight(&self, id: &str) -> bool {
-        self.lock().seen.first_sight(id)
+    /// Whether line `id` from peer `from` is new (ids are the sender's: another peer
+    /// cannot hide a line by using its id first).
+    pub(crate) fn first_sight(&self, from: &str, id: &str) -> bool {
+        let mut g = self.lock();
+        g.typing.line_from(from, tokio::time::Instant::now());
+        g.seen.first_sight(&format!("{from}\n{id}"))
     }
 
     pub(crate) fn name_of(&self, peer_id: &str) -> String {

@@ -1,7 +1,9 @@
 //! "Is typing…": a peer that is writing a line says so on its `messages` channels
 //! (`{"type":"typing"}`), at most every [`SEND_EVERY`]; a receiver reports it as
 //! [`ChatEvent::Typing`](crate::ChatEvent::Typing) at most every [`REPORT_EVERY`] per
-//! peer, whatever the peer sends. Both limits are bookkeeping with time passed in.
+//! peer, whatever the peer sends, and not in the second after that peer's line (a note
+//! sent before the line can arrive after it: the channel is unordered). The limits are
+//! bookkeeping with time passed in.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -18,6 +20,8 @@ pub const SEND_EVERY: Duration = Duration::from_secs(3);
 pub const REPORT_EVERY: Duration = Duration::from_secs(1);
 /// How long a UI shows "is typing" after a report (no line and no new report).
 pub const SHOWN_FOR: Duration = Duration::from_secs(5);
+/// Notes from a peer in this long after its line are late ones: not reported.
+const AFTER_LINE: Duration = Duration::from_secs(1);
 
 /// When we last said we type, and when each peer was last reported typing.
 #[derive(Debug, Default)]
@@ -43,6 +47,13 @@ impl Typing {
         }
         self.reported.insert(peer.to_string(), now);
         true
+    }
+
+    /// A chat line from `peer` arrived at `now`: a note that comes just after it is late.
+    pub(crate) fn line_from(&mut self, peer: &str, now: Instant) {
+        // As if reported then: the next report comes `REPORT_EVERY` later (no sooner
+        // than `AFTER_LINE`, which is not shorter).
+        self.reported.insert(peer.to_string(), now + AFTER_LINE.saturating_sub(REPORT_EVERY));
     }
 
     /// `peer` left (the map holds peers in the room only).
@@ -96,5 +107,14 @@ mod tests {
         assert!(t.may_report("p2", now), "each peer on its own");
         t.forget("p1");
         assert!(t.may_report("p1", now + Duration::from_millis(1_600)));
+    }
+
+    #[test]
+    fn a_note_just_after_the_peers_line_is_a_late_one() {
+        let mut t = Typing::default();
+        let now = Instant::now();
+        t.line_from("p1", now);
+        assert!(!t.may_report("p1", now + Duration::from_millis(500)), "sent before the line, arrived after it");
+        assert!(t.may_report("p1", now + AFTER_LINE), "writing the next line");
     }
 }

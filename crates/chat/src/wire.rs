@@ -28,8 +28,14 @@ pub enum ChatMessage {
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         receipts: bool,
     },
-    /// A chat line; receivers drop a repeated `id`.
-    Chat { id: String, text: String },
+    /// A chat line; receivers drop a repeated `id`. `at`: when it was written (ms since
+    /// the epoch, the sender's clock), for a line sent late (kept for someone away).
+    Chat {
+        id: String,
+        text: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        at: Option<u64>,
+    },
     /// Receipt for a chat line (every copy of it), sent on the receiver's own "messages"
     /// channel by peers that announced `receipts`.
     Ack { id: String },
@@ -82,7 +88,10 @@ mod tests {
 
     #[test]
     fn a_chat_line_round_trips_and_unknown_types_are_ignored() {
-        let c = ChatMessage::Chat { id: "1".into(), text: "hi".into() };
+        let late = ChatMessage::Chat { id: "1".into(), text: "hi".into(), at: Some(7) };
+        assert_eq!(late.to_json(), r#"{"type":"chat","id":"1","text":"hi","at":7}"#);
+        assert_eq!(ChatMessage::parse(&late.to_json()), Some(late));
+        let c = ChatMessage::Chat { id: "1".into(), text: "hi".into(), at: None };
         assert_eq!(c.to_json(), r#"{"type":"chat","id":"1","text":"hi"}"#);
         assert_eq!(ChatMessage::parse(&c.to_json()), Some(c.clone()));
         assert_eq!(ChatMessage::from_value(c.to_value()), Some(c));

@@ -1,8 +1,9 @@
 //! Desktop notifications, decided without I/O: which chat events become a notice, for
 //! which window (only one that is not focused, only while the setting is on), and not
-//! more often than every [`QUIET`] per window: lines that come meanwhile are counted and
-//! said in the next notice ("and 3 more"), none is dropped without a word. Time is
-//! passed in; the Tauri shell shows what this returns.
+//! more often than every [`QUIET`] per window. Lines that come meanwhile are counted in
+//! the next notice ("and 3 more"); each of them is in the window and its title's unread
+//! count whether or not another notice comes. Time is passed in; the Tauri shell shows
+//! what this returns.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -95,6 +96,7 @@ mod tests {
             id: Some("p1-1".into()),
             text: text.into(),
             at_ms: 0,
+            written_ms: None,
         }
     }
 
@@ -123,6 +125,7 @@ mod tests {
             id: None,
             text: String::new(),
             at_ms: 0,
+            written_ms: None,
         };
         assert_eq!(n.on_event("main", "lobby", &hello, true, t), None);
         assert_eq!(n.on_event("main", "lobby", &ChatEvent::PeerLeft { peer_id: "p1".into() }, true, t), None);

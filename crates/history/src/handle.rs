@@ -1,7 +1,10 @@
 //! [`HistoryHandle`]: the history owned by a thread of its own, for async callers. The
-//! thread holds the one [`History`] connection; callers send it a job over a bounded
-//! queue and await the answer, so SQLite's blocking calls never run on a runtime's
-//! threads. The thread ends, closing the database, when the last handle is dropped.
+//! thread holds the one [`History`] connection and runs jobs in the order they were
+//! queued (bounded): [`HistoryHandle::call`] awaits a job's answer,
+//! [`HistoryHandle::submit`] queues one without waiting (its failure goes to a callback),
+//! so an event stream is never held up by the disk. SQLite's blocking calls never run on
+//! a runtime's threads. A job that panics is reported as an error and the thread goes
+//! on; it ends, closing the database, when the last handle is dropped.
 
 use std::path::Path;
 
@@ -47,7 +50,9 @@ impl HistoryHandle {
                     }
                 };
                 while let Some(job) = rx.blocking_recv() {
-                    job(&mut history);
+                    // A panic is our bug: the job's caller hears of it (its answer is
+                    // dropped), and the next job still runs.
+                    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&mut history)));
                 }
             })
             .map_err(HistoryError::from)?;
@@ -73,6 +78,37 @@ impl HistoryHandle {
     }
 }
 
+impl HistoryHandle {
+    /// Queues `job` without waiting for it (jobs run in order, so a later
+    /// [`HistoryHandle::call`] sees what it did). If it fails, or the queue is full,
+    /// `failed` hears why.
+    pub fn submit<F>(&self, job: F, failed: impl FnOnce(HistoryError) + Send + 'static)
+    where
+        F: FnOnce(&mut History) -> Result<(), HistoryError> + Send + 'static,
+    {
+        let failed = std::sync::Arc::new(std::sync::Mutex::new(Some(failed)));
+        let report = failed.clone();
+        let job: Job = Box::new(move |h| {
+            if let Err(e) = job(h) {
+                if let Some(f) = report.lock().ok().and_then(|mut f| f.take()) {
+                    f(e);
+                }
+            }
+        });
+        if let Err(e) = self.jobs.try_send(job) {
+            let why = match e {
+                mpsc::error::TrySendError::Full(_) => {
+                    HistoryError::Io("the history is behind; a change was not kept".into())
+                }
+                mpsc::error::TrySendError::Closed(_) => stopped(),
+            };
+            if let Some(f) = failed.lock().ok().and_then(|mut f| f.take()) {
+                f(why);
+            }
+        }
+    }
+}
+
 fn stopped() -> HistoryError {
     HistoryError::Io("the history's thread has stopped".into())
 }
@@ -90,6 +126,31 @@ mod tests {
         assert!(there, "the job ran on the history's own thread");
         let v = h.clone().call(|h| h.version()).await.unwrap();
         assert_eq!(v, crate::migrations::latest());
+    }
+
+    #[tokio::test]
+    async fn a_submitted_job_runs_before_a_later_call_and_its_failure_is_heard() {
+        let dir = tempfile::tempdir().unwrap();
+        let h = HistoryHandle::open(&dir.path().join("h.sqlite3")).await.unwrap();
+        h.submit(|h| h.saw_member("lobby", "K", "bob", 1), |e| panic!("{e}"));
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        h.submit(
+            |_| Err(HistoryError::Full),
+            move |e| {
+                let _ = tx.send(e.kind());
+            },
+        );
+        assert_eq!(h.call(|h| h.members("lobby", 0)).await.unwrap().len(), 1, "ran in order");
+        assert_eq!(rx.await.unwrap(), "history_full");
+    }
+
+    #[tokio::test]
+    async fn a_job_that_panics_is_an_error_and_the_thread_goes_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let h = HistoryHandle::open(&dir.path().join("h.sqlite3")).await.unwrap();
+        let e = h.call(|_| -> Result<(), HistoryError> { panic!("a bug") }).await.unwrap_err();
+        assert_eq!(e.kind(), "history_io");
+        assert_eq!(h.call(|h| h.version()).await.unwrap(), crate::migrations::latest());
     }
 
     #[tokio::test]

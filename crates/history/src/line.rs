@@ -54,28 +54,34 @@ pub struct Line {
     pub waiting: Vec<String>,
 }
 
-/// Where a page ends: the next page holds the lines before it.
+/// Where a page ends: the next page holds the lines before it (by time, then place),
+/// among those kept up to a place in the history.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Cursor {
     pub(crate) at_ms: i64,
     pub(crate) seq: i64,
+    /// Only lines kept at or before this place.
+    pub(crate) upto: i64,
 }
 
 impl Cursor {
-    /// Everything said before `at_ms` (a session's first page: the lines before it began).
-    pub fn before(at_ms: i64) -> Cursor {
-        Cursor { at_ms, seq: 0 }
+    /// The lines kept up to place `last` ([`crate::History::last_place`]): a session's
+    /// first page, what was kept before it began (a line that waited for us and came
+    /// during the session is shown live, not again in its pages, whenever it was written).
+    pub fn kept_until(last: i64) -> Cursor {
+        Cursor { at_ms: i64::MAX, seq: i64::MAX, upto: last }
     }
 
     /// The cursor as text, for a window to hand back for the next page.
     pub fn token(&self) -> String {
-        format!("{}.{}", self.at_ms, self.seq)
+        format!("{}.{}.{}", self.at_ms, self.seq, self.upto)
     }
 
     /// A cursor from [`Cursor::token`]'s text; `None` for anything else.
     pub fn from_token(token: &str) -> Option<Cursor> {
-        let (at, seq) = token.split_once('.')?;
-        Some(Cursor { at_ms: at.parse().ok()?, seq: seq.parse().ok()? })
+        let mut parts = token.split('.').map(|p| p.parse::<i64>().ok());
+        let c = Cursor { at_ms: parts.next()??, seq: parts.next()??, upto: parts.next()?? };
+        parts.next().is_none().then_some(c)
     }
 }
 

@@ -23,10 +23,11 @@ pub(crate) const STEPS: &[&str] = &[
         UNIQUE (room, line_id, direction)
     );
     CREATE INDEX lines_by_time ON lines (room, at_ms, seq);",
-    // 2: a line is one line of the room whichever way it went (two windows of one app
-    // in a room see the same line sent and received: it is kept once, as sent), the
-    // members of each room known by their certificate's fingerprint, and the outbox:
-    // lines waiting for a member who was away when they were said.
+    // 2: a line is kept once per room and sender (two windows of one app in a room see
+    // the same line sent and received: it is kept once, as sent; another peer cannot
+    // take a line's place by using its id first), the members of each room known by
+    // their certificate's fingerprint, and the outbox: lines (their text kept once)
+    // waiting for members who were away when they were said.
     "CREATE TABLE lines2 (
         seq INTEGER PRIMARY KEY,
         room TEXT NOT NULL,
@@ -37,13 +38,14 @@ pub(crate) const STEPS: &[&str] = &[
         text TEXT NOT NULL,
         at_ms INTEGER NOT NULL,
         via TEXT NOT NULL,
-        state TEXT NOT NULL,
-        UNIQUE (room, line_id)
+        state TEXT NOT NULL
     );
+    CREATE UNIQUE INDEX lines_once ON lines2 (room, COALESCE(sender_key, ''), line_id);
     INSERT OR IGNORE INTO lines2 SELECT * FROM lines ORDER BY direction = 'received', seq;
     DROP TABLE lines;
     ALTER TABLE lines2 RENAME TO lines;
     CREATE INDEX lines_by_time ON lines (room, at_ms, seq);
+    CREATE INDEX lines_by_id ON lines (room, line_id);
     CREATE TABLE members (
         room TEXT NOT NULL,
         key TEXT NOT NULL,
@@ -54,13 +56,18 @@ pub(crate) const STEPS: &[&str] = &[
     CREATE TABLE outbox (
         room TEXT NOT NULL,
         line_id TEXT NOT NULL,
-        key TEXT NOT NULL,
-        name TEXT NOT NULL,
         text TEXT NOT NULL,
         at_ms INTEGER NOT NULL,
+        PRIMARY KEY (room, line_id)
+    );
+    CREATE TABLE outbox_to (
+        room TEXT NOT NULL,
+        line_id TEXT NOT NULL,
+        key TEXT NOT NULL,
+        name TEXT NOT NULL,
         PRIMARY KEY (room, line_id, key)
     );
-    CREATE INDEX outbox_by_key ON outbox (room, key, at_ms);",
+    CREATE INDEX outbox_to_by_key ON outbox_to (room, key);",
 ];
 
 /// The version this build writes.

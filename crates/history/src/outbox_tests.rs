@@ -1,3 +1,5 @@
+//! The members of a room and the outbox, against a real database file.
+
 use super::*;
 use crate::{Direction, NewLine};
 
@@ -46,13 +48,26 @@ fn a_line_waits_for_each_away_member_until_it_reaches_them() {
     let q = h.queue("lobby", "a-1", "see you", 10, &to(&[("K1", "bob"), ("K2", "cy")]), 100).unwrap();
     assert!(q.iter().all(|q| q.kept));
     h.queue("lobby", "a-2", "later", 20, &to(&[("K1", "bob")]), 100).unwrap();
-    let texts: Vec<_> = h.waiting_for("lobby", "K1").unwrap().into_iter().map(|w| w.text).collect();
+    let texts: Vec<_> = h.waiting_for("lobby", "K1", 100).unwrap().into_iter().map(|w| w.text).collect();
     assert_eq!(texts, ["see you", "later"], "oldest first");
-    assert!(h.waiting_for("other", "K1").unwrap().is_empty());
+    assert_eq!(h.waiting_for("lobby", "K1", 1).unwrap().len(), 1, "as many as asked for");
+    assert!(h.waiting_for("other", "K1", 100).unwrap().is_empty());
     assert_eq!(h.delivered("lobby", "a-1", "K1").unwrap(), ["cy"]);
     assert_eq!(h.waiting_names("lobby", "a-1").unwrap(), ["cy"]);
     assert_eq!(h.delivered("lobby", "a-1", "K2").unwrap(), Vec::<String>::new());
-    assert_eq!(h.waiting_for("lobby", "K1").unwrap().len(), 1);
+    assert_eq!(h.waiting_for("lobby", "K1", 100).unwrap().len(), 1);
+    // Nobody waits for a-1 any more: its text is gone from the outbox.
+    let left: i64 = h.conn.query_row("SELECT COUNT(*) FROM outbox WHERE line_id = 'a-1'", [], |r| r.get(0)).unwrap();
+    assert_eq!(left, 0);
+}
+
+#[test]
+fn a_line_that_was_never_sent_is_taken_back() {
+    let (_d, mut h) = open();
+    h.queue("lobby", "a-1", "oops", 10, &to(&[("K1", "bob"), ("K2", "cy")]), 100).unwrap();
+    h.unqueue("lobby", "a-1").unwrap();
+    assert!(h.waiting_for("lobby", "K1", 100).unwrap().is_empty());
+    assert!(h.waiting_names("lobby", "a-1").unwrap().is_empty());
 }
 
 #[test]
@@ -63,7 +78,7 @@ fn a_full_queue_refuses_the_new_line_for_that_member_only() {
     }
     let q = h.queue("lobby", "a-9", "one more", 9, &to(&[("K1", "bob"), ("K2", "cy")]), 3).unwrap();
     assert_eq!(q.iter().map(|q| (q.name.as_str(), q.kept)).collect::<Vec<_>>(), [("bob", false), ("cy", true)]);
-    assert_eq!(h.waiting_for("lobby", "K1").unwrap().len(), 3, "nothing of bob's queue was dropped");
+    assert_eq!(h.waiting_for("lobby", "K1", 100).unwrap().len(), 3, "nothing of bob's queue was dropped");
     let e = h.queue("lobby", "a-10", &"x".repeat(crate::MAX_TEXT_BYTES + 1), 10, &to(&[("K2", "cy")]), 3);
     assert_eq!(e.unwrap_err().kind(), "history_refused");
 }
@@ -73,9 +88,15 @@ fn lines_too_old_to_wait_expire_and_say_which() {
     let (_d, mut h) = open();
     h.queue("lobby", "a-1", "old", 10, &to(&[("K1", "bob")]), 100).unwrap();
     h.queue("lobby", "a-2", "new", 500, &to(&[("K1", "bob")]), 100).unwrap();
+    h.queue("lobby", "a-0", "older", 5, &to(&[("K1", "bob"), ("K2", "cy")]), 100).unwrap();
     let gone = h.expire_outbox(100).unwrap();
-    assert_eq!(gone, [Expired { room: "lobby".into(), line_id: "a-1".into(), name: "bob".into() }]);
-    assert_eq!(h.waiting_for("lobby", "K1").unwrap().len(), 1);
+    let who: Vec<(&str, &str)> = gone.iter().map(|x| (x.line_id.as_str(), x.name.as_str())).collect();
+    assert_eq!(who, [("a-0", "bob"), ("a-0", "cy"), ("a-1", "bob")]);
+    assert_eq!(h.waiting_for("lobby", "K1", 100).unwrap().len(), 1);
+    assert!(h.waiting_for("lobby", "K2", 100).unwrap().is_empty());
+    // Nobody waits for a-1 any more: its text is gone from the outbox.
+    let left: i64 = h.conn.query_row("SELECT COUNT(*) FROM outbox WHERE line_id = 'a-1'", [], |r| r.get(0)).unwrap();
+    assert_eq!(left, 0);
 }
 
 #[test]

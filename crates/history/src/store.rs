@@ -41,6 +41,9 @@ impl History {
         // With the write-ahead log, NORMAL keeps every commit whole and loses at most
         // the last ones on a power cut, without a disk sync for each line.
         conn.pragma_update(None, "synchronous", "NORMAL")?;
+        // What is forgotten (cleared, pruned, delivered) is overwritten, not left in
+        // free pages of the file.
+        conn.pragma_update(None, "secure_delete", "ON")?;
         migrations::run(&mut conn)?;
         let check: String = conn.query_row("PRAGMA quick_check", [], |r| r.get(0))?;
         if check != "ok" {
@@ -91,6 +94,19 @@ impl History {
         Ok(n > 0)
     }
 
+    /// How our line `line_id` went out (`via`), and its state then unless a receipt or
+    /// failure already changed it.
+    pub fn sent_as(&mut self, room: &str, line_id: &str, via: &str, state: &str) -> Result<bool, HistoryError> {
+        field("via", via)?;
+        field("state", state)?;
+        let n = self.conn.execute(
+            "UPDATE lines SET via = ?3, state = CASE WHEN state = 'sent' THEN ?4 ELSE state END
+             WHERE room = ?1 AND line_id = ?2 AND direction = 'sent'",
+            params![room, line_id, via, state],
+        )?;
+        Ok(n > 0)
+    }
+
     /// Our line `line_id` reached someone: `delivered`, unless it failed to reach
     /// someone else (a failure stays visible) or is not ours.
     pub fn mark_delivered(&mut self, room: &str, line_id: &str) -> Result<bool, HistoryError> {
@@ -106,13 +122,13 @@ impl History {
     /// `before` (from the newest when `None`).
     pub fn page(&self, room: &str, before: Option<Cursor>, limit: usize) -> Result<Page, HistoryError> {
         let limit = limit.clamp(1, MAX_PAGE);
-        let (at_ms, seq) = before.map_or((i64::MAX, i64::MAX), |c| (c.at_ms, c.seq));
+        let c = before.unwrap_or(Cursor::kept_until(i64::MAX));
         let mut stmt = self.conn.prepare_cached(
             "SELECT seq, room, line_id, direction, sender, sender_key, text, at_ms, via, state FROM lines
-             WHERE room = ?1 AND (at_ms < ?2 OR (at_ms = ?2 AND seq < ?3))
+             WHERE room = ?1 AND (at_ms < ?2 OR (at_ms = ?2 AND seq < ?3)) AND seq <= ?5
              ORDER BY at_ms DESC, seq DESC LIMIT ?4",
         )?;
-        let rows = stmt.query_map(params![room, at_ms, seq, limit as i64 + 1], |r| {
+        let rows = stmt.query_map(params![room, c.at_ms, c.seq, limit as i64 + 1, c.upto], |r| {
             Ok((
                 r.get::<_, i64>(0)?,
                 r.get::<_, String>(3)?,
@@ -142,24 +158,47 @@ impl History {
         for l in lines.iter_mut().filter(|l| l.line.direction == Direction::Sent) {
             l.waiting = self.waiting_names(room, &l.line.line_id)?;
         }
-        let older = lines.last().filter(|_| more).map(|l| Cursor { at_ms: l.line.at_ms, seq: l.seq });
+        let older = lines.last().filter(|_| more).map(|l| Cursor { at_ms: l.line.at_ms, seq: l.seq, upto: c.upto });
         Ok(Page { lines, older })
     }
 
     /// Forgets every line of `room`; how many. Lines still waiting in the outbox stay
     /// there (clearing what was said does not take back what is on its way).
     pub fn clear_room(&mut self, room: &str) -> Result<usize, HistoryError> {
-        Ok(self.conn.execute("DELETE FROM lines WHERE room = ?1", params![room])?)
+        let n = self.conn.execute("DELETE FROM lines WHERE room = ?1", params![room])?;
+        self.compact_log()?;
+        Ok(n)
     }
 
-    /// The newest line's time in `room`, if any.
-    pub fn latest_at(&self, room: &str) -> Result<Option<i64>, HistoryError> {
-        Ok(self.conn.query_row("SELECT MAX(at_ms) FROM lines WHERE room = ?1", params![room], |r| r.get(0))?)
+    /// Forgets our line `line_id` of `room` (it was never sent).
+    pub fn forget_sent(&mut self, room: &str, line_id: &str) -> Result<bool, HistoryError> {
+        let n = self.conn.execute(
+            "DELETE FROM lines WHERE room = ?1 AND line_id = ?2 AND direction = 'sent'",
+            params![room, line_id],
+        )?;
+        Ok(n > 0)
+    }
+
+    /// Writes the write-ahead log into the file and empties it, so forgotten lines do
+    /// not stay readable there.
+    fn compact_log(&mut self) -> Result<(), HistoryError> {
+        let _: (i64, i64, i64) =
+            self.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        Ok(())
+    }
+
+    /// The place of the last line kept (0: none yet), for [`Cursor::kept_until`].
+    pub fn last_place(&self) -> Result<i64, HistoryError> {
+        Ok(self.conn.query_row("SELECT COALESCE(MAX(seq), 0) FROM lines", [], |r| r.get(0))?)
     }
 
     /// Forgets every line said before `before_ms` (ms since the epoch); how many.
     pub fn prune(&mut self, before_ms: i64) -> Result<usize, HistoryError> {
-        Ok(self.conn.execute("DELETE FROM lines WHERE at_ms < ?1", params![before_ms])?)
+        let n = self.conn.execute("DELETE FROM lines WHERE at_ms < ?1", params![before_ms])?;
+        if n > 0 {
+            self.compact_log()?;
+        }
+        Ok(n)
     }
 }
 

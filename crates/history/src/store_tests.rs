@@ -1,3 +1,6 @@
+//! The history store against real database files: reopening, paging, versions, damage
+//! and locks.
+
 use super::*;
 
 fn line(room: &str, id: &str, at_ms: i64, text: &str) -> NewLine {
@@ -64,15 +67,21 @@ fn pages_go_back_in_time_without_gaps_or_repeats() {
         }
     }
     assert_eq!(seen, (0..25).rev().collect::<Vec<_>>());
-    // A session's first page holds only what was said before it began; a cursor goes
-    // to the window and back as text.
-    let first = h.page("lobby", Some(Cursor::before(1_003)), 100).unwrap();
-    assert_eq!(texts(&first), ["5", "4", "3", "2", "1", "0"]);
-    let c = Cursor::before(1_003);
+    // A session's first page holds only what was kept before it began, even a line
+    // kept later with an earlier time (it waited for us); its pages go on from there.
+    let last = h.last_place().unwrap();
+    h.add(&line("lobby", "late", 1_000, "written long ago, came now")).unwrap();
+    let first = h.page("lobby", Some(Cursor::kept_until(last)), 20).unwrap();
+    assert_eq!(texts(&first), (5..25).rev().map(|i| i.to_string()).collect::<Vec<_>>());
+    let rest = h.page("lobby", first.older, 20).unwrap();
+    assert_eq!(texts(&rest), ["4", "3", "2", "1", "0"]);
+    assert!(texts(&h.page("lobby", None, 100).unwrap()).contains(&"written long ago, came now"));
+    // A cursor goes to the window and back as text.
+    let c = first.older.unwrap();
     assert_eq!(Cursor::from_token(&c.token()), Some(c));
-    assert_eq!(Cursor::from_token("1.x"), None);
-    assert_eq!(h.latest_at("lobby").unwrap(), Some(1_012));
-    assert_eq!(h.latest_at("nowhere").unwrap(), None);
+    for bad in ["1.x.2", "1.2", "1.2.3.4", ""] {
+        assert_eq!(Cursor::from_token(bad), None, "{bad:?}");
+    }
 }
 
 #[test]
@@ -93,12 +102,20 @@ fn clearing_a_room_and_pruning_old_lines() {
     let dir = tempfile::tempdir().unwrap();
     let mut h = History::open(&dir.path().join("h.sqlite3")).unwrap();
     for (i, room) in ["a", "a", "b", "b"].iter().enumerate() {
-        h.add(&line(room, &format!("{i}"), i as i64 * 100, &format!("{room}{i}"))).unwrap();
+        h.add(&line(room, &format!("{i}"), i as i64 * 100, &format!("{room}{i} the-cleared-secret"))).unwrap();
     }
     assert_eq!(h.clear_room("a").unwrap(), 2);
     assert!(h.page("a", None, 10).unwrap().lines.is_empty());
     assert_eq!(h.prune(250).unwrap(), 1);
-    assert_eq!(texts(&h.page("b", None, 10).unwrap()), ["b3"]);
+    assert_eq!(texts(&h.page("b", None, 10).unwrap()), ["b3 the-cleared-secret"]);
+    // What was forgotten is not left readable in the file or its log.
+    let wal = dir.path().join("h.sqlite3-wal");
+    assert_eq!(std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0), 0, "the log was emptied");
+    let file = std::fs::read(dir.path().join("h.sqlite3")).unwrap();
+    for gone in ["a0 the-cleared", "a1 the-cleared", "b2 the-cleared"] {
+        assert!(!file.windows(gone.len()).any(|w| w == gone.as_bytes()), "{gone:?} is still in the file");
+    }
+    assert!(file.windows(14).any(|w| w == b"b3 the-cleared"), "the kept line is there (the search works)");
 }
 
 #[test]

@@ -46,6 +46,11 @@ impl Flights {
         Some(key)
     }
 
+    /// Outbox lines on their way to `peer` now.
+    pub(crate) fn in_flight(&self, peer: &str) -> usize {
+        self.peers.get(peer).map_or(0, |f| f.lines.len())
+    }
+
     /// `peer` left: nothing is on its way to it any more (what was stays in the outbox).
     pub(crate) fn peer_gone(&mut self, peer: &str) {
         self.peers.remove(peer);
@@ -62,7 +67,9 @@ mod tests {
         assert!(f.start("p1", "K", "a-1"));
         assert!(!f.start("p1", "K", "a-1"), "already on its way");
         assert!(f.start("p1", "K", "a-2"));
+        assert_eq!(f.in_flight("p1"), 2);
         assert_eq!(f.settle("p1", "a-1").as_deref(), Some("K"));
+        assert_eq!(f.in_flight("p1"), 1);
         assert_eq!(f.settle("p1", "a-1"), None, "a second receipt is not the outbox's");
         assert_eq!(f.settle("p2", "a-2"), None, "another peer's receipt");
         assert!(f.start("p1", "K", "a-1"), "after a failure the line may go again");

@@ -27,8 +27,9 @@ pub(crate) struct RoomLog {
     pub keep: bool,
     /// Our certificate's fingerprint: other windows of this app are not "away".
     pub own_key: Option<String>,
-    /// When the session began: its first page holds what was said before.
-    pub started_ms: i64,
+    /// The history's last place when the session began: its pages hold what was kept
+    /// before (lines of the session itself are in the window already).
+    pub kept_until: i64,
     pub outbox_per_member: usize,
     pub outbox_days: u32,
 }
@@ -102,7 +103,7 @@ impl Backend {
             room: room.to_string(),
             keep: s.history_days != Some(0),
             own_key: self.identity.certificate.as_ref().map(|c| c.fingerprint().to_string()),
-            started_ms,
+            kept_until: 0,
             outbox_per_member: s.outbox_per_member as usize,
             outbox_days: s.outbox_days,
         };
@@ -124,11 +125,23 @@ impl Backend {
                     tracing::info!(room = %x.room, line = %x.line_id, "a kept line expired before its member came back");
                     h.set_state(&x.room, &x.line_id, Direction::Sent, "not_delivered")?;
                 }
-                Ok(())
+                h.last_place()
             })
             .await;
         log.history = Some(opened);
-        (log, applied.err().map(CommandError::from))
+        match applied {
+            Ok(last) => {
+                log.kept_until = last;
+                (log, None)
+            }
+            Err(e) => {
+                // The retention failed; pages still show what is there.
+                if let Some(h) = &log.history {
+                    log.kept_until = h.call(|h| h.last_place()).await.unwrap_or(0);
+                }
+                (log, Some(e.into()))
+            }
+        }
     }
 
     /// A page of this window's room from before its session began, newest first;
@@ -137,7 +150,7 @@ impl Backend {
         let log = self.room_log_of(window)?;
         let Some(h) = log.history else { return Ok(HistoryPage { lines: Vec::new(), older: None }) };
         let cursor = match before {
-            None => Cursor::before(log.started_ms),
+            None => Cursor::kept_until(log.kept_until),
             Some(t) => Cursor::from_token(t).ok_or_else(|| CommandError::invalid("not a history page token"))?,
         };
         let room = log.room.clone();
@@ -181,92 +194,124 @@ impl Backend {
     }
 
     /// Sends a chat line from this window to everyone in its room, keeps it for the
-    /// members who are away (delivered when they are back), and in the history. A
-    /// history that fails is reported in the window; the line still goes out.
+    /// members who are away (delivered when they are back), and in the history. The
+    /// line is kept before it goes out, so its receipt always finds it. A history that
+    /// fails is reported in the window; the line still goes out.
     pub async fn send_message(&self, window: &str, text: &str) -> Result<SentView, CommandError> {
         let session = self.session(window)?;
         let log = self.room_log_of(window)?;
-        let away = match &log.history {
-            Some(h) => self.away_members(h, &log, &session).await.unwrap_or_else(|e| {
-                self.report(window, &e);
-                Vec::new()
-            }),
-            None => Vec::new(),
+        let id = session.next_line_id();
+        let Some(h) = log.history.clone() else {
+            let sent = session.send_line_as(&id, text)?;
+            return Ok(SentView { sent, waiting: Vec::new(), not_kept: Vec::new() });
         };
-        let sent = match session.send_line(text) {
-            Ok(sent) => sent,
-            Err(ChatError::NoPeers) if !away.is_empty() => {
-                Sent { id: session.next_line_id(), p2p: Vec::new(), server: Vec::new(), queued: Vec::new() }
-            }
-            Err(e) => return Err(e.into()),
-        };
-        let mut view = SentView { sent, waiting: Vec::new(), not_kept: Vec::new() };
-        let Some(h) = log.history.clone() else { return Ok(view) };
-        let nobody_now = view.sent.p2p.is_empty() && view.sent.server.is_empty() && view.sent.queued.is_empty();
         let line = NewLine {
             room: log.room.clone(),
-            line_id: view.sent.id.clone(),
+            line_id: id.clone(),
             direction: Direction::Sent,
             sender: self.joined(window).map(|j| j.name).unwrap_or_default(),
             sender_key: log.own_key.clone(),
             text: text.to_string(),
             at_ms: now_ms(),
-            via: if !view.sent.p2p.is_empty() {
-                "p2p"
-            } else if nobody_now {
-                "outbox"
-            } else {
-                "server"
-            }
-            .into(),
-            state: if nobody_now { "waiting" } else { "sent" }.into(),
+            via: "p2p".into(),
+            state: "sent".into(),
         };
+        let here = Here::of(&session, &log);
+        let (room, since) = (log.room.clone(), now_ms() - i64::from(log.outbox_days) * DAY_MS);
         let (keep, per_member) = (log.keep, log.outbox_per_member);
         let kept = h
             .call(move |h| {
-                let queued = if away.is_empty() {
-                    Vec::new()
-                } else {
-                    h.queue(&line.room, &line.line_id, &line.text, line.at_ms, &away, per_member)?
-                };
+                let away: Vec<(String, String)> =
+                    h.members(&room, since)?.into_iter().filter(|m| !here.has(m)).map(|m| (m.key, m.name)).collect();
                 if keep {
                     h.add(&line)?;
                 }
-                Ok(queued)
-            })
-            .await;
-        match kept {
-            Ok(queued) => {
-                for q in queued {
-                    if q.kept { &mut view.waiting } else { &mut view.not_kept }.push(q.name);
+                if away.is_empty() {
+                    return Ok(Vec::new());
                 }
+                h.queue(&line.room, &line.line_id, &line.text, line.at_ms, &away, per_member)
+            })
+            .await
+            .unwrap_or_else(|e| {
+                self.report(window, &e);
+                Vec::new()
+            });
+        let (waiting, not_kept): (Vec<_>, Vec<_>) = kept.into_iter().partition(|q| q.kept);
+        let waiting: Vec<String> = waiting.into_iter().map(|q| q.name).collect();
+        let not_kept: Vec<String> = not_kept.into_iter().map(|q| q.name).collect();
+        let sent = match session.send_line_as(&id, text) {
+            Ok(sent) => sent,
+            Err(ChatError::NoPeers) if !waiting.is_empty() || !not_kept.is_empty() => {
+                Sent { id: id.clone(), p2p: Vec::new(), server: Vec::new(), queued: Vec::new() }
             }
-            Err(e) => self.report(window, &e),
+            Err(e) => {
+                // Never sent: it is not kept either.
+                let (room, id) = (log.room.clone(), id.clone());
+                let me = self.sink_of(window);
+                let forget = move |h: &mut peerchat_history::History| {
+                    h.unqueue(&room, &id)?;
+                    h.forget_sent(&room, &id).map(drop)
+                };
+                h.submit(forget, move |e| report_to(me, &e));
+                return Err(e.into());
+            }
+        };
+        let nobody_now = sent.p2p.is_empty() && sent.server.is_empty() && sent.queued.is_empty();
+        let (via, state) = match (sent.p2p.is_empty(), nobody_now, waiting.is_empty()) {
+            (false, _, _) => ("p2p", "sent"),
+            (true, false, _) => ("server", "sent"),
+            (true, true, false) => ("outbox", "waiting"),
+            // Nobody here, and nobody's queue had room: it reached no one.
+            (true, true, true) => ("outbox", "not_delivered"),
+        };
+        if keep && (via, state) != ("p2p", "sent") {
+            let (room, id) = (log.room.clone(), id.clone());
+            let me = self.sink_of(window);
+            h.submit(move |h| h.sent_as(&room, &id, via, state).map(drop), move |e| report_to(me, &e));
         }
-        Ok(view)
+        Ok(SentView { sent, waiting, not_kept })
     }
 
-    /// Members of the room seen within the outbox's days who are not here now (nor
-    /// ourselves in another window), as `(key, name)`.
-    async fn away_members(
-        &self,
-        h: &HistoryHandle,
-        log: &RoomLog,
-        session: &ChatSession,
-    ) -> Result<Vec<(String, String)>, HistoryError> {
-        let mut here: HashSet<String> = session.fingerprints().into_iter().map(|(_, k)| k).collect();
-        here.extend(log.own_key.clone());
-        let (room, since) = (log.room.clone(), now_ms() - i64::from(log.outbox_days) * DAY_MS);
-        let members = h.call(move |h| h.members(&room, since)).await?;
-        Ok(members.into_iter().filter(|m| !here.contains(&m.key)).map(|m| (m.key, m.name)).collect())
+    fn sink_of(&self, window: &str) -> Option<super::EventSink> {
+        self.sessions_lock().get(window).map(|e| e.sink.clone())
     }
 
     /// Tells `window` that the history failed (a non-fatal error in its log).
     pub(crate) fn report(&self, window: &str, e: &HistoryError) {
-        tracing::warn!(window, error = %e, "history");
-        let sink = self.sessions_lock().get(window).map(|e| e.sink.clone());
-        if let Some(sink) = sink {
-            let _ = sink(super::recorder::history_error(e));
+        report_to(self.sink_of(window), e);
+    }
+}
+
+/// Tells a window's sink that the history failed (logged too).
+pub(crate) fn report_to(sink: Option<super::EventSink>, e: &HistoryError) {
+    tracing::warn!(error = %e, "history");
+    if let Some(sink) = sink {
+        let _ = sink(super::recorder::history_error(e));
+    }
+}
+
+/// Who is in the room now, to tell the members who are away: by certificate
+/// fingerprint, and by name for people whose certificate is not known yet (reached
+/// through the server only, or still connecting). Our own other windows count as here.
+pub(crate) struct Here {
+    keys: HashSet<String>,
+    unknown_names: HashSet<String>,
+}
+
+impl Here {
+    pub(crate) fn of(session: &ChatSession, log: &RoomLog) -> Here {
+        let mut here = Here { keys: HashSet::new(), unknown_names: HashSet::new() };
+        for p in session.people() {
+            match p.fingerprint {
+                Some(k) => here.keys.insert(k),
+                None => here.unknown_names.insert(p.name),
+            };
         }
+        here.keys.extend(log.own_key.clone());
+        here
+    }
+
+    pub(crate) fn has(&self, m: &peerchat_history::Member) -> bool {
+        self.keys.contains(&m.key) || self.unknown_names.contains(&m.name)
     }
 }

@@ -120,7 +120,7 @@ impl Backend {
             history_problem,
         };
         let id = self.next_session.fetch_add(1, Ordering::Relaxed);
-        let mut recorder = super::recorder::Recorder::new(log.clone(), session.clone());
+        let mut recorder = super::recorder::Recorder::new(log.clone(), session.clone(), sink.clone());
         let entry = Entry { id, session: session.clone(), info: info.clone(), log, sink: sink.clone() };
         self.sessions_lock().insert(window.to_string(), entry);
         // Remember the room, and the name if the person chose it: the numbered name an
@@ -144,9 +144,7 @@ impl Backend {
                     let adopt = me.clone();
                     tokio::spawn(async move { adopt.adopt_local_server().await });
                 }
-                let (pass, problem) = recorder.see(&ev).await;
-                let shown = problem.is_none_or(|p| sink(p));
-                if !shown || (pass == super::recorder::Pass::On && !sink(ev)) {
+                if recorder.see(&ev).await == super::recorder::Pass::On && !sink(ev) {
                     tracing::info!(%window, "window gone; leaving");
                     break;
                 }
