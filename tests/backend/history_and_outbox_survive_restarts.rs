@@ -197,3 +197,41 @@ async fn a_returning_member_gets_every_waiting_line_a_few_at_a_time() {
     ben.shutdown().await;
     ann.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_line_waits_no_longer_than_the_setting() {
+    let apps = Apps::new();
+    let data = apps.ann_dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(apps.ann_dir.path().join("settings.json"), r#"{"displayName":"ann","outboxDays":2}"#).unwrap();
+    // What an earlier run left: two lines waiting for ben, said 3 days and 1 hour ago.
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    {
+        let mut h = peerchat_history::History::open(&data.join("history.sqlite3")).unwrap();
+        for (id, text, ago) in [("old-1", "three days ago", 3 * 86_400_000), ("new-1", "an hour ago", 3_600_000)] {
+            let line = peerchat_history::NewLine {
+                room: "lobby".into(),
+                line_id: id.into(),
+                direction: peerchat_history::Direction::Sent,
+                sender: "ann".into(),
+                sender_key: None,
+                text: text.into(),
+                at_ms: now - ago,
+                via: "outbox".into(),
+                state: "waiting".into(),
+            };
+            h.add(&line).unwrap();
+            h.queue("lobby", id, text, now - ago, &[("K-ben".into(), "ben".into())], 100).unwrap();
+        }
+    }
+    let (ann, _aw, _) = apps.start(true).await;
+    let page = ann.history_page("main", None).await.unwrap();
+    let seen: Vec<(&str, &str, Vec<String>)> =
+        page.lines.iter().map(|l| (l.text.as_str(), l.state.as_str(), l.waiting.clone())).collect();
+    assert_eq!(
+        seen,
+        [("an hour ago", "waiting", vec!["ben".to_string()]), ("three days ago", "not_delivered", vec![])],
+        "a line older than the 2 days of the setting is given up, visibly"
+    );
+    ann.shutdown().await;
+}

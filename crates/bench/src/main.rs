@@ -11,6 +11,7 @@ mod drain;
 mod engine;
 mod fanout;
 mod files;
+mod history;
 mod idle;
 mod load;
 mod machine;
@@ -39,7 +40,7 @@ struct Args {
     #[arg(long)]
     server: Option<PathBuf>,
     /// Which rows to run: all, server (memory, relay, fan-out), memory, relay, fanout, load,
-    /// cluster (with drain), drain, engine, stranded, recovery, nat, app, files.
+    /// cluster (with drain), drain, engine, stranded, recovery, nat, app, files, history.
     #[arg(long, default_value = "all")]
     rows: String,
     /// Fresh connections the `stranded` row sends 200,000 small messages over.
@@ -122,6 +123,13 @@ async fn main() -> anyhow::Result<()> {
         };
         let r = files::run(&server, &proc::sibling_binary("chat-cli"), &sizes).await?;
         for l in files::rows(&r) {
+            println!("{l}");
+            lines.push(l);
+        }
+    }
+    if args.rows == "all" || args.rows == "history" {
+        let r = history::run(if args.smoke { 10_000 } else { 100_000 }).await?;
+        for l in history::rows(&r) {
             println!("{l}");
             lines.push(l);
         }
