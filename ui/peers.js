@@ -73,6 +73,7 @@
       li.dataset.testid = "peer";
       const details = document.createElement("details");
       const summary = document.createElement("summary");
+      summary.dataset.testid = "peer-summary";
       const name = document.createElement("span");
       name.className = "peer-name";
       const meta = document.createElement("span");

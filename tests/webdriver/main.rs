@@ -13,6 +13,7 @@ mod a_receipt_before_its_line_still_marks_it;
 mod bad_key_is_explained;
 mod closing_a_window_removes_its_peer;
 mod every_screen_passes_the_accessibility_check;
+mod everything_works_from_the_keyboard;
 mod first_run_key_is_kept_in_the_keyring;
 mod history_and_a_line_left_for_someone_away;
 mod safety_numbers_match_and_verification_is_kept;

@@ -140,6 +140,21 @@ impl Session {
         self.call("POST", &format!("/element/{e}/value"), Some(json!({"text": text}))).await.map(|_| ())
     }
 
+    /// Sends `keys` to the element with `data-testid` = `id` as they are (no clearing):
+    /// `\u{E007}` is Enter, `\u{E00C}` Escape, `\u{E004}` Tab.
+    pub async fn keys(&self, id: &str, keys: &str) -> Result<()> {
+        let e = self.find(&tid(id)).await?;
+        self.call("POST", &format!("/element/{e}/value"), Some(json!({"text": keys}))).await.map(|_| ())
+    }
+
+    /// The `data-testid` of the focused element (empty when it has none).
+    pub async fn focused(&self) -> Result<String> {
+        let v = self
+            .js("return (document.activeElement && document.activeElement.dataset.testid) || ''", json!([]))
+            .await?;
+        Ok(v.as_str().unwrap_or_default().to_string())
+    }
+
     /// The visible text of the element with `data-testid` = `id`.
     pub async fn text(&self, id: &str) -> Result<String> {
         let e = self.find(&tid(id)).await?;
