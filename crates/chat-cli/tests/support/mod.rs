@@ -22,12 +22,17 @@ pub fn config(server_fields: &str) -> Config {
     Config::for_keys_with(server_fields, &[KEY]).expect("test config is valid")
 }
 
+/// How long a first connection may take: past the SDK's connect timeout (20 s), so a
+/// first attempt that stalls is rebuilt as the SDK does for any user, and the test goes
+/// on (how long connecting takes is measured in the benchmarks, not here).
+pub const CONNECT_WAIT: Duration = Duration::from_secs(45);
+
 /// Alice and Bob in room "lobby" of the server at `url`, each with its channel open.
 pub async fn pair(url: &str) -> (Cli, Cli) {
     let mut a = Cli::start(url, KEY, "alice").await;
     let mut b = Cli::start(url, KEY, "bob").await;
-    a.expect("channel-open", |_| true).await;
-    b.expect("channel-open", |_| true).await;
+    a.expect_within(CONNECT_WAIT, "channel-open", |_| true).await;
+    b.expect_within(CONNECT_WAIT, "channel-open", |_| true).await;
     (a, b)
 }
 
@@ -36,7 +41,14 @@ pub struct Cli {
     pub stdin: Option<ChildStdin>,
     pub events: mpsc::UnboundedReceiver<Value>,
     pub id: String,
+    /// The process's log (stderr, with the SDK at debug), shown when a wait fails;
+    /// deleted with the `Cli`.
+    log: Option<tempfile::NamedTempFile>,
 }
+
+/// The SDK's and the chat's decisions, the engine's warnings: enough to tell why a
+/// connection did not come up.
+const CHILD_LOG: &str = "warn,peerchat_peer=debug,peerchat_chat=debug,chat_cli=debug";
 
 impl Cli {
     pub async fn start(url: &str, key: &str, name: &str) -> Cli {
@@ -48,10 +60,18 @@ impl Cli {
     /// Starts any peer process that prints chat-cli's JSON events (a `welcome` first)
     /// and reads lines on stdin.
     pub async fn spawn(mut cmd: Command) -> Cli {
+        let (log, stderr) = if std::env::var_os("CHAT_CLI_TEST_LOGS").is_some() {
+            (None, Stdio::inherit())
+        } else {
+            let log = tempfile::NamedTempFile::new().expect("a temporary log file");
+            let stderr = Stdio::from(log.reopen().expect("the log file reopens"));
+            cmd.env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| CHILD_LOG.into()));
+            (Some(log), stderr)
+        };
         let mut child = cmd
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(if std::env::var_os("CHAT_CLI_TEST_LOGS").is_some() { Stdio::inherit() } else { Stdio::null() })
+            .stderr(stderr)
             .kill_on_drop(true)
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
@@ -64,7 +84,7 @@ impl Cli {
                 let _ = tx.send(v);
             }
         });
-        let mut cli = Cli { child, stdin, events: rx, id: String::new() };
+        let mut cli = Cli { child, stdin, events: rx, id: String::new(), log };
         let w = cli.expect("welcome", |_| true).await;
         cli.id = w["peerId"].as_str().unwrap().to_string();
         cli
@@ -87,7 +107,16 @@ impl Cli {
             }
         })
         .await;
-        found.unwrap_or_else(|_| panic!("no {event} event in time; skipped {skipped:?}"))
+        found.unwrap_or_else(|_| panic!("no {event} event in time; skipped {skipped:?}\n{}", self.log_tail()))
+    }
+
+    /// The last lines the process logged, for a failure's message.
+    pub fn log_tail(&self) -> String {
+        let Some(log) = &self.log else { return "(its log went to the test's stderr)".into() };
+        let text = std::fs::read_to_string(log.path()).unwrap_or_else(|e| format!("(log unreadable: {e})"));
+        let lines: Vec<&str> = text.lines().collect();
+        let tail = lines[lines.len().saturating_sub(80)..].join("\n");
+        format!("--- the last {} lines of its log ---\n{tail}\n--- end of its log ---", lines.len().min(80))
     }
 
     /// Every event up to and including the first `event`.
@@ -152,7 +181,11 @@ pub async fn fate(from: &mut Cli, to: &mut Cli, line: &str, via: Option<&str>, w
                 acked |= v["event"] == "delivered";
                 seen.push(format!("from: {v}"));
             }
-            _ = tokio::time::sleep_until(deadline) => panic!("{line:?}: neither delivered nor reported; saw {seen:#?}"),
+            _ = tokio::time::sleep_until(deadline) => panic!(
+                "{line:?}: neither delivered nor reported; saw {seen:#?}\nsender: {}\nreceiver: {}",
+                from.log_tail(),
+                to.log_tail()
+            ),
         }
         if arrived && acked {
             return Fate::Delivered;
