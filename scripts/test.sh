@@ -24,6 +24,8 @@ if ! command -v tauri-driver >/dev/null 2>&1; then
 fi
 log "cargo test (private D-Bus session with an unlocked gnome-keyring, virtual display)"
 scripts/with-keyring.sh xvfb-run -a -s "-screen 0 1280x800x24" cargo test --workspace --locked
+log "the vendored SCTP's own tests, with those of peerchat's changes (vendor/README.md)"
+cargo test --manifest-path vendor/rtc-sctp/Cargo.toml --target-dir target/vendor --locked --lib
 
 log "fuzz smoke run (20 s per target; scripts/fuzz.sh without --smoke for the long runs)"
 scripts/fuzz.sh --smoke

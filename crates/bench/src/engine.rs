@@ -24,9 +24,17 @@ pub struct Sizes {
     pub small_messages: usize,
 }
 
+/// The SCTP receive window of the bench's peers: the SDK's default, or
+/// `BENCH_SCTP_WINDOW_KIB` (e.g. 4096 for the `stranded` row with a 4 MiB window).
+pub(crate) fn sctp_window() -> u32 {
+    let default = peerchat_peer::EngineSettings::default().sctp_receive_buffer;
+    std::env::var("BENCH_SCTP_WINDOW_KIB").ok().and_then(|v| v.parse::<u32>().ok()).map_or(default, |k| k * 1024)
+}
+
 async fn peer(url: &str, key: &str, room: &str, name: &str) -> anyhow::Result<(Peer, PeerEvents)> {
     let mut o = PeerOptions::new(url, PublishableKey::new(key));
     o.engine.udp_addrs = vec!["127.0.0.1:0".into()];
+    o.engine.sctp_receive_buffer = sctp_window();
     let (p, events) = Peer::new(o);
     p.join(room, name).await?;
     Ok((p, events))

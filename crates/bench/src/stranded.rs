@@ -144,10 +144,11 @@ pub fn row(t: &Trials) -> String {
         format!("{} stranded ({}; messages received of sends completed)", t.stranded.len(), each.join("; "))
     };
     format!(
-        "| {} messages of {} B on each of {} fresh connections: complete runs · stranded runs (no progress for {} s) · time of the complete runs p50 / p90 / max · their peak unread (sent, not yet received) | {} of {} complete · {stranded} · {:.2} / {:.2} / {:.2} s · {} | – | – | – | – |",
+        "| {} messages of {} B on each of {} fresh connections, SCTP window {} KiB: complete runs · stranded runs (no progress for {} s) · time of the complete runs p50 / p90 / max · their peak unread (sent, not yet received) | {} of {} complete · {stranded} · {:.2} / {:.2} / {:.2} s · {} | – | – | – | – |",
         t.messages,
         t.size,
         t.runs,
+        crate::engine::sctp_window() / 1024,
         STALL.as_secs(),
         t.complete.len(),
         t.runs,

@@ -279,6 +279,12 @@ impl DataChannel {
         self.inner.pending.load(Ordering::Acquire)
     }
 
+    /// Bytes handed to the engine that the other side has not acknowledged yet (W3C
+    /// `bufferedAmount`): 0 once everything sent so far has arrived there.
+    pub async fn buffered_amount(&self) -> usize {
+        self.inner.raw.buffered_amount().await
+    }
+
     /// Waits until the channel is open; `Err(Closed)` if it closes first.
     pub async fn opened(&self) -> Result<(), DataChannelError> {
         let mut phase = self.inner.phase.clone();

@@ -62,11 +62,10 @@ pub struct EngineSettings {
     pub ice_restart_timeout: Duration,
     /// How long a new connection may take to reach `connected` before it is rebuilt.
     pub connect_timeout: Duration,
-    /// SCTP receive window in bytes. webrtc 0.21.1 counts only payload bytes against
-    /// it, and strands a reliable ordered channel for good once more than 32,768 received
-    /// messages wait unread on it, so keep `window / smallest message` under 32,768: the
-    /// default 1 MiB keeps messages of 32 B and more safe. A larger window speeds up bulk
-    /// transfers of small (1 KiB) messages, at that cost (BENCHMARKS.md, "stranded").
+    /// SCTP receive window in bytes: how much the other side may send before this side's
+    /// application reads it. Each waiting message counts 256 bytes beyond its payload
+    /// (vendor/README.md, rtc-sctp 0002), so the window bounds messages as well as bytes;
+    /// a window of any size is safe for floods of tiny messages.
     pub sctp_receive_buffer: u32,
     /// UDP socket send and receive buffers in bytes (capped by the kernel).
     pub socket_buffer: usize,
