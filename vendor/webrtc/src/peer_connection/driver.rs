@@ -1917,6 +1917,9 @@ where
     async fn drain_core_data(inner: Arc<PeerConnectionRef>) -> Vec<TaggedRTCMessage> {
         let mut messages = Vec::new();
         let mut core = inner.core.lock().await;
+        // peerchat patch (vendor/README.md, webrtc 0003): streams parked at the SCTP
+        // handler's read-ahead deliver again, at most that much per drain.
+        core.resume_data_reads();
         while let Some(message) = core.poll_data_read() {
             messages.push(message);
         }
@@ -2140,7 +2143,8 @@ where
         }
     }
 
-    /// Returns whether relayed data reached the core (peerchat patch 0001).
+    /// Returns whether relayed data reached the core (peerchat patch 0001) or data-channel
+    /// messages left it (0003): either way, another pass is due at once.
     async fn poll_reads(&mut self) -> Result<bool> {
         // 3.a turn_relayer poll_read() - deliver decapsulated relay data,
         // but no need for stun_gatherer poll_read()
@@ -2173,11 +2177,17 @@ where
             return Ok(relayed_in);
         }
 
-        for message in Self::drain_core_data(self.inner.clone()).await {
+        // peerchat patch (webrtc 0003): what was drained may have left more parked in the
+        // core; run another pass at once (each takes at most the read-ahead) rather than
+        // leave it for the next datagram or timer. A consumer that is full stops the passes
+        // above (3.c) and wakes the driver when it has room.
+        let data = Self::drain_core_data(self.inner.clone()).await;
+        let drained = !data.is_empty();
+        for message in data {
             self.handle_rtc_message(message).await;
         }
 
-        Ok(relayed_in)
+        Ok(relayed_in || drained)
     }
 
     async fn poll_timeout(&mut self) -> Instant {

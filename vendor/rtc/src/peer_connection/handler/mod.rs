@@ -201,12 +201,19 @@ impl RTCPeerConnection {
     /// without the other.
     #[doc(hidden)]
     pub fn poll_data_read(&mut self) -> Option<TaggedRTCMessage> {
+        self.pipeline_context.data_read_outs.pop_front()
+    }
+
+    /// Lets SCTP streams parked by back-pressure deliver again once the application has
+    /// taken every data-channel message: without it they resume only when a datagram or a
+    /// timer next runs the pipeline. A caller draining with
+    /// [`poll_data_read`](Self::poll_data_read) calls this once before each drain, not per
+    /// message, so each drain reads at most the handler's read-ahead (256 messages) more.
+    #[doc(hidden)]
+    pub fn resume_data_reads(&mut self) {
         if self.pipeline_context.data_read_outs.is_empty() {
-            // The application has taken everything: streams parked by back-pressure may
-            // deliver again now, rather than when the next datagram happens to arrive.
             self.pump_reads(None);
         }
-        self.pipeline_context.data_read_outs.pop_front()
     }
 
     pub(crate) fn get_sctp_handler(&mut self) -> SctpHandler<'_> {
