@@ -7,7 +7,7 @@
 mod support;
 use std::time::Duration;
 
-use peerchat_peer::{ChannelInit, Message, PeerState};
+use peerchat_peer::{ChannelInit, PeerState};
 use support::*;
 use tokio::sync::oneshot;
 
@@ -34,7 +34,7 @@ fn frozen_sender(opts: peerchat_peer::PeerOptions, sent: oneshot::Sender<()>) ->
             let out = open(&ra, "burst", ChannelInit::reliable()).await;
             bounded("the channel opens", out.opened()).await.unwrap();
             for i in 0..BURST {
-                bounded("a send", out.send(vec![(i % 251) as u8])).await.unwrap_or_else(|e| panic!("send {i}: {e}"));
+                bounded("a send", out.send(numbered(i))).await.unwrap_or_else(|e| panic!("send {i}: {e}"));
             }
             bounded("all acknowledged", async {
                 while out.buffered_amount().await > 0 {
@@ -64,21 +64,11 @@ async fn a_burst_that_has_arrived_is_read_at_once_though_the_sender_went_silent(
     let mut inc = bounded("bob's channel", rb.next_channel()).await.expect("peer open");
     bounded("bob sent everything and went silent", sent_rx).await.unwrap();
 
-    let mut got = 0usize;
-    let read_all = async {
-        while got < BURST {
-            match inc.recv().await {
-                Some(Message::Binary(b)) if b.as_slice() == [(got % 251) as u8] => got += 1,
-                other => panic!("message {got}: {other:?}"),
-            }
-        }
-    };
     let started = std::time::Instant::now();
-    let whole = tokio::time::timeout(NO_WAITING, read_all).await;
+    let whole = read_numbered(&mut inc, BURST, NO_WAITING).await;
     let _ = thaw.send(());
-    assert!(
-        whole.is_ok(),
-        "{got} of {BURST} messages read within {NO_WAITING:?}: the rest waited for the engine to wake"
-    );
+    if let Err(got) = whole {
+        panic!("{got} of {BURST} messages read within {NO_WAITING:?}: the rest waited for the engine to wake");
+    }
     eprintln!("{BURST} messages read in {:?}", started.elapsed());
 }

@@ -7,7 +7,7 @@
 mod support;
 use std::time::Duration;
 
-use peerchat_peer::{ChannelInit, Message, PeerOptions, PeerState};
+use peerchat_peer::{ChannelInit, PeerOptions, PeerState};
 use support::*;
 use tokio::sync::watch;
 
@@ -25,16 +25,14 @@ const WHOLE: Duration = Duration::from_secs(90);
 
 async fn a_flood_arrives_whole_with_a_window_of(window: u32) {
     let s = server().await;
-    let with_window = |name: &str| {
+    let with_window = || {
         let mut o: PeerOptions = options(&s);
         o.engine.sctp_receive_buffer = window;
-        (o, name.to_string())
+        o
     };
-    let (oa, na) = with_window("alice");
-    let (ob, nb) = with_window("bob");
-    let (mut a, mut b) = (TestPeer::new(oa), TestPeer::new(ob));
-    bounded("alice joins", a.join("lobby", &na)).await.unwrap();
-    bounded("bob joins", b.join("lobby", &nb)).await.unwrap();
+    let (mut a, mut b) = (TestPeer::new(with_window()), TestPeer::new(with_window()));
+    bounded("alice joins", a.join("lobby", "alice")).await.unwrap();
+    bounded("bob joins", b.join("lobby", "bob")).await.unwrap();
     let ra = next_joined(&mut a).await;
     let mut rb = next_joined(&mut b).await;
     assert!(bounded("alice connects", ra.wait_for(PeerState::Connected)).await);
@@ -47,7 +45,7 @@ async fn a_flood_arrives_whole_with_a_window_of(window: u32) {
     let (go_tx, mut go_rx) = watch::channel(false);
     let sender = tokio::spawn(async move {
         for i in 0..MESSAGES {
-            let send = out.send(vec![(i % 251) as u8]);
+            let send = out.send(numbered(i));
             tokio::pin!(send);
             let sent = match tokio::time::timeout(HELD_BACK, &mut send).await {
                 Ok(r) => r,
@@ -63,16 +61,7 @@ async fn a_flood_arrives_whole_with_a_window_of(window: u32) {
     });
     bounded("the sender is done or held back", go_rx.wait_for(|go| *go)).await.unwrap();
 
-    let mut got = 0usize;
-    let read_all = async {
-        while got < MESSAGES {
-            match inc.recv().await {
-                Some(Message::Binary(b)) if b.as_slice() == [(got % 251) as u8] => got += 1,
-                other => panic!("message {got}: {other:?}"),
-            }
-        }
-    };
-    if tokio::time::timeout(WHOLE, read_all).await.is_err() {
+    if let Err(got) = read_numbered(&mut inc, MESSAGES, WHOLE).await {
         panic!("{got} of {MESSAGES} messages arrived within {WHOLE:?} (window {window} B)");
     }
     let _out = bounded("the sender finishes", sender).await.unwrap();

@@ -170,3 +170,27 @@ pub async fn roundtrip(out: &DataChannel, inc: &mut Chan, text: &str) {
 pub fn config(server_fields: &str) -> Config {
     Config::for_keys_with(server_fields, &[KEY]).expect("test config is valid")
 }
+
+/// Message `i` of a numbered run of one-byte messages (the byte repeats every 251, so a
+/// lost, repeated or reordered message shows).
+pub fn numbered(i: usize) -> Vec<u8> {
+    vec![(i % 251) as u8]
+}
+
+/// Reads `n` numbered messages on `rx`, in order, within `within`; if they do not all
+/// arrive in time, how many did. Any other message fails the test.
+pub async fn read_numbered(rx: &mut Chan, n: usize, within: Duration) -> Result<(), usize> {
+    let mut got = 0usize;
+    let read = async {
+        while got < n {
+            match rx.recv().await {
+                Some(Message::Binary(b)) if b == numbered(got) => got += 1,
+                other => panic!("message {got}: {other:?}"),
+            }
+        }
+    };
+    match tokio::time::timeout(within, read).await {
+        Ok(()) => Ok(()),
+        Err(_) => Err(got),
+    }
+}
