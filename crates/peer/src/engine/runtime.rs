@@ -5,14 +5,16 @@
 //! DataChannel traffic; every datagram dropped there costs SCTP a retransmission whose
 //! timer starts at 1 s.
 //!
-//! The fast wake-up works around a missed wake in webrtc 0.21.1: when DTLS completes,
-//! the DTLS client's SCTP association queues its INIT, but nothing wakes the connection's
-//! driver, which sleeps until its next protocol timer (~200 ms later). Traced with
-//! `RUST_LOG=rtc_sctp=trace`: "sending INIT" at t, the datagram leaves at t + 197 ms.
-//! While [`FastWake`] is armed, no driver sleep lasts longer than [`FAST_WAKE`]; waking
-//! early is harmless (the driver only handles timers that are due). The SDK arms it when
-//! a connection is built or restarts ICE and disarms it once the connection is up, so an
-//! idle connection keeps the engine's own timer schedule. Everything else is delegated
+//! The fast wake-up caps every driver sleep at [`FAST_WAKE`] while a connection is set
+//! up. It was a workaround for packets the engine queued without waking its driver (the
+//! SCTP INIT when DTLS completed left ~200 ms late); those are fixed at their cause in the
+//! vendored engine (vendor/README.md, rtc 0002 and webrtc 0004), and setup's median no
+//! longer needs it. Measured again after the fixes (`peerchat-bench --rows engine`),
+//! setup p90 was still 25 ms without it against 10-11 ms with it: some wake-up is still
+//! missed in a few setups, not traced yet, so it stays. Waking early is harmless (the
+//! driver only handles timers that are due). The SDK arms it when a connection is built
+//! or restarts ICE and disarms it once the connection is up, so an idle connection keeps
+//! the engine's own timer schedule. Everything else is delegated
 //! to the engine's own tokio runtime.
 
 use std::future::Future;

@@ -849,6 +849,11 @@ where
             self.inner.write_pending.store(false, Ordering::Release);
             self.poll_writes().await?;
             self.poll_events().await;
+            // peerchat patch (vendor/README.md, webrtc 0004): handling the core's events can
+            // make packets (the SCTP INIT once DTLS completes, a channel's OPEN once the
+            // association is up). Nothing else wakes the loop for them: send them now, not
+            // at its next timer.
+            self.poll_writes().await?;
             // peerchat patch (vendor/README.md, 0001): data that came through a TURN relay
             // reached the core only in `poll_reads`, after this pass's writes and events.
             // Run another pass at once for what the core made of it (acks, replies, DTLS

@@ -396,6 +396,15 @@ impl<'a>
                         dtls_handshake_config,
                         None,
                     )?;
+                    // peerchat patch (vendor/README.md, rtc 0002): the ClientHello that
+                    // `connect` queued goes out now, not at the next timeout.
+                    while let Some(transmit) = dtls_endpoint.poll_transmit() {
+                        self.ctx.write_outs.push_back(TaggedRTCMessageInternal {
+                            now: transmit.now,
+                            transport: transmit.transport,
+                            message: RTCMessageInternal::Dtls(DTLSMessage::Raw(transmit.message)),
+                        });
+                    }
                 };
             }
         } else {
