@@ -239,6 +239,7 @@ impl Task {
                     if let Some(conn) = &self.conn {
                         conn.settled();
                     }
+                    self.offers.refund();
                 }
             }
         }

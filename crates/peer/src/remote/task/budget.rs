@@ -2,8 +2,10 @@
 //! connection (for a new generation: a whole new one), an answer and candidates, so a
 //! peer sending offers with an ever-rising generation would keep us rebuilding for as
 //! long as it likes. Beyond the budget only the newest offer is kept, and acted on when
-//! the budget allows (a flood collapses into one; a healthy pair that rebuilds often is
-//! slowed, never stuck). No I/O: time is passed in.
+//! the budget allows (a flood collapses into one). An offer that ends in a working
+//! connection is given back: a pair that repairs its path often, and each time gets it
+//! working again, is never slowed (the other side paid for a whole connection too), while
+//! offers that never connect still cost their budget. No I/O: time is passed in.
 
 use std::time::Duration;
 
@@ -46,6 +48,12 @@ impl OfferBudget {
         true
     }
 
+    /// A connection came up (the offer it answered, if any, cost nothing worth limiting):
+    /// one offer more may be acted on, up to the burst.
+    pub(crate) fn refund(&mut self) {
+        self.left = (self.left + 1).min(OFFER_BURST);
+    }
+
     /// When the next offer may be acted on, if none may now.
     pub(crate) fn next_at(&self) -> Option<Instant> {
         (self.left == 0).then(|| self.since + OFFER_REFILL)
@@ -71,6 +79,21 @@ mod tests {
         assert!(b.take(t0 + OFFER_REFILL));
         assert!(!b.take(t0 + OFFER_REFILL));
         assert_eq!((0..100).filter(|_| b.take(t0 + OFFER_REFILL * 3)).count(), 2);
+    }
+
+    #[test]
+    fn offers_that_end_in_a_working_connection_are_given_back_up_to_the_burst() {
+        let t0 = Instant::now();
+        let mut b = OfferBudget::new(t0);
+        for i in 0..3 * OFFER_BURST {
+            assert!(b.take(t0), "offer {i}, each followed by a connection that came up");
+            b.refund();
+        }
+        for _ in 0..4 {
+            b.refund();
+        }
+        assert_eq!((0..100).filter(|_| b.take(t0)).count(), OFFER_BURST as usize, "never more than the burst");
+        assert_eq!(b.next_at(), Some(t0 + OFFER_REFILL));
     }
 
     #[test]
