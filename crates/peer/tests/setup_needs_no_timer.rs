@@ -314,7 +314,7 @@ fn idle(activity: &Activity) {
 }
 
 #[test]
-fn a_channel_opens_at_the_instant_both_sides_are_connected_without_waiting_for_a_timer() {
+fn a_channel_opens_at_the_instant_ice_has_its_pair_on_both_sides_without_waiting_for_a_timer() {
     let network = Arc::new(MockUDPNetwork::new());
     let activity = Arc::new(Activity::default());
     let main = MockRuntime::new();
